@@ -1,0 +1,3 @@
+"""The qmcheck model: policies, traffic selectors, transforms and the Quick Mode exchange."""
+
+__version__ = "0.1.0"

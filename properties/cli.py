@@ -1,0 +1,74 @@
+"""The ``qmcheck`` command line: one sub-command per module ``properties/cmd_*.py``.
+
+Each command module has ``register(subparsers)``, which adds its parser and sets
+``handler`` to a function ``(args) -> Report``. Output goes to stdout in the chosen format;
+input errors go to stderr as ``qmcheck: error: FILE:LINE: field 'F': message`` with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from qmcheck.model import __version__
+from qmcheck.model.errors import InputError
+from qmcheck.properties import (
+    cmd_check,
+    cmd_lookup,
+    cmd_negotiate,
+)
+from qmcheck.properties.report import EXIT_INPUT, render
+
+COMMANDS = (cmd_check, cmd_lookup, cmd_negotiate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="qmcheck",
+        description="Model and property checker for IPsec host policies and IKEv1 Quick Mode.",
+    )
+    parser.add_argument("--version", action="version", version=f"qmcheck {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] = ("text", "json")
+                       ) -> None:
+    """The options every command shares: ``--format`` and ``--timings``."""
+    parser.add_argument("--format", choices=list(formats), default="text",
+                        help="output format (default: text)")
+    parser.add_argument("--timings", action="store_true",
+                        help="include measured seconds (reports are otherwise byte-identical "
+                             "from run to run)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code (DESIGN.md 7)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        report = args.handler(args)
+        fmt = args.format
+        if fmt == "sarif":
+            from qmcheck.properties.sarif import to_sarif
+
+            text = to_sarif(report)
+        else:
+            text = render(report, fmt, timings=getattr(args, "timings", False))
+    except InputError as error:
+        print(f"qmcheck: error: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("qmcheck: interrupted", file=sys.stderr)
+        return 130
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    return report.exit_code()
+
+
+def run() -> None:  # pragma: no cover - console script wrapper
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""``qmcheck lookup POLICY``: which policy applies to a packet, and its action (the guide's
+``ipsec_policy`` tester)."""
+
+from __future__ import annotations
+
+import argparse
+
+from qmcheck.model.loader import load_host_spec
+from qmcheck.model.lookup import first_match
+from qmcheck.properties.packet_args import add_packet_options, packets_from_args
+from qmcheck.properties.report import Report, Result
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    from qmcheck.properties.cli import add_output_options
+
+    parser = sub.add_parser("lookup", help="which policy a packet hits, and its action",
+                            description=__doc__)
+    parser.add_argument("policy", metavar="POLICY",
+                        help="host policy file (YAML or ipsec_config batch), or SCENARIO:HOST")
+    add_packet_options(parser)
+    add_output_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> Report:
+    host = load_host_spec(args.policy)
+    packets = packets_from_args(args)
+    report = Report("lookup", [args.policy])
+    ordered = host.ordered()
+    for packet in packets:
+        policy = first_match(ordered, packet)
+        if policy is None:
+            report.add(Result("lookup", "holds", (), "note", "concrete",
+                              f"{packet}: no policy matches",
+                              {"packet": packet.to_json()}, extra={"action": None}))
+            continue
+        report.add(Result(
+            "lookup", "holds", (policy.name,), "note", "concrete",
+            f"{packet}: {policy.describe()}",
+            {"packet": packet.to_json()},
+            extra={"action": policy.action.to_json(), "priority": None if policy.implicit
+                   else policy.priority, "line": policy.line},
+        ))
+    return report
