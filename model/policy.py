@@ -34,7 +34,7 @@ class Policy:
     source_port: PortRange = ANY_PORT
     destination_port: PortRange = ANY_PORT
     index: int = 0
-    line: int | None = None
+    line: int | None = field(default=None, compare=False)
     implicit: bool = False
 
     @property
@@ -99,7 +99,7 @@ class Host:
     name: str
     policies: tuple[Policy, ...]
     addresses: tuple[tuple[Family, int], ...] = ()
-    source: str = "<memory>"
+    source: str = field(default="<memory>", compare=False)
     default_action: str | None = "PASS"
 
     def ordered(self) -> tuple[Policy, ...]:
