@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from qmcheck.model.addresses import Family, address_text, parse_address
 from qmcheck.model.errors import InputError
-from qmcheck.model.protocols import MAX_PORT, has_ports, parse_protocol
+from qmcheck.model.protocols import MAX_PORT, has_ports, parse_protocol, protocol_text
 
 Direction = Literal["out", "in"]
 
@@ -57,7 +57,8 @@ class Packet:
         s, d = address_text(self.family, self.src), address_text(self.family, self.dst)
         if self.family == 6:
             s, d = f"[{s}]", f"[{d}]"
-        return f"{s}:{self.sport} -> {d}:{self.dport} protocol {self.protocol} {self.direction}"
+        proto = protocol_text(self.protocol) if self.protocol else "0"
+        return f"{s}:{self.sport} -> {d}:{self.dport} {proto} {self.direction}"
 
 
 def make_packet(src: str, dst: str, protocol: str | int = "any", sport: str | int = 0,

@@ -8,7 +8,7 @@ import argparse
 from qmcheck.model.loader import load_host_spec
 from qmcheck.model.lookup import first_match
 from qmcheck.properties.packet_args import add_packet_options, packets_from_args
-from qmcheck.properties.report import Report, Result
+from qmcheck.properties.report import Report, Result, format_packet_dict, table
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> Report:
     host = load_host_spec(args.policy)
     packets = packets_from_args(args)
-    report = Report("lookup", [args.policy])
+    report = Report("lookup", [args.policy], text_renderer=lookup_table)
     ordered = host.ordered()
     for packet in packets:
         policy = first_match(ordered, packet)
@@ -43,3 +43,18 @@ def run(args: argparse.Namespace) -> Report:
                    else policy.priority, "line": policy.line},
         ))
     return report
+
+
+def lookup_table(report: Report) -> str:
+    """One row per packet: the packet, the policy that applies, its priority and action."""
+    rows = []
+    for r in report.results:
+        action = r.extra.get("action")
+        action_text = ("no policy matches" if action is None else
+                       action if isinstance(action, str) else ",".join(action))
+        priority = r.extra.get("priority")
+        rows.append([format_packet_dict(r.witness["packet"]) if r.witness else "-",
+                     r.subject[0] if r.subject else "-",
+                     "last" if r.subject and priority is None else str(priority or "-"),
+                     action_text])
+    return "\n".join(table(rows, ["PACKET", "POLICY", "PRIORITY", "ACTION"])) + "\n"

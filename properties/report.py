@@ -7,7 +7,7 @@ therefore left out (``"seconds": null``) unless the user asks for them with ``--
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -74,6 +74,8 @@ class Report:
     command: str
     inputs: list[str]
     results: list[Result] = field(default_factory=list)
+    # A command may render its text form itself (for example as a table).
+    text_renderer: Callable[[Report], str] | None = field(default=None, repr=False)
 
     def add(self, result: Result) -> None:
         self.results.append(result)
@@ -109,6 +111,8 @@ class Report:
 
     def to_text(self, *, timings: bool = False) -> str:
         """A plain, column-aligned rendering for terminals and logs."""
+        if self.text_renderer is not None:
+            return self.text_renderer(self)
         lines: list[str] = []
         for r in self.results:
             subject = ",".join(r.subject) if r.subject else "-"
@@ -136,10 +140,20 @@ def format_packet_dict(packet: dict[str, Any]) -> str:
     src, dst = packet["src"], packet["dst"]
     if ":" in src:
         src, dst = f"[{src}]", f"[{dst}]"
-    return (
-        f"{src}:{packet['sport']} -> {dst}:{packet['dport']} "
-        f"protocol {packet['protocol']} {packet['direction']}"
-    )
+    from qmcheck.model.protocols import protocol_text
+
+    proto = protocol_text(packet["protocol"]) if packet["protocol"] else "0"
+    return f"{src}:{packet['sport']} -> {dst}:{packet['dport']} {proto} {packet['direction']}"
+
+
+def table(rows: list[list[str]], header: list[str]) -> list[str]:
+    """Left-aligned columns; the last column is not padded."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    out = []
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        out.append("  ".join([*cells, row[-1]]).rstrip())
+    return out
 
 
 def render(report: Report, fmt: str, *, timings: bool = False) -> str:

@@ -26,7 +26,7 @@ def test_lookup_text_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     args = ("lookup", f"{SCENARIO}:hostA", "--src", "10.1.1.1", "--dst", "10.2.2.2",
             "--protocol", "tcp", "--sport", "40000", "--dport", "23")
     code, out, _ = run(capsys, *args)
-    assert code == 0 and "telnet-b (priority 20)" in out
+    assert code == 0 and "telnet-b  20        ESP_AES128_HMAC_SHA1/3600,ESP_3DES_HMAC_SHA1" in out
     code, out, _ = run(capsys, *args, "--format", "json")
     report = json.loads(out)
     assert report["command"] == "lookup" and report["summary"] == {"holds": 1, "refuted": 0,
