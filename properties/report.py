@@ -61,7 +61,6 @@ class Result:
             out[key] = value
         return out
 
-    @property
     def counts_as_failure(self) -> bool:
         """A refutation of severity error fails the run (exit code 1)."""
         return self.verdict == "refuted" and self.severity == "error"
@@ -91,7 +90,7 @@ class Report:
 
     def exit_code(self) -> int:
         """0 all holds; 1 an error-severity refutation; 3 something unknown, nothing refuted."""
-        if any(r.counts_as_failure for r in self.results):
+        if any(r.counts_as_failure() for r in self.results):
             return EXIT_REFUTED
         if any(r.verdict == "unknown" for r in self.results):
             return EXIT_UNKNOWN
