@@ -7,6 +7,8 @@ from pathlib import Path
 
 from qmcheck.model.batch_loader import load_batch_text, looks_like_batch
 from qmcheck.model.errors import InputError
+from qmcheck.model.import_swanctl import load_swanctl_text, looks_like_swanctl
+from qmcheck.model.import_xfrm import load_xfrm_text, looks_like_xfrm
 from qmcheck.model.policy import Host, Scenario
 from qmcheck.model.yaml_loader import load_yaml_text
 
@@ -32,12 +34,17 @@ def read_text(path: str) -> str:
 
 
 def load_text(text: str, source: str) -> Host | Scenario:
-    """Parse text as a batch file or as YAML, whichever it is."""
+    """Parse text as a batch file, ``ip xfrm policy`` output, ``swanctl.conf`` or YAML,
+    whichever it is."""
     if not text.strip():
         raise InputError("the file is empty: expected a host (policies:), a scenario "
                          "(hosts:) or ipsec_config 'add host' records", source=source, line=1)
     if looks_like_batch(text):
         return load_batch_text(text, source)
+    if looks_like_xfrm(text):
+        return load_xfrm_text(text, source)
+    if looks_like_swanctl(text):
+        return load_swanctl_text(text, source)
     return load_yaml_text(text, source)
 
 

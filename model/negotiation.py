@@ -6,13 +6,15 @@ its policies for the received selectors and evaluates the proposals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from qmcheck.model.addresses import Family, address_text, max_address
 from qmcheck.model.errors import InputError
 from qmcheck.model.lookup import lookup
 from qmcheck.model.packet import Packet
 from qmcheck.model.policy import Host, Policy
+from qmcheck.model.protocols import MAX_PORT, protocol_text
 from qmcheck.model.selectors import (
     Selector,
     Wildcard,
@@ -24,22 +26,37 @@ from qmcheck.model.selectors import (
 from qmcheck.model.transforms import Transform
 
 ProposalOrder = Literal["initiator", "responder"]
+ResponderRule = Literal["first-match", "best-score"]
+ProtocolRule = Literal["contain", "equal"]
 Status = Literal["accepted", "INVALID_ID_INFORMATION", "NO_PROPOSAL_CHOSEN", "not-protected"]
 
 
 @dataclass(frozen=True, slots=True)
 class NegotiationOptions:
-    """The open points of DESIGN.md 3 that change a negotiation's outcome."""
+    """The open points of DESIGN.md 3 that change a negotiation's outcome (docs/PROFILES.md).
+
+    ``wildcard``: how a received wildcard (0) is contained (strict, lenient in every field, or
+    lenient in ports only). ``proposal_order``: whose preference picks the transform.
+    ``responder_rule``: ``first-match`` (the first policy in search order that contains the
+    selectors) or ``best-score`` (strongSwan: the policy whose fields best match, equality
+    scoring above mere overlap; overlap suffices). ``narrowing``: the responder answers with
+    the intersection of the selectors and its policy (strongSwan). ``protocol_rule``:
+    ``equal`` makes a policy's protocol accept only the same protocol selector (Libreswan:
+    a policy for any protocol does not take a TCP selector).
+    """
 
     wildcard: Wildcard = "strict"
     proposal_order: ProposalOrder = "initiator"
+    responder_rule: ResponderRule = "first-match"
+    narrowing: bool = False
+    protocol_rule: ProtocolRule = "contain"
 
 
 PROFILE_OPTIONS: dict[str, NegotiationOptions] = {
     "hpux": NegotiationOptions("strict", "initiator"),
-    "racoon": NegotiationOptions("lenient", "initiator"),
-    "strongswan": NegotiationOptions("strict", "responder"),
-    "libreswan": NegotiationOptions("strict", "initiator"),
+    "racoon": NegotiationOptions("ports", "initiator"),
+    "strongswan": NegotiationOptions("strict", "responder", "best-score", narrowing=True),
+    "libreswan": NegotiationOptions("strict", "initiator", protocol_rule="equal"),
 }
 
 
@@ -72,10 +89,21 @@ class Outcome:
     message1: Message1 | None = None
     responder_policy: Policy | None = None
     accepted: Transform | None = None
+    narrowed: tuple[TrafficSelector, TrafficSelector] | None = None
 
     @property
     def succeeded(self) -> bool:
         return self.status == "accepted"
+
+    @property
+    def covers_packet(self) -> bool:
+        """Do the agreed selectors (narrowed ones, if the responder narrowed) hold the packet?"""
+        if self.narrowed is None:
+            return True
+        local, remote, lport, rport = self.packet.local_remote()
+        tsi, tsr = self.narrowed
+        return (tsi.contains(local, lport, self.packet.protocol)
+                and tsr.contains(remote, rport, self.packet.protocol))
 
     def to_json(self) -> dict[str, Any]:
         m1 = self.message1
@@ -92,10 +120,113 @@ class Outcome:
             "accepted": str(self.accepted) if self.accepted else None,
             "message2": None if not self.succeeded or m1 is None else {
                 "accepted": str(self.accepted),
-                "idci": m1.idci.to_json(),
-                "idcr": m1.idcr.to_json(),
+                "idci": m1.idci.to_json() if self.narrowed is None else self.narrowed[0].to_json(),
+                "idcr": m1.idcr.to_json() if self.narrowed is None else self.narrowed[1].to_json(),
             },
         }
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficSelector:
+    """A selector as a range: addresses ``lo..hi``, protocol (0 any), ports ``port_lo..port_hi``.
+
+    Used for the responder's scoring and narrowing (strongSwan's traffic_selector_t)."""
+
+    family: Family
+    lo: int
+    hi: int
+    protocol: int
+    port_lo: int = 0
+    port_hi: int = MAX_PORT
+
+    @staticmethod
+    def of(selector: Selector) -> TrafficSelector:
+        port = selector.port
+        return TrafficSelector(selector.family, selector.lo, selector.hi, selector.protocol,
+                               0 if port == 0 else port, MAX_PORT if port == 0 else port)
+
+    def contains(self, address: int, port: int, protocol: int) -> bool:
+        return (self.lo <= address <= self.hi and self.port_lo <= port <= self.port_hi
+                and self.protocol in (0, protocol))
+
+    def intersection(self, other: TrafficSelector) -> TrafficSelector | None:
+        if self.family != other.family or (self.protocol and other.protocol
+                                            and self.protocol != other.protocol):
+            return None
+        lo, hi = max(self.lo, other.lo), min(self.hi, other.hi)
+        plo, phi = max(self.port_lo, other.port_lo), min(self.port_hi, other.port_hi)
+        if lo > hi or plo > phi:
+            return None
+        return TrafficSelector(self.family, lo, hi, self.protocol or other.protocol, plo, phi)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"address": str(self), "protocol": self.protocol,
+                "ports": [self.port_lo, self.port_hi]}
+
+    def __str__(self) -> str:
+        addr = address_text(self.family, self.lo)
+        if self.hi != self.lo:
+            addr += f"-{address_text(self.family, self.hi)}"
+        proto = "" if self.protocol == 0 else f" {protocol_text(self.protocol)}"
+        ports = "" if (self.port_lo, self.port_hi) == (0, MAX_PORT) else (
+            f" port {self.port_lo}" if self.port_lo == self.port_hi
+            else f" ports {self.port_lo}-{self.port_hi}")
+        return f"{addr}{proto}{ports}"
+
+
+def policy_side(policy: Policy, side: Literal["source", "destination"], family: Family
+                ) -> list[TrafficSelector]:
+    """One side of a policy as traffic selectors, one per address value, in order."""
+    ports = policy.source_port if side == "source" else policy.destination_port
+    proto = 0 if policy.protocol is None else policy.protocol
+    if policy.family is None:
+        spans = [(0, max_address(family))]
+    elif policy.family != family:
+        return []
+    else:
+        field = policy.source if side == "source" else policy.destination
+        spans = [(v.lo, v.hi) for v in field.values]
+    return [TrafficSelector(family, lo, hi, proto, ports.lo, ports.hi) for lo, hi in spans]
+
+
+def side_score(side: list[TrafficSelector], supplied: TrafficSelector) -> int:
+    """strongSwan's get_ts_match for one supplied selector: 5 per equal configured selector,
+    1 per configured selector that merely overlaps it."""
+    score = 0
+    for ts in side:
+        if ts == supplied:
+            score += 5
+        elif ts.intersection(supplied) is not None:
+            score += 1
+    return score
+
+
+def best_score_search(responder: Host, idci: Selector, idcr: Selector) -> Policy | None:
+    """strongSwan's select_child_cfg: the policy with the highest score, both sides scoring;
+    ties go to the earlier policy in search order (mirrored: the source side holds IDcr)."""
+    best, found = 0, None
+    tsi, tsr = TrafficSelector.of(idci), TrafficSelector.of(idcr)
+    for policy in responder.ordered():
+        mine = side_score(policy_side(policy, "source", idcr.family), tsr)
+        theirs = side_score(policy_side(policy, "destination", idci.family), tsi)
+        if mine and theirs and mine + theirs > best:
+            best, found = mine + theirs, policy
+    return found
+
+
+def narrow(policy: Policy, idci: Selector, idcr: Selector
+           ) -> tuple[TrafficSelector, TrafficSelector] | None:
+    """strongSwan's select_ts on the responder: per side, the first configured selector that
+    overlaps the supplied one, intersected with it (None when a side has none)."""
+    out: list[TrafficSelector] = []
+    for side, sel in (("destination", idci), ("source", idcr)):
+        supplied = TrafficSelector.of(sel)
+        found = next((x for ts in policy_side(policy, side, sel.family)  # type: ignore[arg-type]
+                      if (x := ts.intersection(supplied)) is not None), None)
+        if found is None:
+            return None
+        out.append(found)
+    return out[0], out[1]
 
 
 def message1(policy: Policy, packet: Packet) -> Message1:
@@ -118,14 +249,18 @@ def message1(policy: Policy, packet: Packet) -> Message1:
     return Message1(policy.action.transforms, idci, idcr)
 
 
-def selectors_match(policy: Policy, idci: Selector, idcr: Selector, wildcard: Wildcard) -> bool:
+def selectors_match(policy: Policy, idci: Selector, idcr: Selector, wildcard: Wildcard,
+                    protocol_rule: ProtocolRule = "contain") -> bool:
     """Does the responder's policy contain the received selectors (mirrored: its source side
-    holds IDcr, its destination side IDci)?"""
+    holds IDcr, its destination side IDci)? ``protocol_rule`` ``equal``: the policy's
+    protocol must be the selectors' protocol (any only for the wildcard 0)."""
     if policy.family is not None and policy.family != idci.family:
         return False
     if idci.protocol != idcr.protocol:
         return False
     family_any = policy.family is None
+    if protocol_rule == "equal" and (policy.protocol or 0) != idci.protocol:
+        return False
     return (
         protocol_contains(policy.protocol, idci.protocol, wildcard)
         and address_filter_contains(policy.source, family_any, idcr, wildcard)
@@ -136,12 +271,21 @@ def selectors_match(policy: Policy, idci: Selector, idcr: Selector, wildcard: Wi
 
 
 def responder_search(responder: Host, idci: Selector, idcr: Selector,
-                     wildcard: Wildcard = "strict") -> Policy | None:
+                     wildcard: Wildcard = "strict", protocol_rule: ProtocolRule = "contain"
+                     ) -> Policy | None:
     """The responder's first policy, in search order, that contains the selectors."""
     for policy in responder.ordered():
-        if selectors_match(policy, idci, idcr, wildcard):
+        if selectors_match(policy, idci, idcr, wildcard, protocol_rule):
             return policy
     return None
+
+
+def select_policy(responder: Host, idci: Selector, idcr: Selector,
+                  options: NegotiationOptions) -> Policy | None:
+    """The responder's policy for the received selectors under the options' rule."""
+    if options.responder_rule == "best-score":
+        return best_score_search(responder, idci, idcr)
+    return responder_search(responder, idci, idcr, options.wildcard, options.protocol_rule)
 
 
 def choose_proposal(proposals: tuple[Transform, ...], own: tuple[Transform, ...],
@@ -179,7 +323,7 @@ def negotiate(initiator: Host, responder: Host, packet: Packet,
                        f"{initiator.name} applies {policy.name} ({policy.action}): no negotiation",
                        initiator_policy=policy)
     m1 = message1(policy, packet)
-    chosen = responder_search(responder, m1.idci, m1.idcr, opts.wildcard)
+    chosen = select_policy(responder, m1.idci, m1.idcr, opts)
     if chosen is None:
         return Outcome(packet, "INVALID_ID_INFORMATION",
                        f"no policy of {responder.name} contains the selectors "
@@ -197,7 +341,12 @@ def negotiate(initiator: Host, responder: Host, packet: Packet,
                        f"the proposals ({', '.join(t.name for t in m1.proposals)} vs "
                        f"{', '.join(t.name for t in chosen.action.transforms)})",
                        initiator_policy=policy, message1=m1, responder_policy=chosen)
-    return Outcome(packet, "accepted",
-                   f"{responder.name} selects {chosen.name} and accepts {accepted.name}",
-                   initiator_policy=policy, message1=m1, responder_policy=chosen,
-                   accepted=accepted)
+    narrowed = narrow(chosen, m1.idci, m1.idcr) if opts.narrowing else None
+    reason = f"{responder.name} selects {chosen.name} and accepts {accepted.name}"
+    if narrowed is not None:
+        reason += f"; selectors narrowed to IDci {narrowed[0]}, IDcr {narrowed[1]}"
+    outcome = Outcome(packet, "accepted", reason, initiator_policy=policy, message1=m1,
+                      responder_policy=chosen, accepted=accepted, narrowed=narrowed)
+    if not outcome.covers_packet:
+        outcome = replace(outcome, reason=reason + ", which do not hold the packet")
+    return outcome

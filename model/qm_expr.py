@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 # Operators and their arity: "var" and "const" are leaves.
 OPS: dict[str, int] = {
@@ -112,6 +115,43 @@ def variables(expr: Expr) -> set[str]:
     for arg in expr.args:
         out |= variables(arg)
     return out
+
+
+class Ops(Protocol[T]):
+    """The operations a back-end provides to interpret expressions (``fold``)."""
+
+    def const(self, value: int) -> T: ...
+    def eq(self, a: T, b: T) -> T: ...
+    def ne(self, a: T, b: T) -> T: ...
+    def lt(self, a: T, b: T) -> T: ...
+    def le(self, a: T, b: T) -> T: ...
+    def add(self, a: T, b: T) -> T: ...
+    def and_(self, xs: Sequence[T]) -> T: ...
+    def or_(self, xs: Sequence[T]) -> T: ...
+    def not_(self, a: T) -> T: ...
+    def ite(self, c: T, a: T, b: T) -> T: ...
+
+
+def fold(expr: Expr, env: Mapping[str, T], ops: Ops[T]) -> T:
+    """Interpret ``expr`` with any back-end: ``env`` maps variables to back-end values.
+
+    With z3, ``env`` holds z3 integer (or bit-vector) variables and ``ops`` builds terms;
+    booleans are then represented as the back-end chooses (e.g. z3 Bool for guards).
+    """
+    op = expr.op
+    if op == "var":
+        return env[expr.name]
+    if op == "const":
+        return ops.const(expr.value)
+    args = [fold(a, env, ops) for a in expr.args]
+    if op in ("and", "or"):
+        return ops.and_(args) if op == "and" else ops.or_(args)
+    if op == "not":
+        return ops.not_(args[0])
+    if op == "ite":
+        return ops.ite(args[0], args[1], args[2])
+    method: Callable[[T, T], T] = getattr(ops, op)
+    return method(args[0], args[1])
 
 
 def evaluate(expr: Expr, env: Mapping[str, int]) -> int:

@@ -27,7 +27,9 @@ class QMOptions:
     ``max_duplicates`` bounds how many copies the network may make per negotiation (only with
     ``duplicate``). ``simultaneous`` adds, for each negotiation started by host A, one started by
     host B for the same traffic. ``capacity`` is the number of slots per channel direction and
-    negotiation (0: large enough that no send ever finds it full).
+    negotiation (0: large enough that no send ever finds it full). Timers fire only when
+    nothing of the negotiation is in flight (timeouts longer than a round trip), unless
+    ``eager_timers``: then a timer may fire at any time (a delay longer than the timeout).
     """
 
     profile: str = "hpux"
@@ -40,6 +42,7 @@ class QMOptions:
     simultaneous: bool = False
     max_duplicates: int = 1
     capacity: int = 0
+    eager_timers: bool = False
 
     def __post_init__(self) -> None:
         src = "<command line>"
@@ -75,7 +78,8 @@ class QMOptions:
         """A short, stable name of the fault setting, e.g. ``loss+reorder,R=2,N=1``."""
         faults = [n for n, on in (("loss", self.loss), ("dup", self.duplicate),
                                   ("reorder", self.reorder), ("commit", self.commit_bit),
-                                  ("simultaneous", self.simultaneous)) if on]
+                                  ("simultaneous", self.simultaneous),
+                                  ("eager-timers", self.eager_timers)) if on]
         head = "+".join(faults) if faults else "reliable"
         return f"{head},R={self.retransmits},N={self.negotiations}"
 

@@ -19,7 +19,7 @@ from qmcheck.model.addresses import (
 from qmcheck.model.protocols import PortRange, protocol_text
 
 IdKind = Literal["addr", "subnet", "range"]
-Wildcard = Literal["strict", "lenient"]
+Wildcard = Literal["strict", "lenient", "ports"]  # "ports": lenient for ports only (racoon)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +97,7 @@ def address_filter_contains(field: AddressFilter, family_any: bool, selector: Se
 
 def port_contains(ports: PortRange, selector_port: int, wildcard: Wildcard) -> bool:
     if selector_port == 0:
-        return ports.is_any or wildcard == "lenient"
+        return ports.is_any or wildcard in ("lenient", "ports")
     return ports.contains(selector_port)
 
 

@@ -15,12 +15,17 @@ from qmcheck.model import __version__
 from qmcheck.model.errors import InputError
 from qmcheck.properties import (
     cmd_check,
+    cmd_conflicts,
     cmd_lookup,
     cmd_negotiate,
+    cmd_protocol,
+    cmd_show,
+    cmd_trace,
 )
 from qmcheck.properties.report import EXIT_INPUT, render
 
-COMMANDS = (cmd_check, cmd_lookup, cmd_negotiate)
+COMMANDS = (cmd_check, cmd_conflicts, cmd_lookup, cmd_negotiate, cmd_protocol, cmd_show,
+            cmd_trace)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,7 +10,9 @@ from qmcheck.model.loader import load_scenario
 from qmcheck.model.negotiation import PROFILE_OPTIONS, negotiate, profile_options
 from qmcheck.model.policy import Scenario
 from qmcheck.model.traffic import traffic_classes
+from qmcheck.properties.cmd_conflicts import check_step as policy_step
 from qmcheck.properties.cmd_negotiate import outcome_result
+from qmcheck.properties.matrix import check_step as protocol_step
 from qmcheck.properties.report import Report, Result
 
 # Later checks register here: each takes the scenario and the parsed arguments and returns
@@ -68,7 +70,7 @@ def negotiation_results(scenario: Scenario, args: argparse.Namespace) -> list[Re
     return results
 
 
-STEPS: list[CheckStep] = [negotiation_results]
+STEPS: list[CheckStep] = [negotiation_results, policy_step, protocol_step]
 
 
 def run(args: argparse.Namespace) -> Report:

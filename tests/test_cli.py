@@ -13,7 +13,9 @@ from qmcheck.model.negotiation import negotiate, profile_options
 from qmcheck.model.packet import packet_from_json
 from qmcheck.properties.cli import main
 
-SCENARIO = str(Path(__file__).resolve().parents[1] / "model" / "scenarios" / "default.yaml")
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = str(ROOT / "model" / "scenarios" / "default.yaml")
+EXAMPLES = str(ROOT / "examples")
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -107,15 +109,21 @@ def test_negotiate(capsys: pytest.CaptureFixture[str]) -> None:
     assert neg["accepted"] == "ESP_AES128_HMAC_SHA1/3600"
     code, out, _ = run(capsys, *base, "--profile", "strongswan")
     assert code == 0 and "accepts ESP_3DES_HMAC_SHA1" in out
-    code, out, _ = run(capsys, "negotiate", f"{SCENARIO}:hostA", f"{SCENARIO}:hostB", "--src",
-                       "10.1.1.1", "--dst", "10.2.2.2", "--protocol", "icmp", "--profile",
-                       "racoon")
-    assert code == 1 and "NO_PROPOSAL_CHOSEN" in out and "selects dns" in out
+    # the wider side initiates: the narrower responder's policy shares no transform
+    code, out, _ = run(capsys, "negotiate", f"{EXAMPLES}/branch.yaml", f"{EXAMPLES}/office.yaml",
+                       "--src", "192.0.2.10", "--dst", "198.51.100.5", "--protocol", "tcp",
+                       "--dport", "443")
+    assert code == 1 and "NO_PROPOSAL_CHOSEN" in out and "selects branch-other" in out
+    code, out, _ = run(capsys, "negotiate", f"{EXAMPLES}/office.yaml", f"{EXAMPLES}/branch.yaml",
+                       "--src", "198.51.100.5", "--dst", "192.0.2.10", "--protocol", "tcp",
+                       "--sport", "443", "--dport", "50000")
+    assert code == 0 and "branch selects to-office and accepts ESP_AES128_HMAC_SHA1" in out
 
 
-def test_check_default_scenario_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
-    code1, out1, _ = run(capsys, "check", "--format", "json")
-    code2, out2, _ = run(capsys, "check", "--format", "json")
+def test_check_default_scenario_is_deterministic(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code1, out1, _ = run(capsys, "check", "--format", "json", "--out", str(tmp_path / "a"))
+    code2, out2, _ = run(capsys, "check", "--format", "json", "--out", str(tmp_path / "a"))
     assert out1 == out2 and code1 == code2
     report = json.loads(out1)
     negotiations = [r for r in report["results"] if r["property"] == "negotiate"]

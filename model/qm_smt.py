@@ -1,0 +1,287 @@
+"""The z3 back-end of the Quick Mode transition system (one definition, two back-ends).
+
+Nothing of the protocol is re-stated here: the actions of ``qm_actions`` (guards and
+simultaneous updates, as ``qm_expr`` trees) are folded into z3 terms with ``Z3Ops``.
+
+- Variables: for each state (a step index or a tag) and component, one bounded ``Int`` per
+  ``Layout.names`` entry (``0 <= v < Layout.domains[name]``).
+- Steps: for each step, component and action one ``Bool`` indicator; exactly one indicator of a
+  step is true (``PbEq``). An indicator implies the action's guard on the pre-state, its updates
+  on the post-state and the frame of the component; a component none of whose indicators is
+  true keeps all its variables (components share no variable).
+- Predicates: the bad states of the ``qm.*`` safety properties (``bad``), the goal of
+  qm.reachable-installed and the deadlock predicate of qm.no-deadlock, as z3 formulas.
+
+With ``--reorder`` the explicit semantics keeps channel slots sorted (``Layout.canonical``);
+this encoding leaves them unsorted. Both systems are related by ``canonical`` applied to each
+component (a bisimulation: the channels are multisets), so verdicts and shortest trace lengths
+agree; ``replay_steps`` maps slot numbers when a trace is replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import z3
+
+from qmcheck.model.qm_expr import Expr, fold
+from qmcheck.model.qm_interface import Local, State, Step
+from qmcheck.model.qm_model import QMModel, quiescent, spi_of
+
+SymLocal = dict[str, Any]  # variable name -> z3 Int term
+SymState = list[SymLocal]  # one per component
+
+#: The ``qm.*`` properties that are state predicates ("always not bad"), in catalogue order.
+SAFETY_IDS: tuple[str, ...] = (
+    "qm.responder-installs-after-msg3",
+    "qm.responder-nothing-before-msg3",
+    "qm.initiator-spi-after-msg2",
+    "qm.spi-unique",
+    "qm.agreement",
+    "qm.no-black-hole",
+    "qm.no-orphan",
+    "qm.no-deadlock",
+)
+#: Safety properties that are a local predicate of one negotiation component.
+LOCAL_IDS: tuple[str, ...] = tuple(
+    p for p in SAFETY_IDS if p not in ("qm.spi-unique", "qm.no-deadlock"))
+
+
+def as_bool(x: Any) -> Any:
+    """A z3 Bool from a Bool or an integer 0/1 term."""
+    return x if z3.is_bool(x) else x != 0
+
+
+def as_int(x: Any) -> Any:
+    """A z3 Int from an Int or a Bool term."""
+    return z3.If(x, 1, 0) if z3.is_bool(x) else x
+
+
+class Z3Ops:
+    """``qm_expr.Ops`` over z3: guards become Bools, values Ints; operations coerce."""
+
+    def const(self, value: int) -> Any:
+        return z3.IntVal(value)
+
+    def eq(self, a: Any, b: Any) -> Any:
+        if z3.is_bool(a) and z3.is_bool(b):
+            return a == b
+        return as_int(a) == as_int(b)
+
+    def ne(self, a: Any, b: Any) -> Any:
+        return z3.Not(self.eq(a, b))
+
+    def lt(self, a: Any, b: Any) -> Any:
+        return as_int(a) < as_int(b)
+
+    def le(self, a: Any, b: Any) -> Any:
+        return as_int(a) <= as_int(b)
+
+    def add(self, a: Any, b: Any) -> Any:
+        return as_int(a) + as_int(b)
+
+    def and_(self, xs: Sequence[Any]) -> Any:
+        return z3.And(*[as_bool(x) for x in xs])
+
+    def or_(self, xs: Sequence[Any]) -> Any:
+        return z3.Or(*[as_bool(x) for x in xs])
+
+    def not_(self, a: Any) -> Any:
+        return z3.Not(as_bool(a))
+
+    def ite(self, c: Any, a: Any, b: Any) -> Any:
+        if z3.is_bool(a) and z3.is_bool(b):
+            return z3.If(as_bool(c), a, b)
+        return z3.If(as_bool(c), as_int(a), as_int(b))
+
+
+OPS = Z3Ops()
+
+
+def pred(expr: Expr, env: Mapping[str, Any]) -> Any:
+    """A ``qm_expr`` predicate as a z3 Bool over one component's variables."""
+    return z3.simplify(as_bool(fold(expr, env, OPS)))
+
+
+def value(expr: Expr, env: Mapping[str, Any]) -> Any:
+    """A ``qm_expr`` value as a z3 Int over one component's variables."""
+    return as_int(fold(expr, env, OPS))
+
+
+class QMEncoding:
+    """The z3 transition system of one ``QMModel`` (all its components)."""
+
+    def __init__(self, model: QMModel) -> None:
+        self.model = model
+        self.layout = model.layout
+        self.names = model.layout.names
+        self.domains = model.layout.domains
+        self.actions = model.action_list
+        self.init_state: State = model.init_states()[0]
+        self.components = len(self.init_state)
+        self._guards: dict[int, Expr] = {i: a.guard for i, a in enumerate(self.actions)}
+        self._updates: dict[int, dict[str, Expr]] = {
+            i: dict(a.updates) for i, a in enumerate(self.actions)}
+
+    # -- variables -------------------------------------------------------------------------
+    def local_vars(self, tag: str, comp: int = 0) -> SymLocal:
+        """Fresh variables of one component, named ``NAME.c{comp}.{tag}``."""
+        return {n: z3.Int(f"{n}.c{comp}.{tag}") for n in self.names}
+
+    def state_vars(self, tag: str) -> SymState:
+        """Fresh variables of a whole state."""
+        return [self.local_vars(tag, c) for c in range(self.components)]
+
+    def local_bounds(self, s: SymLocal) -> Any:
+        """Every variable inside its finite domain."""
+        return z3.And(*[z3.And(0 <= s[n], s[n] < self.domains[n]) for n in self.names])
+
+    def bounds(self, s: SymState) -> Any:
+        return z3.And(*[self.local_bounds(c) for c in s])
+
+    # -- initial states and steps ----------------------------------------------------------
+    def local_init(self, s: SymLocal, local: Local) -> Any:
+        """The component equals the concrete local state ``local``."""
+        return z3.And(*[s[n] == v for n, v in zip(self.names, local, strict=True)])
+
+    def init(self, s: SymState) -> Any:
+        """The initial state of the model (its one canonical initial state)."""
+        return z3.And(*[self.local_init(s[c], loc) for c, loc in enumerate(self.init_state)])
+
+    def local_inits(self, s: SymLocal) -> Any:
+        """The initial component states of any role this model starts with."""
+        return z3.Or(*[self.local_init(s, loc) for loc in sorted(set(self.init_state))])
+
+    def action_formula(self, i: int, pre: SymLocal, post: SymLocal) -> Any:
+        """Action ``i`` on one component: guard, updates and frame."""
+        new = self._updates[i]
+        eqs = [post[n] == (value(new[n], pre) if n in new else pre[n]) for n in self.names]
+        return z3.And(pred(self._guards[i], pre), *eqs)
+
+    def enabled(self, i: int, pre: SymLocal) -> Any:
+        """The guard of action ``i`` on one component."""
+        return pred(self._guards[i], pre)
+
+    def indicators(self, tag: str) -> dict[tuple[int, int], Any]:
+        """One Bool per (component, action) of a step, named ``act.c{c}.{action id}.{tag}``."""
+        return {(c, i): z3.Bool(f"act.c{c}.{a.id}.{tag}")
+                for c in range(self.components) for i, a in enumerate(self.actions)}
+
+    def local_trans(self, pre: SymLocal, post: SymLocal,
+                    picks: Mapping[int, Any]) -> Any:
+        """One step of one component; exactly one of ``picks`` (action -> Bool) is true."""
+        body = [z3.Implies(picks[i], self.action_formula(i, pre, post)) for i in picks]
+        return z3.And(*body, z3.PbEq([(p, 1) for p in picks.values()], 1))
+
+    def trans(self, pre: SymState, post: SymState, picks: Mapping[tuple[int, int], Any]) -> Any:
+        """One interleaving step of the whole state: exactly one (component, action) fires."""
+        body = []
+        for c in range(self.components):
+            mine = [p for (cc, _), p in picks.items() if cc == c]
+            for i in range(len(self.actions)):
+                body.append(z3.Implies(picks[(c, i)],
+                                       self.action_formula(i, pre[c], post[c])))
+            body.append(z3.Or(*mine, *[post[c][n] == pre[c][n] for n in self.names]))
+        return z3.And(*body, z3.PbEq([(p, 1) for p in picks.values()], 1))
+
+    # -- properties ------------------------------------------------------------------------
+    def local_bad(self, pid: str, s: SymLocal) -> Any:
+        """The bad-state predicate of a local property on one component."""
+        return pred(self.model.local_preds[pid], s)
+
+    def quiet(self, s: SymLocal) -> Any:
+        return pred(quiescent(self.layout), s)
+
+    def terminal(self, s: SymLocal) -> Any:
+        """No action of the component is enabled."""
+        return z3.And(*[z3.Not(self.enabled(i, s)) for i in range(len(self.actions))])
+
+    def goal(self, s: SymState) -> Any:
+        """Some component has both pairs installed (qm.reachable-installed)."""
+        return z3.Or(*[pred(self.model.local_preds["goal"], c) for c in s])
+
+    def spi_collision(self, s: SymState) -> Any:
+        """Two live inbound entries of one host share an SPI (SPI = 0x100 + position)."""
+        entries = []
+        for pos, comp in enumerate(s):
+            for side, name in ((0, "iin"), (1, "rin")):
+                live = z3.Or(comp[name] == 1, comp[name] == 2)
+                host = z3.If(comp["role"] == 0, side, 1 - side)
+                entries.append((live, host, spi_of(pos)))
+        clash = [z3.And(l1, l2, h1 == h2)
+                 for k, (l1, h1, p1) in enumerate(entries)
+                 for (l2, h2, p2) in entries[k + 1:] if p1 == p2]
+        return z3.simplify(z3.Or(*clash)) if clash else z3.BoolVal(False)
+
+    def deadlock(self, s: SymState) -> Any:
+        """No step is enabled and some component is not quiescent (qm.no-deadlock)."""
+        return z3.And(*[self.terminal(c) for c in s], z3.Not(z3.And(*[self.quiet(c) for c in s])))
+
+    def bad(self, pid: str, s: SymState) -> Any:
+        """The bad states of a safety property over a whole state."""
+        if pid == "qm.spi-unique":
+            return self.spi_collision(s)
+        if pid == "qm.no-deadlock":
+            return self.deadlock(s)
+        if pid == "not-goal":
+            return self.goal(s)
+        return z3.Or(*[self.local_bad(pid, c) for c in s])
+
+    # -- models back to concrete states ----------------------------------------------------
+    def read_local(self, m: z3.ModelRef, s: SymLocal) -> Local:
+        return tuple(m.eval(s[n], model_completion=True).as_long() for n in self.names)
+
+    def read_state(self, m: z3.ModelRef, s: SymState) -> State:
+        return tuple(self.read_local(m, c) for c in s)
+
+    def read_step(self, m: z3.ModelRef, picks: Mapping[tuple[int, int], Any]) -> tuple[int, int]:
+        """The (component, action index) whose indicator is true."""
+        for key in sorted(picks):
+            if z3.is_true(m.eval(picks[key], model_completion=True)):
+                return key
+        raise ValueError("no action indicator is true in the model")
+
+
+def replay_steps(model: QMModel, states: Sequence[State],
+                 steps: Sequence[tuple[int, int]]) -> list[tuple[int, str, State]]:
+    """Replay a symbolic trace through ``QMModel.next_state``; return the concrete steps.
+
+    ``states`` are the symbolic states (``len(steps) + 1``), ``steps`` the (component, action
+    index) that fired. Each symbolic state must equal the explicit one up to ``canonical`` of
+    the channels; with reordering an action's slot number may differ (the explicit semantics
+    sorts the slots), so the explicit step is the same action at the slot that gives the same
+    successor. Raises ValueError when the trace does not replay.
+    """
+    reorder = model.options.reorder
+    layout = model.layout
+
+    def canon(state: State) -> State:
+        return tuple(layout.canonical(c, reorder) for c in state)
+
+    state = model.init_states()[0]
+    if canon(states[0]) != state:
+        raise ValueError("the symbolic initial state differs from the model's")
+    out: list[tuple[int, str, State]] = [(-1, "", state)]
+    for k, (comp, idx) in enumerate(steps):
+        action = model.action_list[idx]
+        target = canon(states[k + 1])
+        chosen: Step | None = None
+        candidates: list[Step] = [(comp, action.id)]
+        if reorder:
+            candidates += sorted((c, a) for c, a in model.actions(state)
+                                 if c == comp and a != action.id
+                                 and model.action_list[model.action_index[a]].name == action.name)
+        for step in candidates:
+            try:
+                nxt = model.next_state(state, step)
+            except ValueError:
+                continue
+            if nxt == target:
+                chosen = step
+                state = nxt
+                break
+        if chosen is None:
+            raise ValueError(f"step {k + 1} ({comp}, {action.id}) does not replay")
+        out.append((chosen[0], chosen[1], state))
+    return out

@@ -1,0 +1,200 @@
+"""The SMT engine: bounded model checking and k-induction on z3 over ``model/qm_smt``.
+
+- BMC: one incremental solver holds ``Init(s0) & T(s0,s1) & ... & T(s_{k-1},s_k)``; for
+  k = 0, 1, ... each open property's bad predicate at ``s_k`` is checked under push/pop, so the
+  first counterexample found is a shortest one. Its states and action indicators are read
+  back and replayed through ``QMModel.next_state`` before it is reported.
+- k-induction: a second solver holds a chain of k+1 arbitrary states with the transition
+  relation and the auxiliary invariants (``qm_invariants``, proved first by Houdini:
+  initiation + consecution) at every state. A property is proved at k when the chain cannot go
+  from k good states to a bad one, and BMC found no counterexample of length < k. When the
+  1-step check fails, its model is kept as the counterexample to induction (a two-state trace).
+- Verdicts: ``refuted`` with a replayed shortest trace; ``holds`` only when k-induction proved
+  it; otherwise ``unknown`` with "no counterexample up to bound K" (``extra.bound``).
+  qm.reachable-installed: ``holds`` when BMC reaches an installed pair (witness trace),
+  ``refuted`` when k-induction proves that no state has one. qm.eventually-installed
+  (liveness) is left to the explicit engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+
+from qmcheck.model.qm_interface import State
+from qmcheck.model.qm_model import QMModel
+from qmcheck.model.qm_smt import SAFETY_IDS, QMEncoding, SymState, replay_steps
+
+#: Properties this engine decides: the safety properties and reachability (as "not goal").
+SMT_IDS: tuple[str, ...] = (*SAFETY_IDS, "qm.reachable-installed")
+GOAL = "not-goal"  # the safety property "no component has both pairs installed"
+
+
+@dataclass
+class Trace:
+    """A symbolic trace: states and the (component, action index) of each step."""
+
+    states: list[State]
+    steps: list[tuple[int, int]]
+
+    @property
+    def length(self) -> int:
+        return len(self.steps)
+
+
+@dataclass
+class Outcome:
+    """What the engine found for one property (or the goal's negation)."""
+
+    pid: str
+    status: str  # "cex" | "proved" | "open"
+    depth: int = 0  # cex length, or k of the proof, or the bound explored
+    trace: Trace | None = None
+    cti: Trace | None = None  # counterexample to 1-induction (two states)
+    seconds: float = 0.0
+
+
+@dataclass
+class SmtRun:
+    """All outcomes of one configuration."""
+
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    ctis: dict[str, Trace] = field(default_factory=dict)
+    invariants: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    bmc_bound: int = 0
+    seconds: float = 0.0
+
+
+class Unroller:
+    """Incremental unrolling: states ``s_0..s_k`` and the step indicators between them."""
+
+    def __init__(self, enc: QMEncoding, solver: z3.Solver, prefix: str) -> None:
+        self.enc = enc
+        self.solver = solver
+        self.prefix = prefix
+        self.states: list[SymState] = []
+        self.picks: list[dict[tuple[int, int], Any]] = []
+        self.add_state()
+
+    def add_state(self) -> SymState:
+        s = self.enc.state_vars(f"{self.prefix}{len(self.states)}")
+        self.solver.add(self.enc.bounds(s))
+        self.states.append(s)
+        return s
+
+    def extend(self) -> None:
+        """Add one step (and its post-state)."""
+        pre = self.states[-1]
+        k = len(self.picks)
+        post = self.add_state()
+        picks = self.enc.indicators(f"{self.prefix}{k}")
+        self.picks.append(picks)
+        self.solver.add(self.enc.trans(pre, post, picks))
+
+    def read(self, m: z3.ModelRef, upto: int) -> Trace:
+        states = [self.enc.read_state(m, self.states[j]) for j in range(upto + 1)]
+        steps = [self.enc.read_step(m, self.picks[j]) for j in range(upto)]
+        return Trace(states, steps)
+
+
+def check_sat(solver: z3.Solver, *assumptions: Any) -> z3.CheckSatResult:
+    """``solver.check`` under push/pop with extra formulas."""
+    solver.push()
+    solver.add(*assumptions)
+    result = solver.check()
+    return result
+
+
+class SmtEngine:
+    """BMC and k-induction for the ``qm.*`` safety properties of one ``QMModel``."""
+
+    def __init__(self, model: QMModel, *, max_bound: int = 40, max_k: int = 12,
+                 use_invariants: bool = True, timeout_ms: int = 60_000) -> None:
+        self.model = model
+        self.enc = QMEncoding(model)
+        self.max_bound = max_bound
+        self.max_k = max_k
+        self.use_invariants = use_invariants
+        self.timeout_ms = timeout_ms
+
+    def _solver(self) -> z3.Solver:
+        s = z3.SolverFor("QF_LIA")
+        s.set("timeout", self.timeout_ms)
+        return s
+
+    # -- invariants ------------------------------------------------------------------------
+    def strengthening(self) -> tuple[list[str], list[str], Any]:
+        """The proved auxiliary invariants (names kept, names dropped) and their local form."""
+        if not self.use_invariants:
+            return [], [], None
+        from qmcheck.properties.qm_invariants import houdini
+
+        result = houdini(self.enc)
+        return result.kept, result.dropped, result
+
+    # -- the checks ------------------------------------------------------------------------
+    def run(self, pids: Sequence[str] = SMT_IDS) -> SmtRun:
+        """Decide each property: BMC and k-induction interleaved by depth."""
+        start = time.perf_counter()
+        run = SmtRun()
+        kept, dropped, inv = self.strengthening()
+        run.invariants, run.dropped = kept, dropped
+        targets = [GOAL if p == "qm.reachable-installed" else p for p in pids]
+        open_ids = list(dict.fromkeys(targets))
+        base = self._solver()
+        bmc = Unroller(self.enc, base, "b")
+        base.add(self.enc.init(bmc.states[0]))
+        step = self._solver()
+        ind = Unroller(self.enc, step, "k")
+        if inv is not None:
+            step.add(inv.holds_all(ind.states[0]))
+        started = {p: time.perf_counter() for p in open_ids}
+        depth = 0
+        while open_ids:
+            # base case at depth: a counterexample of length exactly `depth`
+            for pid in list(open_ids):
+                res = check_sat(base, self.enc.bad(pid, bmc.states[depth]))
+                if res == z3.sat:
+                    trace = bmc.read(base.model(), depth)
+                    run.outcomes[pid] = Outcome(pid, "cex", depth, trace,
+                                                seconds=time.perf_counter() - started[pid])
+                    open_ids.remove(pid)
+                base.pop()
+            run.bmc_bound = depth
+            if not open_ids or depth >= self.max_bound:
+                break
+            # inductive step with k = depth + 1: k good states, then a bad one
+            k = depth + 1
+            ind.extend()
+            if inv is not None:
+                step.add(inv.holds_all(ind.states[k]))
+            if k <= self.max_k:
+                for pid in list(open_ids):
+                    goods = [z3.Not(self.enc.bad(pid, ind.states[j])) for j in range(k)]
+                    res = check_sat(step, *goods, self.enc.bad(pid, ind.states[k]))
+                    if res == z3.unsat:
+                        run.outcomes[pid] = Outcome(pid, "proved", k,
+                                                    seconds=time.perf_counter() - started[pid])
+                        open_ids.remove(pid)
+                    elif res == z3.sat and k == 1:
+                        run.ctis[pid] = ind.read(step.model(), 1)
+                    step.pop()
+            bmc.extend()
+            depth += 1
+        for pid in open_ids:
+            run.outcomes[pid] = Outcome(pid, "open", depth,
+                                        seconds=time.perf_counter() - started[pid])
+        for pid, cti in run.ctis.items():
+            run.outcomes[pid].cti = cti
+        run.seconds = time.perf_counter() - start
+        return run
+
+
+def replayed(model: QMModel, trace: Trace) -> list[tuple[int, str, State]]:
+    """The concrete steps of a symbolic trace (ValueError if it does not replay)."""
+    return replay_steps(model, trace.states, trace.steps)

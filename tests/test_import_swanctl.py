@@ -1,0 +1,122 @@
+"""Importing strongSwan swanctl.conf: children become host policies; clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qmcheck.model.errors import InputError
+from qmcheck.model.import_swanctl import (
+    TS,
+    automatic_priority,
+    load_swanctl_text,
+    parse_ts,
+    proposals_to_transforms,
+)
+from qmcheck.model.loader import load_host
+from qmcheck.model.lookup import lookup
+from qmcheck.model.packet import make_packet
+from qmcheck.properties.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SITE = FIXTURES / "swanctl-site.conf"
+
+
+def test_children_become_policies() -> None:
+    host = load_host(str(SITE))
+    names = [p.name for p in host.policies]
+    assert names == ["office.web", "office.dns", "office.hosts", "office.hosts#2", "lab.all"]
+    web = host.policy("office.web")
+    assert web.protocol == 6 and str(web.source_port) == "443"
+    assert [t.name for t in web.action.transforms] == [
+        "ESP_AES128_HMAC_SHA1", "ESP_AES256_HMAC_SHA2_256", "ESP_AES256_HMAC_SHA1"]
+    assert host.policy("office.dns").action.verdict == "PASS"
+    assert host.policy("lab.all").action.verdict == "DISCARD"
+    assert host.policy("lab.all").priority == 7
+    # dynamic is the connection's IKE address; AH and ESP give the nested transform
+    hosts = host.policy("office.hosts")
+    assert str(hosts.source) == "192.0.2.1" and str(hosts.destination) == "198.51.100.7"
+    assert hosts.action.transforms[0].name == "AH_SHA1+ESP_3DES_HMAC_MD5"
+    assert host.default_action is None
+
+
+def test_automatic_priority_puts_specific_selectors_first() -> None:
+    def ts(text: str) -> TS:
+        return parse_ts(text, None, "ts", "x", 1)
+    narrow = automatic_priority(ts("10.1.1.1/32"), ts("10.2.2.2/32"))
+    wide = automatic_priority(ts("10.1.0.0/16"), ts("10.2.0.0/16"))
+    with_port = automatic_priority(ts("10.1.0.0/16[tcp/80]"), ts("10.2.0.0/16"))
+    with_proto = automatic_priority(ts("10.1.0.0/16[tcp]"), ts("10.2.0.0/16"))
+    assert narrow < wide and with_port < with_proto < wide
+
+
+def test_lookup_on_an_imported_file_follows_the_priorities() -> None:
+    host = load_host(str(SITE))
+    https = make_packet("10.1.2.3", "10.2.0.53", "tcp", 443, 1000, "out")  # a local server
+    dns = make_packet("10.1.2.3", "10.2.0.53", "udp", 1000, 53, "out")
+    assert lookup(host, https).name == "office.web"  # type: ignore[union-attr]
+    assert lookup(host, dns).name == "office.dns"  # type: ignore[union-attr]
+    reply = make_packet("10.2.0.53", "10.1.2.3", "udp", 53, 1000, "in")
+    assert lookup(host, reply).name == "office.dns"  # type: ignore[union-attr]
+
+
+def test_the_command_line_reads_swanctl(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["lookup", str(SITE), "--src", "10.9.1.1", "--dst", "10.0.0.1",
+                 "--format", "json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert result["subject"] == ["lab.all"] and result["action"] == "DISCARD"
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    ("aes128gcm16-modp2048", "esp_proposals"),
+    ("aes128-aesxcbc", "esp_proposals"),
+    ("null", "esp_proposals"),
+])
+def test_proposals_without_a_guide_name_are_errors(text: str, field: str) -> None:
+    with pytest.raises(InputError) as e:
+        proposals_to_transforms(text, "ESP", "f.conf", 4, field)
+    assert e.value.line == 4 and e.value.field == field
+
+
+def test_default_proposal_and_dh_groups() -> None:
+    assert proposals_to_transforms("aes128-sha256-modp3072-ecp256", "ESP", "f", 1, "x") == [
+        "ESP_AES128_HMAC_SHA2_256"]
+    default = proposals_to_transforms("default", "ESP", "f", 1, "x")
+    assert default[0] == "ESP_AES128_HMAC_SHA2_256" and len(default) == 12
+    assert proposals_to_transforms("aes256!", "ESP", "f", 1, "x") == ["ESP_AES256"]
+
+
+BAD = [
+    ("connections {\n a {\n  children {\n   c {\n    local_ts = 10.0.0.0/8[icmp/8]\n"
+     "    remote_ts = 10.1.0.0/16\n   }\n  }\n }\n}\n", 5,
+     "connections.a.children.c.local_ts", "ICMP"),
+    ("connections {\n a {\n  children {\n   c {\n    remote_ts = 10.1.0.0/16\n   }\n  }\n"
+     " }\n}\n", 4, "connections.a.children.c.local_ts", "IKE address"),
+    ("connections {\n a {\n  children {\n   c {\n    local_ts = 10.0.0.0/8\n"
+     "    remote_ts = 10.1.0.0/16\n    esp_proposals = aes128gcm16\n   }\n  }\n }\n}\n", 7,
+     "connections.a.children.c.esp_proposals", "aes128gcm16"),
+    ("connections {\n a {\n  children {\n   c {\n    local_ts = 10.0.0.0/8\n"
+     "    remote_ts = 10.1.0.0/16\n    mode = beetle\n   }\n  }\n }\n}\n", 7,
+     "connections.a.children.c.mode", "beetle"),
+    ("connections {\n a {\n", 2, "a", "not closed"),
+    ("connections {\n include other.conf\n}\n", 2, "include", "include"),
+    ("connections {\n a {\n  version = 1\n }\n}\n", 1, "children", "no child"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "field", "words"), BAD)
+def test_errors_name_file_line_and_field(text: str, line: int, field: str, words: str) -> None:
+    with pytest.raises(InputError) as e:
+        load_swanctl_text(text, "bad.conf")
+    assert (e.value.source, e.value.line, e.value.field) == ("bad.conf", line, field)
+    assert words in e.value.message
+
+
+def test_a_bad_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.conf"
+    bad.write_text(BAD[2][0])
+    assert main(["lookup", str(bad), "--src", "10.0.0.1", "--dst", "10.1.0.1"]) == 2
+    assert "bad.conf:7: field 'connections.a.children.c.esp_proposals'" in capsys.readouterr().err

@@ -1,0 +1,139 @@
+"""Importing ``ip xfrm policy`` listings, and exporting host policies to ``ip xfrm`` commands.
+
+tests/fixtures/xfrm-site.txt and xfrm-site-stats.txt are the kernel's own listings (plain and
+``ip -s``) of tests/fixtures/xfrm-site.yaml loaded with qmcheck.model.xfrm_export; the system
+test tests/system/test_kernel_lookup.py does the same for random policy sets.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+from pathlib import Path
+
+import pytest
+
+from qmcheck.model.errors import InputError
+from qmcheck.model.import_xfrm import load_xfrm_text, looks_like_xfrm
+from qmcheck.model.loader import load_host
+from qmcheck.model.lookup import lookup
+from qmcheck.model.packet import Packet, make_packet
+from qmcheck.model.policy import Host
+from qmcheck.model.xfrm_export import to_xfrm_commands
+from qmcheck.properties.cli import main
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ADDRESSES = {4: ("10.1.0.1", "10.1.7.7", "10.2.0.1", "10.2.3.3", "10.3.0.1"),
+             6: ("fd00:1::1", "fd00:1::9", "fd00:2::1", "fd00:2::5", "fd00:3::1")}
+PROTOCOLS = {4: ("tcp", "udp", "icmp"), 6: ("tcp", "udp", "icmpv6")}
+
+
+def universe() -> list[Packet]:
+    out = []
+    for family, addrs in ADDRESSES.items():
+        for src, dst, proto, direction in product(addrs, addrs, PROTOCOLS[family],
+                                                  ("out", "in")):
+            ports = [(0, 0)] if proto.startswith("icmp") else [(53, 443), (443, 53), (1, 2)]
+            for sport, dport in ports:
+                out.append(make_packet(src, dst, proto, sport, dport, direction))
+    return out
+
+
+def action(host: Host, packet: Packet) -> str | list[str]:
+    policy = lookup(host, packet)
+    return "PASS" if policy is None else policy.action.to_json()
+
+
+@pytest.mark.parametrize("listing", ["xfrm-site.txt", "xfrm-site-stats.txt"])
+def test_kernel_listing_gives_the_original_lookups(listing: str) -> None:
+    original = load_host(str(FIXTURES / "xfrm-site.yaml"))
+    imported = load_host(str(FIXTURES / listing))
+    packets = universe()
+    assert len(packets) > 400
+    assert [action(original, p) for p in packets] == [action(imported, p) for p in packets]
+
+
+def test_fixture_listing_is_what_the_exporter_loads() -> None:
+    """The fixture was made from these commands (each host policy: dir out + mirrored dir in)."""
+    commands = to_xfrm_commands(load_host(str(FIXTURES / "xfrm-site.yaml")))
+    assert len(commands) == 10
+    listing = (FIXTURES / "xfrm-site.txt").read_text()
+    assert listing.count("\n\tdir ") == len(commands)
+
+
+PAIR = ("src 10.1.0.0/16 dst 10.2.0.0/16 \n\tdir out priority 5 ptype main \n"
+        "src 10.2.0.0/16 dst 10.1.0.0/16 \n\tdir in priority 5 ptype main \n")
+BLOCK = ("src 10.1.0.1/32 dst 10.2.0.1/32 \n\tdir out action block priority 5 ptype main \n"
+         "src 10.2.0.1/32 dst 10.1.0.1/32 \n\tdir in action block priority 5 ptype main \n")
+
+
+def test_equal_priorities_plain_listing_is_newest_first() -> None:
+    packet = make_packet("10.1.0.1", "10.2.0.1", "udp", 1, 2)
+    # listed newest first: in BLOCK + PAIR, PAIR was inserted first and wins
+    assert action(load_xfrm_text(BLOCK + PAIR, "x"), packet) == "PASS"
+    assert action(load_xfrm_text(PAIR + BLOCK, "x"), packet) == "DISCARD"
+
+
+def test_equal_priorities_with_indexes_follow_insertion() -> None:
+    packet = make_packet("10.1.0.1", "10.2.0.1", "udp", 1, 2)
+    first = PAIR.replace("priority 5", "index 9 priority 5")
+    later = BLOCK.replace("priority 5", "index 17 priority 5")
+    assert action(load_xfrm_text(later + first, "x"), packet) == "PASS"
+    assert action(load_xfrm_text(first + later, "x"), packet) == "PASS"
+
+
+def test_priority_zero_is_renumbered_in_order() -> None:
+    text = PAIR.replace("priority 5", "priority 0") + BLOCK.replace("priority 5", "priority 1")
+    host = load_xfrm_text(text, "x")
+    assert {p.name: p.priority for p in host.policies if not p.implicit} == {
+        "xfrm-L1": 1, "xfrm-L5": 2}
+    packet = make_packet("10.1.0.1", "10.2.0.1", "udp", 1, 2)
+    assert action(host, packet) == "PASS"
+
+
+def test_templates_fwd_and_socket_policies() -> None:
+    text = ("src 0.0.0.0/0 dst 0.0.0.0/0 \n\tsocket in priority 0 ptype main \n"
+            "src 10.1.0.0/16 dst 10.2.0.0/16 proto tcp dport 443 \n\tdir out priority 3 "
+            "ptype main \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 1 mode transport\n"
+            "src 10.2.0.0/16 dst 10.1.0.0/16 proto tcp sport 443 \n\tdir in priority 3 "
+            "ptype main \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 1 mode transport\n"
+            "src 10.2.0.0/16 dst 10.1.0.0/16 \n\tdir fwd priority 3 ptype main \n")
+    assert looks_like_xfrm(text)
+    host = load_xfrm_text(text, "x")
+    assert [p.name for p in host.policies if not p.implicit] == ["xfrm-L3"]
+    assert action(host, make_packet("10.1.0.1", "10.2.0.1", "tcp", 1000, 443)) == [
+        "ESP_AES128_HMAC_SHA1"]
+
+
+@pytest.mark.parametrize(("text", "line", "field"), [
+    (PAIR.split("src 10.2")[0], 1, "dir"),
+    ("src 10.1.0.0/16 dst 10.2.0.0/16 dev eth0\n\tdir out priority 1 ptype main\n", 1, "dev"),
+    ("src 10.1.0.0/16 dst 10.2.0.0/16 proto icmp type 8 code 0\n\tdir out ptype main\n", 1,
+     "type"),
+    ("src 10.1.0.0/16 dst 10.2.0.0/16\n\tdir out priority 1 ptype sub\n", 2, "ptype"),
+    ("src 10.1.0.0/16 dst 10.2.0.0/16\n\tdir out priority 1 ptype main\n\tmark 0x1/0xff\n", 3,
+     "mark"),
+    ("src 10.1.0.0/16 dst 10.2.0.0/16\n\tdir out ptype main\n\ttmpl src :: dst ::\n"
+     "\t\tproto comp reqid 0 mode transport\n", 4, "tmpl"),
+    ("src 10.1.0.0/16 dst 10.2.0.0/16\n", 1, "dir"),
+])
+def test_errors_name_the_line_and_field(text: str, line: int, field: str) -> None:
+    with pytest.raises(InputError) as e:
+        load_xfrm_text(text, "policies.txt")
+    assert (e.value.source, e.value.line, e.value.field) == ("policies.txt", line, field)
+
+
+def test_unpaired_policy_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "out-only.txt"
+    bad.write_text(PAIR.split("src 10.2")[0])
+    assert main(["lookup", str(bad), "--src", "10.1.0.1", "--dst", "10.2.0.1"]) == 2
+    assert "out-only.txt:1: field 'dir'" in capsys.readouterr().err
+
+
+def test_exporter_mirrors_expands_and_deduplicates() -> None:
+    host = load_host(str(FIXTURES / "xfrm-site.yaml"))
+    commands = to_xfrm_commands(host)
+    assert commands[0] == ("xfrm policy add src 10.1.0.0/16 dst 10.2.0.1/32 proto 17 dport 53 "
+                           "dir out priority 5 action allow")
+    assert commands[1] == ("xfrm policy add src 10.2.0.1/32 dst 10.1.0.0/16 proto 17 sport 53 "
+                           "dir in priority 5 action allow")
+    assert "tmpl proto esp mode transport level required" in commands[2]

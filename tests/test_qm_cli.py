@@ -1,0 +1,126 @@
+"""``qmcheck protocol`` and ``qmcheck show`` on the command line: exit codes, formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qmcheck.properties.cli import main
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_reliable_hpux_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["protocol", "--profile", "hpux", "--out", str(tmp_path)], capsys)
+    assert code == 0
+    assert "protocol: 10 holds, 0 refuted, 0 unknown" in out
+
+
+def test_loss_refutes_and_writes_counterexamples(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["protocol", "--loss", "--format", "json", "--out", str(tmp_path)],
+                       capsys)
+    assert code == 1
+    report = json.loads(out)
+    assert report["command"] == "protocol"
+    refuted = [r for r in report["results"] if r["verdict"] == "refuted"]
+    assert refuted and all(r["counterexample"] for r in refuted)
+    assert all(r["seconds"] is None for r in report["results"])
+    for r in refuted:
+        code, text, _ = run(["show", r["counterexample"]], capsys)
+        assert code == 0 and text.startswith("counterexample to")
+
+
+def test_json_is_byte_identical(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["protocol", "--profile", "racoon", "--loss", "--reorder", "--negotiations", "2",
+            "--format", "json", "--out", str(tmp_path)]
+    assert run(argv, capsys)[1] == run(argv, capsys)[1]
+
+
+def test_budget_exhausted_is_unknown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["protocol", "--profile", "hpux", "--negotiations", "2", "--max-states",
+                        "5", "--property", "qm.responder-installs-after-msg3",
+                        "--out", str(tmp_path)], capsys)
+    assert code == 3 and "UNKNOWN" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["protocol", "--profile", "openbsd"],
+    ["protocol", "--negotiations", "-1"],
+    ["protocol", "--negotiations", "x"],
+    ["protocol", "--retransmits", "-2"],
+    ["protocol", "--property", "qm.nothing"],
+    ["show", "/nonexistent/trace.json"],
+])
+def test_bad_values_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(argv, capsys)
+    assert code == 2
+    assert err.startswith("qmcheck: error:") and "Traceback" not in err
+
+
+def test_show_formats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(["protocol", "--profile", "hpux", "--loss", "--property", "qm.no-orphan",
+         "--out", str(tmp_path)], capsys)
+    path = str(tmp_path / "qm.no-orphan__hpux__loss-R-2-N-1.json")
+    assert run(["show", path, "--format", "mermaid"], capsys)[1].startswith("sequenceDiagram")
+    assert run(["show", path, "--format", "dot"], capsys)[1].startswith("digraph")
+    code, out, _ = run(["show", path, "--format", "json"], capsys)
+    assert code == 0 and json.loads(out)["results"][0]["property"] == "qm.no-orphan"
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2")
+    assert run(["show", str(bad)], capsys)[0] == 2
+
+
+def test_matrix_writes_markdown_and_csv(tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run(["protocol", "--matrix", str(tmp_path / "m"), "--out",
+                      str(tmp_path / "c")], capsys)
+    assert code == 1
+    md = (tmp_path / "m" / "matrix.md").read_text()
+    csv = (tmp_path / "m" / "matrix.csv").read_text().splitlines()
+    assert "| `qm.responder-nothing-before-msg3` | holds | holds | holds | **refuted** |" in md
+    assert csv[0].startswith("property,profile,setting")
+    assert len(csv) == 1 + 10 * 4 * 10
+
+
+def test_graph_dot_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dot = tmp_path / "g.dot"
+    code, _, _ = run(["protocol", "--profile", "hpux", "--graph-dot", str(dot),
+                      "--out", str(tmp_path)], capsys)
+    assert code == 0
+    text = dot.read_text()
+    assert text.startswith("digraph states {") and "14 states" in text
+    assert text.count(" -> ") == 18  # the transitions of the manifest's reliable hpux entry
+
+
+def test_qm_ids_match_the_project_catalogue() -> None:
+    from qmcheck.properties import catalogue
+    from qmcheck.properties.qm_properties import CATALOGUE
+
+    project = [p.id for p in catalogue.CATALOGUE if p.id.startswith("qm.")]
+    assert project == [p.id for p in CATALOGUE]
+
+
+def test_reduction_option_changes_counts_not_verdicts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    reports = {}
+    for reduction in ("full", "symmetry", "none"):
+        code, out, _ = run(["protocol", "--profile", "strongswan", "--loss", "--negotiations",
+                            "2", "--reduction", reduction, "--format", "json",
+                            "--out", str(tmp_path / reduction)], capsys)
+        assert code == 1
+        reports[reduction] = json.loads(out)["results"]
+    verdicts = {k: [r["verdict"] for r in v] for k, v in reports.items()}
+    assert verdicts["full"] == verdicts["symmetry"] == verdicts["none"]
+    states = {k: v[0]["states"] for k, v in reports.items()}
+    assert states["full"] < states["symmetry"] < states["none"]
+    for reduction in ("symmetry", "none"):
+        for r in reports[reduction]:
+            if r["counterexample"]:
+                assert run(["show", r["counterexample"]], capsys)[0] == 0
