@@ -8,16 +8,23 @@ For a child, every pair (local_ts, remote_ts) becomes one policy, named ``CONN.C
   ``remote_addrs`` address; otherwise an address, a prefix ``a/n``, a range ``a-b``, each with an
   optional ``[proto/port]`` (``tcp``, ``udp``, a number, ``%any``; a port, a service name, a range
   ``lo-hi``, ``%any``). ICMP types (``[icmp/8]``) and ``%opaque`` ports are not modelled.
+- Transport mode: charon narrows the selectors to the IKE addresses; a pair whose selectors do not
+  contain them installs no policy and is not imported (when both addresses are known).
 - Action: ``mode = pass`` -> PASS, ``mode = drop`` -> DISCARD, otherwise (transport, tunnel) the
   transforms of ``esp_proposals`` (and ``ah_proposals``; both: nested ``AH_x+ESP_y``). Each proposal
   ``enc-integ[-...]`` gives every enc x integ combination, in that order; DH groups (PFS),
   ``esn``/``noesn`` and a trailing ``!`` do not change the transform and are ignored; ``default``
-  (also when the key is absent) stands for strongSwan's default non-AEAD ESP proposal as far as
-  the guide can name it (DEFAULT_ESP). AEAD and other algorithms without a name in the guide are
+  (also when the key is absent) stands for strongSwan's default ESP proposal as far as the guide
+  can name it (DEFAULT_ESP: charon 5.9.8 logs it as AES_CBC_128/192/256 with HMAC SHA2_256,
+  SHA2_384, SHA2_512, SHA1 and AES_XCBC, plus an AES-GCM proposal; XCBC and GCM have no name in
+  the guide and are left out). AEAD and other algorithms without a name in the guide are
   errors naming file, line and field.
-- Priority: the child's ``priority`` when set; otherwise strongSwan's automatic one, which ranks
-  more specific selectors first (the formula of libipsec's policy manager, used by the
-  kernel-libipsec plugin; kernel-netlink's formula orders the same way for these selectors).
+- Priority: the child's ``priority`` when set; otherwise strongSwan's automatic one
+  (``automatic_priority``): pass shunts before IPsec policies before drop shunts, and within a
+  class more specific selectors first — the numbers charon's kernel-netlink plugin installs.
+  The kernel policy widens an address range to its covering subnet and a port range to the
+  enclosing aligned block (a port mask); the imported policy keeps the configured range, which
+  is what Quick Mode negotiates.
 - The host has no implicit default policy (``default-action: none``): what no child covers is
   not IPsec's business; ``conflicts`` then reports it as uncovered.
 """
@@ -46,7 +53,6 @@ IGNORED = re.compile(r"^(modp\d+[s]?\d*|ecp\d+bp|ecp\d+|curve\d+|x25519|x448|esn
 #: strongSwan 5.9's default ESP proposal, restricted to what the guide names.
 DEFAULT_ESP = tuple(f"ESP_{e}_HMAC_{a}" for e in ("AES128", "AES192", "AES256")
                     for a in ("SHA2_256", "SHA2_384", "SHA2_512", "SHA1"))
-PRIO_BASE = 512
 
 
 @dataclass
@@ -232,18 +238,38 @@ def _one_proposal(proposal: str, kind: str, source: str, line: int, where: str) 
     return [f"ESP_{e}_HMAC_{a}" for e in encs for a in integs]
 
 
-def automatic_priority(local: TS, remote: TS) -> int:
-    """strongSwan's automatic policy priority (lower first): more specific selectors first."""
-    def mask(ts: TS) -> int:
-        value = parse_address_value(ts.address)
-        if value.prefix_len is not None:
-            return value.prefix_len
-        return 0 if value.is_any else 1  # a range: strongSwan uses its covering subnet
-    priority = (PRIO_BASE << 1) - mask(local) - mask(remote)
-    priority <<= 2
-    priority += 0 if (local.port != "any" or remote.port != "any") else 2
-    priority += 0 if (local.protocol or remote.protocol) else 1
-    return priority
+def automatic_priority(local: TS, remote: TS, mode: str = "tunnel") -> int:
+    """strongSwan's automatic policy priority (lower first), as charon's kernel-netlink plugin
+    (5.9.8) installs it, fitted and checked against the kernel (tests/system): a base per policy
+    class (pass shunts 200000, IPsec 400000, drop shunts 600000, so pass < IPsec < drop), minus
+    512 per prefix bit of both subnets, 256 for a protocol, 4 per bit of both port masks, and 1
+    for shunts."""
+    base = {"pass": 200000, "drop": 600000}.get(mode, 400000)
+    priority = base - 512 * (_prefix_bits(local) + _prefix_bits(remote))
+    if local.protocol or remote.protocol:
+        priority -= 256
+    priority -= 4 * (_port_mask_bits(local.port) + _port_mask_bits(remote.port))
+    return priority - (1 if mode in ("pass", "drop") else 0)
+
+
+def _prefix_bits(ts: TS) -> int:
+    """The prefix length of the subnet the kernel policy gets (a range: its covering subnet)."""
+    value = parse_address_value(ts.address)
+    if value.prefix_len is not None:
+        return value.prefix_len
+    if value.is_any:
+        return 0
+    bits = 32 if value.family == 4 else 128
+    return bits - (value.lo ^ value.hi).bit_length()
+
+
+def _port_mask_bits(port: str) -> int:
+    """Bits of the kernel's port mask: 16 for one port, the common prefix of a range's ends
+    (charon's ts2ports, which widens a range to the enclosing block), 0 for any."""
+    if port == "any":
+        return 0
+    rng = parse_port(port)
+    return 16 - (rng.lo ^ rng.hi).bit_length()
 
 
 def _single_address(value: tuple[str, int] | None) -> str | None:
@@ -275,8 +301,9 @@ def load_swanctl_text(text: str, source: str) -> Host:
         for child in children.sections.values():
             raws.extend(_child_policies(conn.name, child, local_dyn, remote_dyn, source))
     if not raws:
-        raise InputError("no child SA in any connection: nothing to import", source=source,
-                         line=connections.line, field="children")
+        raise InputError("no child SA in any connection (or none that installs a policy): "
+                         "nothing to import", source=source, line=connections.line,
+                         field="children")
     policies = build_policies(raws, source=source, default_action=None)
     return Host(name=_stem(source), policies=policies, source=source, default_action=None)
 
@@ -306,6 +333,11 @@ def _child_policies(conn: str, child: Section, local_dyn: str | None, remote_dyn
     else:
         raise InputError(f"unknown mode '{mode}'", source=source, line=mode_line,
                          field=f"{prefix}.mode")
+    if mode == "transport" and local_dyn and remote_dyn:
+        # charon narrows transport-mode selectors to the IKE addresses (no policy when a
+        # selector does not contain them)
+        locals_ = [t for t in (_narrow(ts, local_dyn) for ts in locals_) if t is not None]
+        remotes = [t for t in (_narrow(ts, remote_dyn) for ts in remotes) if t is not None]
     fixed = values.get("priority")
     out: list[tuple[RawPolicy, int]] = []
     for k, (lts, rts) in enumerate((lt, rt) for lt in locals_ for rt in remotes):
@@ -320,7 +352,7 @@ def _child_policies(conn: str, child: Section, local_dyn: str | None, remote_dyn
                 raise InputError(f"priority '{prio_text}' is not a number 1..{MAX_PRIORITY}",
                                  source=source, line=prio_line, field=f"{prefix}.priority")
         else:
-            prio_text, prio_line = str(automatic_priority(lts, rts)), child.line
+            prio_text, prio_line = str(automatic_priority(lts, rts, mode)), child.line
         name = f"{conn}.{child.name}" + (f"#{k + 1}" if k else "")
         raw: RawPolicy = {
             "name": RawField(name, child.line),
@@ -334,6 +366,14 @@ def _child_policies(conn: str, child: Section, local_dyn: str | None, remote_dyn
         }
         out.append((raw, child.line))
     return out
+
+
+def _narrow(ts: TS, address: str) -> TS | None:
+    value = parse_address_value(ts.address)
+    host = parse_address(address)
+    if not value.contains(host.version, int(host)):
+        return None
+    return TS(str(host), ts.protocol, ts.port)
 
 
 def _child_transforms(values: dict[str, tuple[str, int]], prefix: str, source: str,

@@ -41,8 +41,9 @@ def _value(family: Family, lo: int, length: int) -> AddressValue:
 
 
 class _Generator:
-    def __init__(self, count: int, seed: int, ipv6_share: float) -> None:
+    def __init__(self, count: int, seed: int, ipv6_share: float, broad_share: float) -> None:
         self.rng = random.Random(seed)
+        self.broad_share = broad_share
         self.count = count
         self.ipv6_share = ipv6_share
         self.remote_nets = max(4, count // 200)  # /16 networks, about 200 policies each
@@ -143,7 +144,7 @@ class _Generator:
         while len(out) < self.count:
             name = f"p{len(out) + 1}"
             roll = rng.random()
-            if roll < 0.00005 + 2 / self.count:
+            if roll < self.broad_share + 2 / self.count:
                 out.append(self.broad(name))
             elif roll < 0.03 and out:
                 exception_for = self.policy("_")
@@ -167,10 +168,12 @@ class _Generator:
 
 
 def generate_host(count: int, seed: int = 0, *, ipv6_share: float = 0.05,
-                  default_action: str | None = "PASS", equal_share: float = 0.02) -> Host:
+                  default_action: str | None = "PASS", equal_share: float = 0.02,
+                  broad_share: float = 0.00005) -> Host:
     """A host with ``count`` generated policies (plus the implicit default unless
-    ``default_action`` is None). ``equal_share`` of the policies repeat the previous priority."""
-    gen = _Generator(count, seed, ipv6_share)
+    ``default_action`` is None). ``equal_share`` of the policies repeat the previous priority;
+    about ``broad_share`` of them (plus two) are broad rules that overlap much of the set."""
+    gen = _Generator(count, seed, ipv6_share, broad_share)
     raw = gen.policies()
     policies: list[Policy] = []
     priority = 0

@@ -4,10 +4,15 @@ The predicates are the same as ``smt_encoding.policy_match`` (a test proves them
 but emitted as text, so that thousands of queries are built by string formatting and parsed by
 z3 in C++ instead of through one Python API call per term. A query asks for a packet that some
 policies match, others do not, and (optionally) whose first match in an ordered list of
-policies has a different action; each query has its own packet variables and a guard literal,
-so a batch of independent queries is decided by one incremental QF_BV solver: one check
-answers all satisfiable ones (with witness packets from the model), unsat cores name the
-unsatisfiable ones. z3 decides every verdict; a timeout gives ``unknown``.
+policies has another action.
+
+Two ways to a verdict, both z3's:
+- a guess: a packet found cheaply on the index's boxes (``hint_point``) is substituted into
+  the query's formula and z3 evaluates the ground formula (a whole chunk in one call); true
+  makes the packet a witness and the verdict ``sat``; a wrong guess only sends the query on;
+- a search: the queries of a chunk, each with its own packet variables under a guard literal,
+  are asserted into one incremental QF_BV solver and checked one guard at a time (``sat``
+  with the model's packet, ``unsat``, or ``unknown`` at the time limit).
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from qmcheck.model.packet import Packet
 from qmcheck.model.policy import Policy
 from qmcheck.model.policy_index import Box
 from qmcheck.model.protocols import PORT_PROTOCOLS, PortRange
+from qmcheck.model.selectors import Selector, wildcard_selector
 
 VAR_NAMES = ("l", "r", "lp", "rp", "pr")
+CONTEXT_USES = 20
 _VAR = re.compile(r"\b(lp|rp|pr|l|r)\b")
 
 
@@ -81,8 +88,35 @@ def policy_body_text(policy: Policy, family: Family) -> str:
     return parts[0] if len(parts) == 1 else f"(and {' '.join(parts)})"
 
 
-def policy_define_text(name: str, policy: Policy, family: Family) -> str:
+def selector_body_text(policy: Policy, family: Family) -> str:
+    """The responder's strict containment of a selector pair (``negotiation.selectors_match``
+    with ``wildcard="strict"``) over l r lp rp pr and the wildcard flags wl wr: local is
+    IDcr, remote is IDci; port 0 and protocol 0 are the wildcards."""
+    if policy.family is not None and policy.family != family:
+        return "false"
     bits = BITS[family]
+    parts: list[str] = []
+    if policy.protocol is not None:
+        parts.append(f"(= pr {_bv(policy.protocol, 8)})")
+    for ports, var in ((policy.source_port, "lp"), (policy.destination_port, "rp")):
+        if not ports.is_any:
+            parts.append(f"(and (not (= {var} #x0000)) {port_text(ports, var)})")
+    if policy.family is not None:
+        for field_, var, flag in ((policy.source, "l", "wl"), (policy.destination, "r", "wr")):
+            wild = "true" if field_.is_any else "false"
+            parts.append(f"(ite {flag} {wild} {address_filter_text(field_, var, bits)})")
+    if not parts:
+        return "true"
+    return parts[0] if len(parts) == 1 else f"(and {' '.join(parts)})"
+
+
+def policy_define_text(name: str, policy: Policy, family: Family,
+                       selectors: bool = False) -> str:
+    bits = BITS[family]
+    if selectors:
+        return (f"(define-fun {name} ((l (_ BitVec {bits})) (r (_ BitVec {bits})) "
+                f"(lp (_ BitVec 16)) (rp (_ BitVec 16)) (pr (_ BitVec 8)) (wl Bool) (wr Bool)) "
+                f"Bool {selector_body_text(policy, family)})")
     return (f"(define-fun {name} ((l (_ BitVec {bits})) (r (_ BitVec {bits})) "
             f"(lp (_ BitVec 16)) (rp (_ BitVec 16)) (pr (_ BitVec 8))) Bool "
             f"{policy_body_text(policy, family)})")
@@ -164,7 +198,7 @@ def _cells(lo: int, hi: int, others: list[tuple[int, int]], nice: tuple[int, ...
     return reps
 
 
-def hint_point(query: Query, boxes: Sequence[Sequence[Box]], limit: int = 24
+def hint_point(query: Query, boxes: Sequence[Sequence[Box]], limit: int = 12
                ) -> tuple[int, ...] | None:
     """A point (local, remote, lport, rport, protocol) satisfying the query on the boxes,
     searched over the cells of the boxes involved (at most ``limit`` tries)."""
@@ -200,6 +234,7 @@ class Answer:
 
     verdict: str
     packet: Packet | None = None
+    selectors: tuple[Selector, Selector] | None = None  # (IDci, IDcr) in selector mode
 
 
 @dataclass
@@ -211,15 +246,29 @@ class BatchSolver:
     timeout_ms: int = 10_000
     batch: int = 100
     boxes: Sequence[Sequence[Box]] | None = None
+    selectors: bool = False  # variables are a selector pair, predicates strict containment
     checks: int = 0
-    stats: dict[str, int] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)  # unguessed and symbolic answers
     _defs: dict[int, str] = field(default_factory=dict)
     _templates: dict[int, str] = field(default_factory=dict)
+    _ctx: z3.Context | None = None
+    _ctx_uses: int = 0
+
+    def _context(self) -> z3.Context:
+        """A z3 context of its own, renewed every ``CONTEXT_USES`` chunks: z3 slows down as
+        a context accumulates the declarations of many parsed queries (and so would every
+        later z3 user of the process, with the main context)."""
+        if self._ctx is None or self._ctx_uses >= CONTEXT_USES:
+            self._ctx = z3.Context()
+            self._ctx_uses = 0
+        self._ctx_uses += 1
+        return self._ctx
 
     def _define(self, pos: int) -> str:
         text = self._defs.get(pos)
         if text is None:
-            text = policy_define_text(f"m{pos}", self.policies[pos], self.family)
+            text = policy_define_text(f"m{pos}", self.policies[pos], self.family,
+                                      self.selectors)
             self._defs[pos] = text
         return text
 
@@ -231,6 +280,9 @@ class BatchSolver:
                 f"(declare-const lp{v} (_ BitVec 16))(declare-const rp{v} (_ BitVec 16))"
                 f"(declare-const pr{v} (_ BitVec 8))(declare-const g{v} Bool)")
         parts = [well_formed_text(v)]
+        if self.selectors:
+            args += f" wl{v} wr{v}"
+            decl += f"(declare-const wl{v} Bool)(declare-const wr{v} Bool)"
         for p in q.pos:
             used.add(p)
             parts.append(f"(m{p} {args})")
@@ -248,7 +300,7 @@ class BatchSolver:
 
     def hint(self, q: Query) -> Packet | None:
         """A concrete packet that satisfies the query, if a cheap search finds one."""
-        if self.boxes is None:
+        if self.boxes is None or self.selectors:
             return None
         point = hint_point(q, self.boxes)
         if point is None:
@@ -300,10 +352,11 @@ class BatchSolver:
         are decided at once, one by one only if some guess is wrong."""
         bodies = [self._ground_text(q, h) for q, h in zip(chunk, hints, strict=True)]
         self.checks += 1
-        whole = z3.parse_smt2_string(f"(assert (and true {' '.join(bodies)}))")
+        ctx = self._context()
+        whole = z3.parse_smt2_string(f"(assert (and true {' '.join(bodies)}))", ctx=ctx)
         if z3.is_true(z3.simplify(whole[0])):
             return [True] * len(chunk)
-        parsed = z3.parse_smt2_string("\n".join(f"(assert {b})" for b in bodies))
+        parsed = z3.parse_smt2_string("\n".join(f"(assert {b})" for b in bodies), ctx=ctx)
         return [z3.is_true(z3.simplify(e)) for e in parsed]
 
     def _template(self, pos: int) -> str:
@@ -326,8 +379,17 @@ class BatchSolver:
         parts.extend(f"(not {self._template(p).format(**values)})" for p in q.neg)
         if q.first_differs is not None:
             order, differs, fallback = q.first_differs
-            expr = "true" if fallback else "false"
-            for p, d in zip(reversed(order), reversed(differs), strict=True):
+            # The list ends at the first policy the guess falls in (by the boxes); what
+            # follows is replaced by false, so a wrong cut can only fail the confirmation.
+            point = (local, remote, lport, rport, hint.protocol)
+            cut = len(order)
+            if self.boxes is not None:
+                for k, p in enumerate(order):
+                    if any(_in_box(point, b) for b in self.boxes[p]):
+                        cut = k + 1
+                        break
+            expr = ("true" if fallback else "false") if cut == len(order) else "false"
+            for p, d in zip(reversed(order[:cut]), reversed(differs[:cut]), strict=True):
                 expr = (f"(ite {self._template(p).format(**values)} "
                         f"{'true' if d else 'false'} {expr})")
             parts.append(expr)
@@ -339,13 +401,14 @@ class BatchSolver:
         used: set[int] = set()
         bodies = [self._query_text(k, q, used) for k, q in enumerate(chunk)]
         text = "\n".join(self._define(p) for p in sorted(used)) + "\n" + "\n".join(bodies)
-        solver = z3.SolverFor("QF_BV")
+        ctx = self._context()
+        solver = z3.SolverFor("QF_BV", ctx=ctx)
         solver.set("timeout", self.timeout_ms)
         solver.from_string(text)
         answers = []
         for k in range(len(chunk)):
             self.checks += 1
-            answers.append(self._single(solver, z3.Bool(f"g_{k}"), k))
+            answers.append(self._single(solver, z3.Bool(f"g_{k}", ctx), k))
         return answers
 
     def _single(self, solver: z3.Solver, guard: z3.BoolRef, k: int) -> Answer:
@@ -357,17 +420,32 @@ class BatchSolver:
             bits = BITS[self.family]
             values = {}
             for name, width in (("l", bits), ("r", bits), ("lp", 16), ("rp", 16), ("pr", 8)):
-                value = model.eval(z3.BitVec(f"{name}_{k}", width), model_completion=True)
+                value = model.eval(z3.BitVec(f"{name}_{k}", width, solver.ctx),
+                                   model_completion=True)
                 values[f"{name}_{k}"] = value.as_long()  # type: ignore[attr-defined]
+            if self.selectors:
+                flags = [z3.is_true(model.eval(z3.Bool(f"{n}_{k}", solver.ctx),
+                                               model_completion=True)) for n in ("wl", "wr")]
+                return Answer("sat", selectors=self._selectors(values, k, *flags))
             return Answer("sat", self._packet(values, k))
         return Answer("unsat" if result == z3.unsat else "unknown")
+
+    def _selectors(self, values: dict[str, int], k: int, wl: bool, wr: bool
+                   ) -> tuple[Selector, Selector]:
+        """(IDci, IDcr) from a model: IDcr is the local side, IDci the remote one."""
+        get = lambda name: values.get(f"{name}_{k}", 0)  # noqa: E731
+        fam, proto = self.family, get("pr")
+
+        def side(address: int, port: int, wild: bool) -> Selector:
+            if wild:
+                return wildcard_selector(fam, proto, port)
+            return Selector(fam, "addr", address, address, proto, port)
+
+        return side(get("r"), get("rp"), wr), side(get("l"), get("lp"), wl)
 
     def _packet(self, values: dict[str, int], k: int) -> Packet:
         get = lambda name: values.get(f"{name}_{k}", 0)  # noqa: E731
         return Packet(self.family, get("l"), get("r"), get("pr"), get("lp"), get("rp"), "out")
-
-
-_MODEL_ENTRY = re.compile(r"\(define-fun (\w+) \(\) \(_ BitVec \d+\)\s+#([xb])([0-9a-fA-F]+)\)")
 
 
 def _check(solver: z3.Solver, guards: Sequence[z3.BoolRef]) -> z3.CheckSatResult:
@@ -377,11 +455,5 @@ def _check(solver: z3.Solver, guards: Sequence[z3.BoolRef]) -> z3.CheckSatResult
     for k, g in enumerate(guards):
         arr[k] = g.as_ast()
     ctx = solver.ctx
-    r = z3.Z3_solver_check_assumptions(ctx.ref(), solver.solver, n, arr)
-    return z3.CheckSatResult(r)
-
-
-def _model_values(model: z3.ModelRef) -> dict[str, int]:
-    """Every bit-vector constant of a model, read from its text in one call."""
-    return {name: int(digits, 16 if base == "x" else 2)
-            for name, base, digits in _MODEL_ENTRY.findall(model.sexpr())}
+    result = z3.Z3_solver_check_assumptions(ctx.ref(), solver.solver, n, arr)
+    return z3.CheckSatResult(result)

@@ -3,8 +3,8 @@
 Nothing of the protocol is re-stated here: the actions of ``qm_actions`` (guards and
 simultaneous updates, as ``qm_expr`` trees) are folded into z3 terms with ``Z3Ops``.
 
-- Variables: for each state (a step index or a tag) and component, one bounded ``Int`` per
-  ``Layout.names`` entry (``0 <= v < Layout.domains[name]``).
+- Variables: for each state (a step index or a tag) and component, one bit-vector per
+  ``Layout.names`` entry, bounded by its finite domain (``v < Layout.domains[name]``).
 - Steps: for each step, component and action one ``Bool`` indicator; exactly one indicator of a
   step is true (``PbEq``). An indicator implies the action's guard on the pre-state, its updates
   on the post-state and the frame of the component; a component none of whose indicators is
@@ -29,7 +29,7 @@ from qmcheck.model.qm_expr import Expr, fold
 from qmcheck.model.qm_interface import Local, State, Step
 from qmcheck.model.qm_model import QMModel, quiescent, spi_of
 
-SymLocal = dict[str, Any]  # variable name -> z3 Int term
+SymLocal = dict[str, Any]  # variable name -> z3 bit-vector term
 SymState = list[SymLocal]  # one per component
 
 #: The ``qm.*`` properties that are state predicates ("always not bad"), in catalogue order.
@@ -49,20 +49,34 @@ LOCAL_IDS: tuple[str, ...] = tuple(
 
 
 def as_bool(x: Any) -> Any:
-    """A z3 Bool from a Bool or an integer 0/1 term."""
+    """A z3 Bool from a Bool or a 0/1 value term."""
     return x if z3.is_bool(x) else x != 0
 
 
+BITS = 6  # values < 8; sums of channel slots (counting invariants) stay < 64
+
+
+_NUMS: dict[int, Any] = {}
+
+
+def num(v: int) -> Any:
+    """The bit-vector constant ``v`` (cached: the same few constants appear everywhere)."""
+    c = _NUMS.get(v)
+    if c is None:
+        c = _NUMS[v] = z3.BitVecVal(v, BITS)
+    return c
+
+
 def as_int(x: Any) -> Any:
-    """A z3 Int from an Int or a Bool term."""
-    return z3.If(x, 1, 0) if z3.is_bool(x) else x
+    """A z3 value (bit-vector) from a value or a Bool term."""
+    return z3.If(x, num(1), num(0)) if z3.is_bool(x) else x
 
 
 class Z3Ops:
     """``qm_expr.Ops`` over z3: guards become Bools, values Ints; operations coerce."""
 
     def const(self, value: int) -> Any:
-        return z3.IntVal(value)
+        return num(value)
 
     def eq(self, a: Any, b: Any) -> Any:
         if z3.is_bool(a) and z3.is_bool(b):
@@ -73,10 +87,10 @@ class Z3Ops:
         return z3.Not(self.eq(a, b))
 
     def lt(self, a: Any, b: Any) -> Any:
-        return as_int(a) < as_int(b)
+        return z3.ULT(as_int(a), as_int(b))
 
     def le(self, a: Any, b: Any) -> Any:
-        return as_int(a) <= as_int(b)
+        return z3.ULE(as_int(a), as_int(b))
 
     def add(self, a: Any, b: Any) -> Any:
         return as_int(a) + as_int(b)
@@ -105,7 +119,7 @@ def pred(expr: Expr, env: Mapping[str, Any]) -> Any:
 
 
 def value(expr: Expr, env: Mapping[str, Any]) -> Any:
-    """A ``qm_expr`` value as a z3 Int over one component's variables."""
+    """A ``qm_expr`` value as a z3 bit-vector over one component's variables."""
     return as_int(fold(expr, env, OPS))
 
 
@@ -120,14 +134,16 @@ class QMEncoding:
         self.actions = model.action_list
         self.init_state: State = model.init_states()[0]
         self.components = len(self.init_state)
+        self.bits = BITS
         self._guards: dict[int, Expr] = {i: a.guard for i, a in enumerate(self.actions)}
         self._updates: dict[int, dict[str, Expr]] = {
             i: dict(a.updates) for i, a in enumerate(self.actions)}
+        self._template: tuple[Any, SymLocal, SymLocal, dict[int, Any]] | None = None
 
     # -- variables -------------------------------------------------------------------------
     def local_vars(self, tag: str, comp: int = 0) -> SymLocal:
         """Fresh variables of one component, named ``NAME.c{comp}.{tag}``."""
-        return {n: z3.Int(f"{n}.c{comp}.{tag}") for n in self.names}
+        return {n: z3.BitVec(f"{n}.c{comp}.{tag}", BITS) for n in self.names}
 
     def state_vars(self, tag: str) -> SymState:
         """Fresh variables of a whole state."""
@@ -135,7 +151,7 @@ class QMEncoding:
 
     def local_bounds(self, s: SymLocal) -> Any:
         """Every variable inside its finite domain."""
-        return z3.And(*[z3.And(0 <= s[n], s[n] < self.domains[n]) for n in self.names])
+        return z3.And(*[z3.ULT(s[n], self.domains[n]) for n in self.names])
 
     def bounds(self, s: SymState) -> Any:
         return z3.And(*[self.local_bounds(c) for c in s])
@@ -174,15 +190,49 @@ class QMEncoding:
         body = [z3.Implies(picks[i], self.action_formula(i, pre, post)) for i in picks]
         return z3.And(*body, z3.PbEq([(p, 1) for p in picks.values()], 1))
 
+    def local_effect(self, pre: SymLocal, post: SymLocal, picks: Mapping[int, Any]) -> Any:
+        """Guards of the picked action and each variable's next value (functional form).
+
+        ``post[n]`` is an if-then-else over the picked actions that update ``n``, else
+        ``pre[n]``; with no pick true the component stutters.
+        """
+        body = [z3.Implies(picks[i], self.enabled(i, pre)) for i in picks]
+        for n in self.names:
+            # actions with the same new value share one branch (z3 terms are hash-consed)
+            groups: dict[int, tuple[Any, list[Any]]] = {}
+            for i in sorted(picks):
+                upd = self._updates[i].get(n)
+                if upd is not None:
+                    term = value(upd, pre)
+                    groups.setdefault(term.get_id(), (term, []))[1].append(picks[i])
+            nxt = pre[n]
+            for term, who in reversed(list(groups.values())):
+                nxt = z3.If(z3.Or(*who), term, nxt)
+            body.append(post[n] == nxt)
+        return z3.And(*body)
+
+    def _effect_template(self) -> tuple[Any, SymLocal, SymLocal, dict[int, Any]]:
+        """``local_effect`` once over placeholder variables (instantiated by substitution)."""
+        if self._template is None:
+            pre, post = self.local_vars("pre", -1), self.local_vars("post", -1)
+            picks = {i: z3.Bool(f"act.{i}.tmpl") for i in range(len(self.actions))}
+            self._template = (z3.simplify(self.local_effect(pre, post, picks)), pre, post, picks)
+        return self._template
+
+    def local_step(self, pre: SymLocal, post: SymLocal, picks: Mapping[int, Any]) -> Any:
+        """``local_effect`` instantiated from the template (fast: one substitution)."""
+        formula, tpre, tpost, tpicks = self._effect_template()
+        pairs = [(tpre[n], pre[n]) for n in self.names]
+        pairs += [(tpost[n], post[n]) for n in self.names]
+        pairs += [(tpicks[i], picks[i]) for i in tpicks]
+        return z3.substitute(formula, *pairs)
+
     def trans(self, pre: SymState, post: SymState, picks: Mapping[tuple[int, int], Any]) -> Any:
         """One interleaving step of the whole state: exactly one (component, action) fires."""
         body = []
         for c in range(self.components):
-            mine = [p for (cc, _), p in picks.items() if cc == c]
-            for i in range(len(self.actions)):
-                body.append(z3.Implies(picks[(c, i)],
-                                       self.action_formula(i, pre[c], post[c])))
-            body.append(z3.Or(*mine, *[post[c][n] == pre[c][n] for n in self.names]))
+            mine = {i: picks[(c, i)] for i in range(len(self.actions))}
+            body.append(self.local_step(pre[c], post[c], mine))
         return z3.And(*body, z3.PbEq([(p, 1) for p in picks.values()], 1))
 
     # -- properties ------------------------------------------------------------------------
@@ -207,7 +257,7 @@ class QMEncoding:
         for pos, comp in enumerate(s):
             for side, name in ((0, "iin"), (1, "rin")):
                 live = z3.Or(comp[name] == 1, comp[name] == 2)
-                host = z3.If(comp["role"] == 0, side, 1 - side)
+                host = z3.If(comp["role"] == 0, num(side), num(1 - side))
                 entries.append((live, host, spi_of(pos)))
         clash = [z3.And(l1, l2, h1 == h2)
                  for k, (l1, h1, p1) in enumerate(entries)

@@ -23,23 +23,19 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import z3
 
-from qmcheck.model.addresses import AddressFilter, Family, max_address
+from qmcheck.model.addresses import AddressFilter, AddressValue, Family, max_address
 from qmcheck.model.negotiation import NegotiationOptions, choose_proposal
+from qmcheck.model.packet import Packet
 from qmcheck.model.policy import Host, Policy
-from qmcheck.model.protocols import MAX_PORT, PortRange
+from qmcheck.model.protocols import MAX_PORT, PORT_PROTOCOLS, PortRange
 from qmcheck.model.smt_encoding import (
     SymPacket,
-    address_filter_pred,
-    address_value_pred,
-    fresh_packet,
-    policy_match,
-    port_pred,
 )
 
-INDEX_BITS = 32
 FULL_PORTS = (0, MAX_PORT)
 
 
@@ -94,6 +90,8 @@ class BoxIndex:
 
     def __init__(self, boxes: Sequence[Box]) -> None:
         self.boxes = list(boxes)
+        self.flat = [(b.family, b.protocol, *b.local, *b.remote, *b.lport, *b.rport)
+                     for b in self.boxes]
         self.dims = [self._buckets(lambda b: b.local), self._buckets(lambda b: b.remote)]
 
     def _buckets(self, span: Callable[[Box], tuple[int, int]]
@@ -125,8 +123,18 @@ class BoxIndex:
                     size += b - a
             if best_size < 0 or size < best_size:
                 best, best_size = slices, size
-        boxes = self.boxes
-        out = [n for ids, a, b in best for n in ids[a:b] if boxes[n].meets(box)]
+        fam, proto = box.family, box.protocol
+        (l0, l1), (r0, r1), (a0, a1), (b0, b1) = box.local, box.remote, box.lport, box.rport
+        flat = self.flat
+        out = []
+        for ids, a, b in best:
+            for n in ids[a:b]:
+                f, p, x0, x1, y0, y1, c0, c1, d0, d1 = flat[n]
+                if (x0 <= l1 and l0 <= x1 and y0 <= r1 and r0 <= y1 and c0 <= a1
+                        and a0 <= c1 and d0 <= b1 and b0 <= d1
+                        and (f is None or fam is None or f == fam)
+                        and (p is None or proto is None or p == proto)):
+                    out.append(n)
         out.sort()
         return out
 
@@ -150,7 +158,7 @@ def _wild(f: AddressFilter, family_any: bool, var: z3.BitVecRef) -> z3.BoolRef |
     before = []
     for v in f.values:
         if v.is_any:
-            return z3.Not(z3.Or(*[address_value_pred(b, var) for b in before]))
+            return to_z3(_not(_or(*[value_pred(b, var) for b in before])), var.ctx)
         before.append(v)
     return False
 
@@ -165,31 +173,103 @@ def derivation(policy: Policy, p: SymPacket) -> Derivation:
 
 
 # Thin constructors straight over the C API: the z3 Python layer's coercions dominate the
-# time of building tens of thousands of small terms.
-_CTX = z3.main_ctx()
-_CONSTS: dict[tuple[int, int], z3.BitVecRef] = {}
+# time of building tens of thousands of small terms. Every encoding has its own z3 context
+# (so that reports are byte-identical however many analyses ran before in the process);
+# constants and predicates are cached on the context.
+
+
+def _cache(ctx: z3.Context) -> dict[tuple[object, ...], Any]:
+    cache = getattr(ctx, "_qmcheck_cache", None)
+    if cache is None:
+        cache = {}
+        ctx._qmcheck_cache = cache  # type: ignore[attr-defined]
+    return cache
 
 
 def _mk_bool(fn: Callable[..., object], args: Sequence[z3.BoolRef]) -> z3.BoolRef:
+    ctx = args[0].ctx
     arr = (z3.Ast * len(args))(*[a.ast for a in args])
-    return z3.BoolRef(fn(_CTX.ref(), len(args), arr), _CTX)
+    return z3.BoolRef(fn(ctx.ref(), len(args), arr), ctx)
 
 
-def const(value: int, bits: int) -> z3.BitVecRef:
+def const(value: int, bits: int, ctx: z3.Context) -> z3.BitVecRef:
     """A cached bit-vector constant."""
-    key = (value, bits)
-    if key not in _CONSTS:
-        _CONSTS[key] = z3.BitVecVal(value, bits)
-    return _CONSTS[key]
+    cache = _cache(ctx)
+    key = ("c", value, bits)
+    if key not in cache:
+        cache[key] = z3.BitVecVal(value, bits, ctx)
+    return cache[key]  # type: ignore[no-any-return]
 
 
 def eq_const(var: z3.BitVecRef, value: int) -> z3.BoolRef:
-    c = const(value, var.size())
-    return z3.BoolRef(z3.Z3_mk_eq(_CTX.ref(), var.ast, c.ast), _CTX)
+    ctx = var.ctx
+    c = const(value, var.size(), ctx)
+    return z3.BoolRef(z3.Z3_mk_eq(ctx.ref(), var.ast, c.ast), ctx)
 
 
 def ite_bv(c: z3.BoolRef, a: z3.BitVecRef, b: z3.BitVecRef) -> z3.BitVecRef:
-    return z3.BitVecRef(z3.Z3_mk_ite(_CTX.ref(), c.ast, a.ast, b.ast), _CTX)
+    return z3.BitVecRef(z3.Z3_mk_ite(c.ctx.ref(), c.ast, a.ast, b.ast), c.ctx)
+
+
+def _ule(a: z3.BitVecRef, b: z3.BitVecRef) -> z3.BoolRef:
+    return z3.BoolRef(z3.Z3_mk_bvule(a.ctx.ref(), a.ast, b.ast), a.ctx)
+
+
+def in_range(var: z3.BitVecRef, lo: int, hi: int) -> z3.BoolRef | bool:
+    """``lo <= var <= hi`` for an address or port variable. A compressed variable (see
+    ``PairEncoding``) holds the number of an elementary interval: the bounds are mapped to
+    the first and last interval they cover (both are interval ends by construction)."""
+    cache = _cache(var.ctx)
+    key = ("r", var.get_id(), lo, hi)
+    if key in cache:
+        return cache[key]  # type: ignore[no-any-return]
+    points = cache.get(("map", var.get_id()))
+    if points is None:
+        top = (1 << var.size()) - 1
+    else:
+        lo, hi, top = bisect_right(points, lo) - 1, bisect_right(points, hi) - 1, len(points) - 1
+    bits = var.size()
+    if lo <= 0 and hi >= top:
+        out: z3.BoolRef | bool = True
+    elif lo == hi:
+        out = eq_const(var, lo)
+    elif lo <= 0:
+        out = _ule(var, const(hi, bits, var.ctx))
+    else:
+        out = _mk_bool(z3.Z3_mk_and, [_ule(const(lo, bits, var.ctx), var),
+                                      _ule(var, const(hi, bits, var.ctx))])
+    cache[key] = out
+    return out
+
+
+def value_pred(value: AddressValue, var: z3.BitVecRef) -> z3.BoolRef | bool:
+    """``var`` lies in the value (the twin of ``smt_encoding.address_value_pred``)."""
+    return True if value.is_any else in_range(var, value.lo, value.hi)
+
+
+def filter_pred(f: AddressFilter, var: z3.BitVecRef) -> z3.BoolRef | bool:
+    if f.is_any:
+        return True
+    return _or(*[value_pred(v, var) for v in f.values])
+
+
+def ports_pred(ports: PortRange, var: z3.BitVecRef) -> z3.BoolRef | bool:
+    return True if ports.is_any else in_range(var, ports.lo, ports.hi)
+
+
+def match(policy: Policy, p: SymPacket) -> z3.BoolRef | bool:
+    """The policy matches the packet (the fast twin of ``smt_encoding.policy_match``)."""
+    if policy.family is not None and policy.family != p.family:
+        return False
+    parts: list[z3.BoolRef | bool] = []
+    if policy.protocol is not None:
+        parts.append(eq_const(p.protocol, policy.protocol))
+    parts.append(ports_pred(policy.source_port, p.lport))
+    parts.append(ports_pred(policy.destination_port, p.rport))
+    if policy.family is not None:
+        parts.append(filter_pred(policy.source, p.local))
+        parts.append(filter_pred(policy.destination, p.remote))
+    return _and(*parts)
 
 
 def _and(*parts: z3.BoolRef | bool) -> z3.BoolRef | bool:
@@ -213,7 +293,7 @@ def _or(*parts: z3.BoolRef | bool) -> z3.BoolRef | bool:
 def _not(x: z3.BoolRef | bool) -> z3.BoolRef | bool:
     if isinstance(x, bool):
         return not x
-    return z3.BoolRef(z3.Z3_mk_not(_CTX.ref(), x.ast), _CTX)
+    return z3.BoolRef(z3.Z3_mk_not(x.ctx.ref(), x.ast), x.ctx)
 
 
 def _ite(c: z3.BoolRef | bool, a: z3.BoolRef | bool, b: z3.BoolRef | bool
@@ -223,8 +303,9 @@ def _ite(c: z3.BoolRef | bool, a: z3.BoolRef | bool, b: z3.BoolRef | bool
     return _or(_and(c, a), _and(_not(c), b))
 
 
-def to_z3(x: z3.BoolRef | bool) -> z3.BoolRef:
-    return z3.BoolVal(x) if isinstance(x, bool) else x
+def to_z3(x: z3.BoolRef | bool, ctx: z3.Context | None = None) -> z3.BoolRef:
+    """A z3 term for a term or a Python truth value (in ``ctx``)."""
+    return z3.BoolVal(x, ctx) if isinstance(x, bool) else x
 
 
 def _address_contains(f: AddressFilter, family_any: bool, wild: z3.BoolRef | bool,
@@ -235,7 +316,7 @@ def _address_contains(f: AddressFilter, family_any: bool, wild: z3.BoolRef | boo
     when_wild = lenient or f.is_any
     if wild is True:
         return when_wild
-    exact = address_filter_pred(f, var)
+    exact = filter_pred(f, var)
     return exact if wild is False else _ite(wild, when_wild, exact)
 
 
@@ -246,7 +327,7 @@ def _port_contains(ports: PortRange, sel: z3.BitVecRef | None, lenient: bool
         return when_zero
     if ports.is_any:
         return True
-    return _ite(sel == 0, when_zero, port_pred(ports, sel))
+    return _ite(in_range(sel, 0, 0), when_zero, ports_pred(ports, sel))
 
 
 def contains(q: Policy, d: Derivation, p: SymPacket, opts: NegotiationOptions
@@ -299,12 +380,13 @@ def _ts_equal(lo: int, hi: int, proto: int, ports: PortRange, s: _Side, family: 
     if proto != s.protocol:
         return False
     full = (lo, hi) == (0, max_address(family))
-    addr = _ite(s.wild, full, s.var == lo) if lo == hi else _and(s.wild, full)
+    addr = _ite(s.wild, full, in_range(s.var, lo, lo)) if lo == hi else _and(s.wild, full)
     port_full = (ports.lo, ports.hi) == FULL_PORTS
     if s.port is None:
         port: z3.BoolRef | bool = port_full
     else:
-        port = _ite(s.port == 0, port_full, (s.port == ports.lo) if ports.is_single else False)
+        port = _ite(in_range(s.port, 0, 0), port_full,
+                    in_range(s.port, ports.lo, ports.lo) if ports.is_single else False)
     return _and(addr, port)
 
 
@@ -312,17 +394,15 @@ def _ts_meets(lo: int, hi: int, proto: int, ports: PortRange, s: _Side, family: 
               ) -> z3.BoolRef | bool:
     if proto and s.protocol and proto != s.protocol:
         return False
-    bits = s.var.size()
     if (lo, hi) == (0, max_address(family)):
         addr: z3.BoolRef | bool = True
     else:
-        inside = (s.var == lo if lo == hi else z3.And(
-            z3.ULE(z3.BitVecVal(lo, bits), s.var), z3.ULE(s.var, z3.BitVecVal(hi, bits))))
+        inside = in_range(s.var, lo, hi)
         addr = _or(s.wild, inside)
     if s.port is None or ports.is_any:
         port: z3.BoolRef | bool = True
     else:
-        port = _or(s.port == 0, port_pred(ports, s.port))
+        port = _or(in_range(s.port, 0, 0), ports_pred(ports, s.port))
     return _and(addr, port)
 
 
@@ -330,7 +410,8 @@ def _score(q: Policy, f: AddressFilter, ports: PortRange, s: _Side, family: Fami
            ) -> z3.BitVecRef:
     """strongSwan's get_ts_match for one side: 5 per equal selector, 1 per overlapping one."""
     proto = 0 if q.protocol is None else q.protocol
-    five, one, zero = z3.BitVecVal(5, 16), z3.BitVecVal(1, 16), z3.BitVecVal(0, 16)
+    ctx = s.var.ctx
+    five, one, zero = const(5, 16, ctx), const(1, 16, ctx), const(0, 16, ctx)
     terms: list[z3.BitVecRef] = []
     for lo, hi in _side_spans(q, f, family):
         eq = _ts_equal(lo, hi, proto, ports, s, family)
@@ -340,7 +421,7 @@ def _score(q: Policy, f: AddressFilter, ports: PortRange, s: _Side, family: Fami
         elif meet is False:
             continue
         else:
-            terms.append(z3.If(to_z3(eq), five, z3.If(to_z3(meet), one, zero)))
+            terms.append(z3.If(to_z3(eq, ctx), five, z3.If(to_z3(meet, ctx), one, zero)))
     if not terms:
         return zero
     total = terms[0]
@@ -356,13 +437,11 @@ def _covers(q: Policy, f: AddressFilter, ports: PortRange, s: _Side, family: Fam
     proto = 0 if q.protocol is None else q.protocol
     out: z3.BoolRef | bool = False
     earlier: list[z3.BoolRef | bool] = []
-    bits = s.var.size()
     for lo, hi in _side_spans(q, f, family):
         meet = _ts_meets(lo, hi, proto, ports, s, family)
-        inside = True if (lo, hi) == (0, max_address(family)) else z3.And(
-            z3.ULE(z3.BitVecVal(lo, bits), s.var), z3.ULE(s.var, z3.BitVecVal(hi, bits)))
+        inside = True if (lo, hi) == (0, max_address(family)) else in_range(s.var, lo, hi)
         holds = _and(inside, True if proto == 0 else p_proto == proto,
-                     True if ports.is_any else port_pred(ports, s.packet_port))
+                     ports_pred(ports, s.packet_port))
         out = _or(out, _and(meet, *[_not(e) for e in earlier], holds))
         earlier.append(meet)
     return out
@@ -382,47 +461,110 @@ class PairEncoding:
     i_order: list[Policy] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.p = fresh_packet(self.family, self.tag)
-        p = self.p
-        self.rp = SymPacket(self.family, p.remote, p.local, p.rport, p.lport, p.protocol)
         self.i_order = [q for q in self.initiator.ordered()
                         if q.family in (None, self.family)]
         self.r_order = [q for q in self.responder.ordered()
                         if q.family in (None, self.family)]
+        self.ctx = z3.Context()
+        self.points = self._breakpoints()
+        names = ("local", "remote", "lport", "rport")
+        variables = [z3.BitVec(f"{name}{self.tag}", max(1, (len(pts) - 1).bit_length()),
+                               self.ctx) for name, pts in zip(names, self.points, strict=True)]
+        for var, pts in zip(variables, self.points, strict=True):
+            _cache(self.ctx)[("map", var.get_id())] = pts
+        self.p = SymPacket(self.family, *variables,
+                           z3.BitVec(f"protocol{self.tag}", 8, self.ctx))
+        p = self.p
+        self.rp = SymPacket(self.family, p.remote, p.local, p.rport, p.lport, p.protocol)
         self.r_position = {id(q): n for n, q in enumerate(self.r_order)}
-        self.none = len(self.r_order)
+        # positions of I's and R's policies, and "none" beyond them all
+        self.bits = (max(len(self.i_order), len(self.r_order)) + 1).bit_length()
+        self.none = (1 << self.bits) - 1
         self.i_boxes = [policy_box(q, self.family, False) for q in self.i_order]
         self.r_boxes = [policy_box(q, self.family, True) for q in self.r_order]
         self.i_index = BoxIndex(self.i_boxes)
         self.r_index = BoxIndex(self.r_boxes)
-        self._i_match: dict[int, z3.BoolRef] = {}
-        self._r_match: dict[int, z3.BoolRef] = {}
+        self._i_match: dict[int, z3.BoolRef | bool] = {}
+        self._r_match: dict[int, z3.BoolRef | bool] = {}
         self._earlier: dict[int, list[int]] = {}
         self.scope = self._scope()
 
+    # compressed coordinates ----------------------------------------------------------------
+    def _breakpoints(self) -> list[list[int]]:
+        """Per dimension (local, remote, local port, remote port), the sorted starts of the
+        elementary intervals: every predicate of the encoding is a union of them, so a
+        variable ranges over their numbers (about 15 bits instead of 32 or 128 for
+        addresses) and a witness takes the first value of its interval."""
+        top = max_address(self.family)
+        dims: list[set[int]] = [{0}, {0}, {0, 1}, {0, 1}]
+
+        def add(dim: int, lo: int, hi: int, limit: int) -> None:
+            dims[dim].add(lo)
+            if hi + 1 <= limit:
+                dims[dim].add(hi + 1)
+
+        for policies, mirrored in ((self.i_order, False), (self.r_order, True)):
+            for q in policies:
+                src, dst = (2, 3) if not mirrored else (3, 2)
+                add(src, q.source_port.lo, q.source_port.hi, MAX_PORT)
+                add(dst, q.destination_port.lo, q.destination_port.hi, MAX_PORT)
+                if q.family is None:
+                    continue
+                for v in q.source.values:
+                    add(1 if mirrored else 0, v.lo, v.hi, top)
+                for v in q.destination.values:
+                    add(0 if mirrored else 1, v.lo, v.hi, top)
+        for host, dim in ((self.initiator, 0), (self.responder, 1)):
+            for f, a in host.addresses:
+                if f == self.family:
+                    add(dim, a, a, top)
+        return [sorted(d) for d in dims]
+
+    def concrete(self, model: z3.ModelRef) -> Packet:
+        """The outbound packet a model assigns (each coordinate decompressed)."""
+
+        def value(v: z3.BitVecRef, pts: list[int] | None) -> int:
+            n = model.eval(v, model_completion=True).as_long()  # type: ignore[union-attr]
+            return n if pts is None else pts[min(n, len(pts) - 1)]
+
+        p, (loc, rem, lp, rp) = self.p, self.points
+        proto = value(p.protocol, None)
+        lport, rport = value(p.lport, lp), value(p.rport, rp)
+        if proto not in PORT_PROTOCOLS:
+            lport = rport = 0
+        return Packet(self.family, value(p.local, loc), value(p.remote, rem), proto, lport,
+                      rport, "out")
+
     # shared pieces -----------------------------------------------------------------------
     def _scope(self) -> z3.BoolRef:
-        parts = [self.p.well_formed()]
+        p = self.p
+        with_ports = z3.Or(*[p.protocol == x for x in sorted(PORT_PROTOCOLS)])
+        parts = [z3.Or(with_ports, z3.And(to_z3(in_range(p.lport, 0, 0), self.ctx),
+                                          to_z3(in_range(p.rport, 0, 0), self.ctx)))]
+        for var, pts in zip(p.variables()[:4], self.points, strict=True):
+            if len(pts) < (1 << var.size()):  # numbers beyond the last interval are unused
+                parts.append(_ule(var, const(len(pts) - 1, var.size(), self.ctx)))
         for host, var in ((self.initiator, self.p.local), (self.responder, self.p.remote)):
             if host.addresses:
                 mine = [a for f, a in host.addresses if f == self.family]
-                parts.append(z3.Or(*[var == a for a in mine]) if mine else z3.BoolVal(False))
+                parts.append(to_z3(_or(*[in_range(var, a, a) for a in mine]), self.ctx))
         return z3.And(*parts)
 
-    def i_match(self, n: int) -> z3.BoolRef:
+    def i_match(self, n: int) -> z3.BoolRef | bool:
         if n not in self._i_match:
-            self._i_match[n] = policy_match(self.i_order[n], self.p)
+            self._i_match[n] = match(self.i_order[n], self.p)
         return self._i_match[n]
 
-    def r_match(self, n: int) -> z3.BoolRef:
+    def r_match(self, n: int) -> z3.BoolRef | bool:
         if n not in self._r_match:
-            self._r_match[n] = policy_match(self.r_order[n], self.rp)
+            self._r_match[n] = match(self.r_order[n], self.rp)
         return self._r_match[n]
 
     def region(self, n: int) -> z3.BoolRef:
         """I's first match for ``p`` is its ``n``-th policy (and ``p`` is in scope)."""
         earlier = self.earlier(n)
-        return to_z3(_and(self.scope, self.i_match(n), *[_not(self.i_match(k)) for k in earlier]))
+        return to_z3(_and(self.scope, self.i_match(n), *[_not(self.i_match(k)) for k in earlier]),
+                     self.ctx)
 
     def earlier(self, n: int) -> list[int]:
         """I's policies before its ``n``-th one that can match the same packets."""
@@ -432,12 +574,21 @@ class PairEncoding:
 
     def _chain(self, candidates: list[int], conds: list[z3.BoolRef | bool]) -> z3.BitVecRef:
         """The position of the first candidate whose condition holds (``none`` if none)."""
-        out: z3.BitVecRef = const(self.none, INDEX_BITS)
+        out: z3.BitVecRef = const(self.none, self.bits, self.ctx)
         for n, c in reversed(list(zip(candidates, conds, strict=True))):
             if c is False:
                 continue
-            val = const(n, INDEX_BITS)
+            val = const(n, self.bits, self.ctx)
             out = val if c is True else ite_bv(c, val, out)  # type: ignore[arg-type]
+        return out
+
+    def protects(self, policies: list[Policy], candidates: list[int],
+                 conds: list[z3.BoolRef | bool]) -> z3.BoolRef | bool:
+        """The first candidate whose condition holds is an IPsec policy (a Boolean chain:
+        cheaper for the solver than comparing the position of the first match)."""
+        out: z3.BoolRef | bool = False
+        for n, c in reversed(list(zip(candidates, conds, strict=True))):
+            out = _ite(c, policies[n].action.is_ipsec, out)
         return out
 
     def lookup(self, box: Box | None) -> tuple[z3.BitVecRef, list[int]]:
@@ -487,16 +638,16 @@ class PairEncoding:
         return chosen, cover, cands
 
     def _best(self, cands: list[int], si: _Side, sr: _Side) -> z3.BitVecRef:
-        best: z3.BitVecRef = z3.BitVecVal(0, 16)
-        idx: z3.BitVecRef = z3.BitVecVal(self.none, INDEX_BITS)
-        zero = z3.BitVecVal(0, 16)
+        best: z3.BitVecRef = const(0, 16, self.ctx)
+        idx: z3.BitVecRef = const(self.none, self.bits, self.ctx)
+        zero = best
         for k in cands:
             q = self.r_order[k]
             mine = _score(q, q.source, q.source_port, sr, self.family)
             theirs = _score(q, q.destination, q.destination_port, si, self.family)
             better = z3.And(z3.UGT(mine, zero), z3.UGT(theirs, zero),
                             z3.UGT(mine + theirs, best))
-            idx = z3.If(better, z3.BitVecVal(k, INDEX_BITS), idx)
+            idx = z3.If(better, const(k, self.bits, self.ctx), idx)
             best = z3.If(better, mine + theirs, best)
         return idx
 
@@ -530,10 +681,10 @@ def responder_region(enc: PairEncoding, k: int) -> tuple[z3.BoolRef, z3.BoolRef 
     that no query has to describe the packets that no IPsec policy of I matches."""
     box = enc.r_boxes[k]
     earlier = [m for m in enc.r_index.query(box) if m < k]
-    region = to_z3(_and(enc.scope, enc.r_match(k), *[_not(enc.r_match(m)) for m in earlier]))
+    region = to_z3(_and(enc.scope, enc.r_match(k), *[_not(enc.r_match(m)) for m in earlier]),
+                   enc.ctx)
     cands = enc.i_index.query(box)
-    first = enc._chain(cands, [enc.i_match(j) for j in cands])
-    i_ipsec = _or(*[eq_const(first, j) for j in cands if enc.i_order[j].action.is_ipsec])
+    i_ipsec = enc.protects(enc.i_order, cands, [enc.i_match(j) for j in cands])
     return region, i_ipsec, len(earlier) + len(cands)
 
 
@@ -541,9 +692,9 @@ def region_terms(enc: PairEncoding, n: int) -> RegionTerms:
     """The terms for I's ``n``-th policy."""
     i = enc.i_order[n]
     look, lcands = enc.lookup(enc.i_boxes[n])
-    r_ipsec = _or(*[eq_const(look, k) for k in lcands if enc.r_order[k].action.is_ipsec])
+    r_ipsec = enc.protects(enc.r_order, lcands, [enc.r_match(k) for k in lcands])
     if not i.action.is_ipsec:
-        return RegionTerms(n, enc.region(n), const(enc.none, INDEX_BITS), look, False,
+        return RegionTerms(n, enc.region(n), const(enc.none, enc.bits, enc.ctx), look, False,
                            r_ipsec, [])
     chosen, cover, cands = enc.choice(n)
     success = _or(*[_and(eq_const(chosen, k), cover[k]) for k in cands if enc.agreeable(n, k)])

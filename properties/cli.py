@@ -18,14 +18,15 @@ from qmcheck.properties import (
     cmd_conflicts,
     cmd_lookup,
     cmd_negotiate,
+    cmd_peers,
     cmd_protocol,
     cmd_show,
     cmd_trace,
 )
 from qmcheck.properties.report import EXIT_INPUT, render
 
-COMMANDS = (cmd_check, cmd_conflicts, cmd_lookup, cmd_negotiate, cmd_protocol, cmd_show,
-            cmd_trace)
+COMMANDS = (cmd_check, cmd_conflicts, cmd_lookup, cmd_negotiate, cmd_peers, cmd_protocol,
+            cmd_show, cmd_trace)
 
 
 def build_parser() -> argparse.ArgumentParser:

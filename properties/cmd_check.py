@@ -10,8 +10,10 @@ from qmcheck.model.loader import load_scenario
 from qmcheck.model.negotiation import PROFILE_OPTIONS, negotiate, profile_options
 from qmcheck.model.policy import Scenario
 from qmcheck.model.traffic import traffic_classes
+from qmcheck.properties.check_report import render_check_text
 from qmcheck.properties.cmd_conflicts import check_step as policy_step
 from qmcheck.properties.cmd_negotiate import outcome_result
+from qmcheck.properties.cmd_peers import check_step as peers_step
 from qmcheck.properties.matrix import check_step as protocol_step
 from qmcheck.properties.report import Report, Result
 
@@ -70,12 +72,13 @@ def negotiation_results(scenario: Scenario, args: argparse.Namespace) -> list[Re
     return results
 
 
-STEPS: list[CheckStep] = [negotiation_results, policy_step, protocol_step]
+STEPS: list[CheckStep] = [negotiation_results, policy_step, protocol_step, peers_step]
 
 
 def run(args: argparse.Namespace) -> Report:
     scenario = load_scenario(args.scenario)
-    report = Report("check", [args.scenario or scenario.source])
+    report = Report("check", [args.scenario or scenario.source],
+                    text_renderer=render_check_text)
     for step in STEPS:
         report.extend(step(scenario, args))
     return report

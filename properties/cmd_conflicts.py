@@ -52,6 +52,10 @@ def finding_result(host: Host, f: Finding, analysis: Analysis,
     witness = None
     if f.packet is not None:
         witness = {"packet": f.packet.to_json(), "related": list(f.related)}
+    elif f.selectors is not None:
+        idci, idcr = f.selectors
+        witness = {"selectors": {"idci": idci.to_json(), "idcr": idcr.to_json()},
+                   "related": list(f.related)}
     extra: dict[str, Any] = {}
     if f.subject:
         anchor = f.subject[-1]
@@ -114,13 +118,14 @@ def host_results(host: Host, *, properties: tuple[str, ...] = POLICY_PROPERTIES,
 
 
 def run(args: argparse.Namespace) -> Report:
-    host = load_host_spec(args.policy)
     if args.timeout <= 0:
         raise InputError("--timeout must be positive", source="<command line>",
                          field="--timeout")
     properties = tuple(p for p in POLICY_PROPERTIES if not args.property or p in args.property)
     report = Report("conflicts", [args.policy])
     with LazyProgress(enabled=False if args.no_progress else None) as progress:
+        with progress.busy("loading"):
+            host = load_host_spec(args.policy)
         results, _ = host_results(host, properties=properties, timeout=args.timeout,
                                   progress=progress)
     report.extend(results)
@@ -129,7 +134,9 @@ def run(args: argparse.Namespace) -> Report:
 
 def check_step(scenario: Scenario, args: argparse.Namespace) -> list[Result]:
     """``qmcheck check``: the ``policy.*`` properties of every host, subjects prefixed by the
-    host name."""
+    host name (SMT engine: skipped with ``--engine explicit``)."""
+    if getattr(args, "engine", "all") == "explicit":
+        return []
     out: list[Result] = []
     with LazyProgress() as progress:
         for name in sorted(scenario.hosts):

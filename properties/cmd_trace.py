@@ -2,7 +2,8 @@
 the model? Reads two charon file logs (levels: default 1, ike 2, chd 2, knl 2, esp 2), one
 result per Quick Mode negotiation the initiator started: ``holds`` when the run is a path of the
 profile's model (message loss allowed), with the witness path and the smallest retransmission
-bound; ``refuted`` with the first events no model step explains."""
+bound (and whether it needs eager timers); ``refuted`` with the first events no model step
+explains."""
 
 from __future__ import annotations
 
@@ -47,8 +48,10 @@ def run(args: argparse.Namespace) -> Report:
         verdict = "holds" if result.included else "refuted"
         status = outcome(i_ev, r_ev)
         if result.included:
+            timers = ", eager timers" if result.eager_timers else ""
             message = (f"Quick Mode {mid} ({status}) is a path of the {args.profile} model with "
-                       f"at most {result.retransmits} retransmissions: {' '.join(result.path)}")
+                       f"at most {result.retransmits} retransmissions{timers}: "
+                       f"{' '.join(result.path)}")
         else:
             message = (f"Quick Mode {mid} ({status}) is not a path of the {args.profile} model "
                        f"(up to {args.max_retransmits} retransmissions); no step explains "

@@ -41,7 +41,7 @@ MEANING = {
     "peers.symmetry": "no packet from {i} to {r} is protected by one side and passed or "
                       "discarded by the other",
 }
-BATCH = 64
+BATCH = 128
 HEAVY = 150  # regions mentioning more policies are solved one by one
 DEFAULT_TIMEOUT = 60.0
 
@@ -140,18 +140,18 @@ def _items(enc: PairEncoding) -> list[Item]:
         if not policy.action.is_ipsec:
             continue
         t = region_terms(enc, n)
-        success = to_z3(t.success)
+        success = to_z3(t.success, enc.ctx)
         w = t.weight
         items.append(Item("I", n, "peers.negotiation", z3.And(t.region, z3.Not(success)), w))
         items.append(Item("I", n, "peers.consistency",
                           z3.And(t.region, success, t.chosen != t.lookup), w))
         items.append(Item("I", n, "peers.symmetry",
-                          z3.And(t.region, z3.Not(to_z3(t.r_ipsec))), w))
+                          z3.And(t.region, z3.Not(to_z3(t.r_ipsec, enc.ctx))), w))
     for k, policy in enumerate(enc.r_order):
         if policy.action.is_ipsec:
             region, i_ipsec, w = responder_region(enc, k)
-            items.append(Item("R", k, "peers.symmetry", z3.And(region, z3.Not(to_z3(i_ipsec))),
-                              w))
+            items.append(Item("R", k, "peers.symmetry",
+                              z3.And(region, z3.Not(to_z3(i_ipsec, enc.ctx))), w))
     return items
 
 
@@ -166,16 +166,16 @@ def _batches(items: list[Item]) -> list[list[Item]]:
 def _solve(enc: PairEncoding, items: list[Item], timeout_ms: int, report: DirectionReport,
            initiator: Host, responder: Host, options: NegotiationOptions) -> None:
     for chunk in _batches(items):
-        solver = z3.SolverFor("QF_BV")
+        solver = z3.SolverFor("QF_BV", ctx=enc.ctx)
         solver.set("timeout", timeout_ms)
-        flags = [z3.Bool(f"b{k}") for k in range(len(chunk))]
+        flags = [z3.Bool(f"b{k}", enc.ctx) for k in range(len(chunk))]
         for flag, item in zip(flags, chunk, strict=True):
             solver.add(z3.Implies(flag, item.formula))
         active = list(range(len(chunk)))
         round_ = 0
         while active:
             # an activation literal per round instead of push/pop (a push re-internalizes)
-            go = z3.Bool(f"round{round_}")
+            go = z3.Bool(f"round{round_}", enc.ctx)
             round_ += 1
             solver.add(z3.Implies(go, z3.Or(*[flags[k] for k in active])))
             answer = solver.check(go)
@@ -189,7 +189,7 @@ def _solve(enc: PairEncoding, items: list[Item], timeout_ms: int, report: Direct
                                                    _name(enc, it.side, it.n), it.side))
                 break
             model = solver.model()
-            packet = enc.p.concrete(model)
+            packet = enc.concrete(model)
             hit = [k for k in active if z3.is_true(model.eval(flags[k], model_completion=True))]
             detail = concrete_verdict(initiator, responder, packet, options)
             for k in hit:
@@ -282,11 +282,26 @@ def _explain(prop: str, d: PacketVerdict, r_name: str, i_name: str) -> str:
     return f"{i_name} applies {i_text}, {r_name} applies {look_text}"
 
 
+def run_directions(tasks: list[tuple[Host, Host, str]], timeout: float = DEFAULT_TIMEOUT,
+                   jobs: int = 1) -> list[DirectionReport]:
+    """``check_direction`` for each (initiator, responder, profile), in order; with
+    ``jobs`` > 1 in that many worker processes (each analysis has its own z3 context, so the
+    reports are the same as in one process)."""
+    if jobs <= 1 or len(tasks) <= 1:
+        return [check_direction(i, r, p, timeout) for i, r, p in tasks]
+    import multiprocessing
+
+    pool_context = multiprocessing.get_context("fork")
+    with pool_context.Pool(min(jobs, len(tasks))) as pool:
+        return pool.starmap(check_direction, [(i, r, p, timeout) for i, r, p in tasks])
+
+
 def peers_results(a: Host, b: Host, profiles: list[str] | None = None,
-                  timeout: float = DEFAULT_TIMEOUT) -> list[Result]:
+                  timeout: float = DEFAULT_TIMEOUT, jobs: int = 1) -> list[Result]:
     """Both directions (``a`` initiating, then ``b``) under each profile."""
+    tasks = [(i, r, profile) for profile in profiles or list(PROFILE_OPTIONS)
+             for i, r in ((a, b), (b, a))]
     results: list[Result] = []
-    for profile in profiles or list(PROFILE_OPTIONS):
-        for i, r in ((a, b), (b, a)):
-            results.extend(direction_results(check_direction(i, r, profile, timeout)))
+    for rep in run_directions(tasks, timeout, jobs):
+        results.extend(direction_results(rep))
     return results

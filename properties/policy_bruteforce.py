@@ -4,7 +4,9 @@ The packet space of a host is cut, per dimension, at every bound of every policy
 cell of that grid is represented by one packet, and every policy matches all packets of a cell
 or none (a protocol cell is represented by a protocol with ports whenever it holds one, since
 only those allow non-zero ports). Checking every representative with the concrete semantics
-(``Policy.matches``, ``lookup_order``) therefore decides each property exactly. The number of
+(``Policy.matches``, ``lookup_order``) therefore decides each property exactly. The responder's
+selector search (``selectors_match``, strict wildcards) is enumerated the same way over the
+cells of selector space, with the wildcard as one more value per field. The number of
 representatives grows as the product of the cuts, so this is for small universes: tests.
 """
 
@@ -16,9 +18,11 @@ from dataclasses import dataclass, field
 
 from qmcheck.model.addresses import Family, max_address
 from qmcheck.model.lookup import first_match, lookup_order
+from qmcheck.model.negotiation import selectors_match
 from qmcheck.model.packet import Packet
 from qmcheck.model.policy import Host, Policy
 from qmcheck.model.protocols import PORT_PROTOCOLS
+from qmcheck.model.selectors import Selector, wildcard_selector
 
 
 def _reps(lo: int, hi: int, bounds: set[int], nice: tuple[int, ...] = ()) -> list[int]:
@@ -49,13 +53,51 @@ def universe(host: Host, family: Family) -> Iterator[Packet]:
         if p.protocol is not None:
             protos |= {p.protocol, p.protocol + 1}
     top = max_address(family)
-    proto_reps = _reps(0, 255, protos, tuple(sorted(PORT_PROTOCOLS)) + (1,))
+    proto_reps = _reps(0, 255, protos, (*sorted(PORT_PROTOCOLS), 1))
     port_pairs = list(itertools.product(_reps(0, 65535, lports), _reps(0, 65535, rports)))
     for loc, rem in itertools.product(_reps(0, top, local), _reps(0, top, remote)):
         for proto in proto_reps:
             pairs = port_pairs if proto in PORT_PROTOCOLS else [(0, 0)]
             for lp, rp in pairs:
                 yield Packet(family, loc, rem, proto, lp, rp, "out")
+
+
+def selector_universe(host: Host, family: Family) -> Iterator[tuple[Selector, Selector]]:
+    """One (IDci, IDcr) pair per cell of selector space: each side a single address or the
+    wildcard, protocol and ports exact or the wildcard 0 (IDcr is the host's local side)."""
+    scope = [p for p in host.policies if p.family in (None, family)]
+    local: set[int] = set()
+    remote: set[int] = set()
+    lports: set[int] = set()
+    rports: set[int] = set()
+    protos: set[int] = set()
+    for p in scope:
+        if p.family is not None:
+            for v in p.source.values:
+                local |= {v.lo, v.hi + 1}
+            for v in p.destination.values:
+                remote |= {v.lo, v.hi + 1}
+        lports |= {p.source_port.lo, p.source_port.hi + 1}
+        rports |= {p.destination_port.lo, p.destination_port.hi + 1}
+        if p.protocol is not None:
+            protos |= {p.protocol, p.protocol + 1}
+    top = max_address(family)
+    locals_: list[int | None] = [None, *_reps(0, top, local)]
+    remotes: list[int | None] = [None, *_reps(0, top, remote)]
+    proto_opts = [0, *_reps(1, 255, protos, (*sorted(PORT_PROTOCOLS), 1))]
+    lport_opts = [0, *_reps(1, 65535, lports)]
+    rport_opts = [0, *_reps(1, 65535, rports)]
+
+    def side(address: int | None, proto: int, port: int) -> Selector:
+        if address is None:
+            return wildcard_selector(family, proto, port)
+        return Selector(family, "addr", address, address, proto, port)
+
+    for loc, rem, proto in itertools.product(locals_, remotes, proto_opts):
+        pairs = (itertools.product(lport_opts, rport_opts) if proto in PORT_PROTOCOLS
+                 else [(0, 0)])
+        for lp, rp in pairs:
+            yield side(rem, proto, rp), side(loc, proto, lp)
 
 
 @dataclass
@@ -115,9 +157,19 @@ def brute_force(host: Host) -> BruteForce:
     for p, q in itertools.combinations(explicit, 2):
         if p.priority != q.priority:
             continue
+        pair = (p.name, q.name) if p.order_key < q.order_key else (q.name, p.name)
         a, b = {p.name: -2, q.name: -1}, {q.name: -2, p.name: -1}
         if any(lookup_order(ordered, x, a) is not lookup_order(ordered, x, b) for x in packets):
-            ties.add((p.name, q.name) if p.order_key < q.order_key else (q.name, p.name))
+            ties.add(pair)
+            continue
+        lower = [r for r in ordered if r.priority < p.priority]
+        families = (4, 6) if p.family is None else (p.family,)
+        for fam in families:
+            if any(selectors_match(p, ci, cr, "strict") and selectors_match(q, ci, cr, "strict")
+                   and not any(selectors_match(r, ci, cr, "strict") for r in lower)
+                   for ci, cr in selector_universe(host, fam)):  # type: ignore[arg-type]
+                ties.add(pair)
+                break
     out.subjects["policy.determinism"] = ties
     out.uncovered = {x.family for x, f in zip(packets, first, strict=True) if f is None}
     return out

@@ -11,8 +11,10 @@ first policy of P matching packet x; an *effective* policy is first(x) for some 
 - correlated(i, j): i before j, both effective, different actions, some packet has first match
   i and also matches j, and match(i) is not a subset of match(j).
 - determinism(p, q): equal priority, and some packet matches both while no policy of a lower
-  priority value matches it (so the file order picks its first match). Error when the actions
-  differ, warning when only the policy (its selectors) differs.
+  priority value matches it (so the file order picks its first match); or else some selector
+  pair is contained in both and in no policy of a lower priority value (so the file order picks
+  the responder's policy; strict wildcards as ``negotiation.selectors_match``). Error when the
+  actions differ, warning when only the policy (its selectors) differs.
 - uncovered: some packet matches no policy (only possible with ``default-action: none``).
 The implicit default policy is never a subject: it is the fallback action of every packet.
 
@@ -32,10 +34,12 @@ from typing import Any
 
 from qmcheck.model.addresses import Family
 from qmcheck.model.lookup import first_match
+from qmcheck.model.negotiation import responder_search, selectors_match
 from qmcheck.model.packet import Packet
 from qmcheck.model.policy import Host, Policy
 from qmcheck.model.policy_index import FamilyIndex, build_index
 from qmcheck.model.policy_smt import Answer, BatchSolver, Query
+from qmcheck.model.selectors import Selector
 
 POLICY_PROPERTIES = ("policy.determinism", "policy.shadowed", "policy.redundant",
                      "policy.correlated", "policy.generalization", "policy.uncovered")
@@ -55,6 +59,7 @@ class Finding:
     message: str
     packet: Packet | None = None
     related: tuple[str, ...] = ()
+    selectors: tuple[Selector, Selector] | None = None  # (IDci, IDcr), responder ties
 
 
 @dataclass
@@ -66,6 +71,7 @@ class Analysis:
     seconds: dict[str, float] = field(default_factory=dict)
     checks: int = 0
     policies: int = 0
+    never_first: set[str] = field(default_factory=set)  # proved never the first match
 
 
 @dataclass
@@ -124,9 +130,8 @@ class _Analyser:
             named |= {4, 6}
         for family in sorted(named):
             index = build_index(self.policies, family)  # type: ignore[arg-type]
-            gid = [p.index for p in index.policies]
-            by_index = {p.index: k for k, p in enumerate(self.policies)}
-            gids = [by_index[i] for i in gid]
+            by_identity = {id(p): k for k, p in enumerate(self.policies)}
+            gids = [by_identity[id(p)] for p in index.policies]
             solver = BatchSolver(family, index.policies, self.timeout_ms,  # type: ignore[arg-type]
                                  boxes=index.boxes)
             self.families[family] = _Family(index, solver, gids,  # type: ignore[index]
@@ -197,7 +202,7 @@ class _Analyser:
         only policies that can match a packet of ``g``)."""
         fam = self.families[packet.family]
         j = fam.pos[g]
-        for k in fam.index.earlier(j) + [j]:
+        for k in [*fam.index.earlier(j), j]:
             if fam.index.policies[k].matches(packet):
                 return fam.index.policies[k]
         return None
@@ -402,7 +407,12 @@ class _Analyser:
 
     # ----------------------------------------------------------------------------------
     def determinism_phase(self) -> None:
+        """Pairs of equal priority that are both the first match of a packet (the lookup
+        depends on the file order), or else both contain a selector pair that no policy of a
+        lower priority value contains (the responder's search depends on it; strict
+        wildcards, as ``negotiation.selectors_match``)."""
         found: dict[tuple[int, int], Packet] = {}
+        by_selectors: dict[tuple[int, int], tuple[Selector, Selector]] = {}
         unknown: set[tuple[int, int]] = set()
         for fam in self.families.values():
             idx = fam.index
@@ -418,25 +428,58 @@ class _Analyser:
                                       if idx.policies[k].priority < p.priority)
                     items.append(((fam.gid[i], fam.gid[j]), Query((i, j), lower)))
             answers = self.solve(fam, [q for _, q in items], "determinism")
-            for (pair, _), a in zip(items, answers, strict=True):
+            rest = []
+            for (pair, q), a in zip(items, answers, strict=True):
                 if a.verdict == "sat" and pair not in found:
                     assert a.packet is not None
                     found[pair] = a.packet
                 elif a.verdict == "unknown":
                     unknown.add(pair)
-        for pair in sorted(found):
+                elif a.verdict == "unsat":
+                    rest.append((pair, q))
+            if rest:
+                sel = BatchSolver(fam.index.family, idx.policies, self.timeout_ms,
+                                  selectors=True)
+                answers = sel.solve([q for _, q in rest])
+                self.analysis.checks += sel.checks
+                for (pair, _), a in zip(rest, answers, strict=True):
+                    if a.verdict == "sat" and pair not in by_selectors:
+                        assert a.selectors is not None
+                        by_selectors[pair] = a.selectors
+                    elif a.verdict == "unknown":
+                        unknown.add(pair)
+        for pair in sorted(set(found) | set(by_selectors)):
             p, q = self.policies[pair[0]], self.policies[pair[1]]
-            pk = found[pair]
-            hit = self.local_first(pair[0], pk)
-            if hit is None or hit.priority != p.priority or not (p.matches(pk) and q.matches(pk)):
-                raise AssertionError(f"z3 witness {pk} does not show {p.name}/{q.name} tied")
             same = p.action == q.action
-            self.add("policy.determinism", (p, q), "refuted", "warning" if same else "error",
-                     f"{p.name} and {q.name} have the same priority {p.priority} and both "
-                     "match this traffic first: the file order picks "
-                     + ("the policy (same action, different selectors)" if same
-                        else f"the action ({p.action} or {q.action})"), pk, (p.name, q.name))
-        for pair in sorted(unknown - set(found)):
+            picks = ("the policy (same action, different selectors)" if same
+                     else f"the action ({p.action} or {q.action})")
+            severity = "warning" if same else "error"
+            if pair in found:
+                pk = found[pair]
+                hit = self.local_first(pair[0], pk)
+                if hit is None or hit.priority != p.priority or not (p.matches(pk)
+                                                                     and q.matches(pk)):
+                    raise AssertionError(f"z3 witness {pk} does not show {p.name}/{q.name} "
+                                         "tied")
+                self.add("policy.determinism", (p, q), "refuted", severity,
+                         f"{p.name} and {q.name} have the same priority {p.priority} and both "
+                         f"match this traffic first: the file order picks {picks}", pk,
+                         (p.name, q.name))
+                continue
+            idci, idcr = by_selectors[pair]
+            hit = responder_search(self.host, idci, idcr, "strict")
+            if (hit is None or hit.priority != p.priority
+                    or not selectors_match(p, idci, idcr, "strict")
+                    or not selectors_match(q, idci, idcr, "strict")):
+                raise AssertionError(f"z3 selectors {idci}, {idcr} do not show {p.name}/"
+                                     f"{q.name} tied")
+            self.analysis.findings.append(Finding(
+                "policy.determinism", (p, q), "refuted", severity,
+                f"{p.name} and {q.name} have the same priority {p.priority} and both contain "
+                f"the selectors IDci {idci}, IDcr {idcr} before any other policy: as a "
+                f"responder, the file order picks {picks}", None, (p.name, q.name),
+                (idci, idcr)))
+        for pair in sorted(unknown - set(found) - set(by_selectors)):
             p, q = self.policies[pair[0]], self.policies[pair[1]]
             self.add("policy.determinism", (p, q), "unknown", "error",
                      f"z3 did not decide whether {p.name} and {q.name} tie", None, ())
@@ -476,6 +519,7 @@ class _Analyser:
                              f"z3 did not decide whether {p.name} is ever the first match",
                              None, ())
                     continue
+                self.analysis.never_first.add(p.name)
                 cover, sample, minimal = covers[g]
                 names = tuple(self.policies[c].name for c in cover)
                 by = ", ".join(names) + ("" if minimal else " (not minimised)")
@@ -530,7 +574,7 @@ class _Analyser:
         if "policy.uncovered" in wanted:
             self.timed("uncovered", self.uncovered_phase)
         self.analysis.findings = [f for f in self.analysis.findings if f.property in wanted]
-        self.analysis.checks = sum(f.solver.checks for f in self.families.values())
+        self.analysis.checks += sum(f.solver.checks for f in self.families.values())
         return self.analysis
 
 

@@ -4,7 +4,10 @@ on a terminal, and never touches stdout (reports stay byte-identical)."""
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 from rich.console import Console
@@ -25,7 +28,8 @@ class LazyProgress:
         self.show_after = show_after
         self.start = time.monotonic()
         self.progress: Progress | None = None
-        self.tasks: dict[str, int] = {}
+        self.tasks: dict[str, int] = {}  # phase -> rich task id
+        self._lock = threading.RLock()
 
     def __enter__(self) -> LazyProgress:
         self.start = time.monotonic()
@@ -33,20 +37,53 @@ class LazyProgress:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+        with self._lock:
+            if self.progress is not None:
+                self.progress.stop()
 
-    def update(self, phase: str, done: int, total: int) -> None:
+    @contextmanager
+    def busy(self, phase: str) -> Iterator[None]:
+        """An indeterminate bar for one long call (e.g. loading a file), shown once it has
+        run for ``show_after`` seconds."""
         if not self.enabled:
+            yield
             return
+        timer = threading.Timer(self.show_after, self._pulse, args=(phase,))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+            with self._lock:
+                task = self.tasks.get(phase)
+                if task is not None and self.progress is not None:
+                    self.progress.update(task, total=1, completed=1)
+
+    def _pulse(self, phase: str) -> None:
+        with self._lock:
+            self._start()
+            assert self.progress is not None
+            if phase not in self.tasks:
+                self.tasks[phase] = self.progress.add_task(phase, total=None)
+
+    def _start(self) -> None:
         if self.progress is None:
-            if time.monotonic() - self.start < self.show_after:
-                return
             self.progress = Progress(TextColumn("{task.description:>14}"), BarColumn(),
                                      MofNCompleteColumn(), TimeElapsedColumn(),
                                      console=self.console, transient=True)
             self.progress.start()
-        task = self.tasks.get(phase)
-        if task is None:
-            task = self.tasks[phase] = self.progress.add_task(phase, total=total)
-        self.progress.update(task, completed=done, total=total)  # type: ignore[arg-type]
+
+    def update(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            if self.progress is None:
+                if time.monotonic() - self.start < self.show_after:
+                    return
+                self._start()
+            assert self.progress is not None
+            task = self.tasks.get(phase)
+            if task is None:
+                task = self.tasks[phase] = self.progress.add_task(phase, total=total)
+            self.progress.update(task, completed=done, total=total)  # type: ignore[arg-type]

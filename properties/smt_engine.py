@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,7 @@ class SmtRun:
 
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     ctis: dict[str, Trace] = field(default_factory=dict)
+    timeouts: set[str] = field(default_factory=set)  # a solver call gave up on these
     invariants: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     bmc_bound: int = 0
@@ -102,12 +103,15 @@ class Unroller:
         return Trace(states, steps)
 
 
-def check_sat(solver: z3.Solver, *assumptions: Any) -> z3.CheckSatResult:
-    """``solver.check`` under push/pop with extra formulas."""
+def solve(solver: z3.Solver, *formulas: Any) -> tuple[z3.CheckSatResult, z3.ModelRef | None]:
+    """Check ``formulas`` on top of the solver's assertions (push/pop); the model when sat."""
     solver.push()
-    solver.add(*assumptions)
-    result = solver.check()
-    return result
+    try:
+        solver.add(*formulas)
+        result = solver.check()
+        return result, solver.model() if result == z3.sat else None
+    finally:
+        solver.pop()
 
 
 class SmtEngine:
@@ -123,7 +127,7 @@ class SmtEngine:
         self.timeout_ms = timeout_ms
 
     def _solver(self) -> z3.Solver:
-        s = z3.SolverFor("QF_LIA")
+        s = z3.SolverFor("QF_FD")
         s.set("timeout", self.timeout_ms)
         return s
 
@@ -138,14 +142,23 @@ class SmtEngine:
         return result.kept, result.dropped, result
 
     # -- the checks ------------------------------------------------------------------------
-    def run(self, pids: Sequence[str] = SMT_IDS) -> SmtRun:
-        """Decide each property: BMC and k-induction interleaved by depth."""
+    def run(self, pids: Sequence[str] = SMT_IDS, hints: Mapping[str, int] | None = None
+            ) -> SmtRun:
+        """Decide each property: BMC and k-induction interleaved by depth.
+
+        ``hints`` (property -> length) names properties already refuted by another engine
+        with a counterexample of that length: they are checked by BMC at that depth only
+        (no shortest-length claim; if nothing is found there the normal search resumes).
+        """
         start = time.perf_counter()
         run = SmtRun()
         kept, dropped, inv = self.strengthening()
         run.invariants, run.dropped = kept, dropped
-        targets = [GOAL if p == "qm.reachable-installed" else p for p in pids]
-        open_ids = list(dict.fromkeys(targets))
+        hinted = dict(hints or {})
+        open_ids = list(dict.fromkeys(GOAL if p == "qm.reachable-installed" else p for p in pids))
+        if inv is not None and self.enc.components == 1 and self.max_k >= 1:
+            self._fast_first_step(run, inv, [p for p in open_ids if p not in hinted], start)
+            open_ids = [p for p in open_ids if p not in run.outcomes]
         base = self._solver()
         bmc = Unroller(self.enc, base, "b")
         base.add(self.enc.init(bmc.states[0]))
@@ -156,15 +169,21 @@ class SmtEngine:
         started = {p: time.perf_counter() for p in open_ids}
         depth = 0
         while open_ids:
-            # base case at depth: a counterexample of length exactly `depth`
-            for pid in list(open_ids):
-                res = check_sat(base, self.enc.bad(pid, bmc.states[depth]))
-                if res == z3.sat:
-                    trace = bmc.read(base.model(), depth)
-                    run.outcomes[pid] = Outcome(pid, "cex", depth, trace,
-                                                seconds=time.perf_counter() - started[pid])
-                    open_ids.remove(pid)
-                base.pop()
+            # base case: a counterexample of length exactly `depth` (shortest: none shorter)
+            due = [p for p in open_ids if hinted.get(p, depth) == depth]
+            bads = {p: self.enc.bad(p, bmc.states[depth]) for p in due}
+            res, _ = solve(base, z3.Or(*bads.values())) if due else (z3.unsat, None)
+            if res != z3.unsat:
+                for pid in due:
+                    res, m = solve(base, bads[pid])
+                    if m is not None:
+                        run.outcomes[pid] = Outcome(pid, "cex", depth, bmc.read(m, depth),
+                                                    seconds=time.perf_counter() - started[pid])
+                        open_ids.remove(pid)
+                    elif res == z3.unknown:
+                        run.timeouts.add(pid)
+            for pid in due:
+                hinted.pop(pid, None)
             run.bmc_bound = depth
             if not open_ids or depth >= self.max_bound:
                 break
@@ -173,17 +192,29 @@ class SmtEngine:
             ind.extend()
             if inv is not None:
                 step.add(inv.holds_all(ind.states[k]))
-            if k <= self.max_k:
-                for pid in list(open_ids):
-                    goods = [z3.Not(self.enc.bad(pid, ind.states[j])) for j in range(k)]
-                    res = check_sat(step, *goods, self.enc.bad(pid, ind.states[k]))
-                    if res == z3.unsat:
+            tried = [p for p in open_ids if p not in hinted] if k <= self.max_k else []
+            if len(tried) > 1:
+                # jointly first: the conjunction of the open properties is k-inductive
+                goods = [z3.Not(self.enc.bad(p, ind.states[j])) for p in tried for j in range(k)]
+                res, _ = solve(step, *goods, z3.Or(*[self.enc.bad(p, ind.states[k])
+                                                     for p in tried]))
+                if res == z3.unsat:
+                    for pid in tried:
                         run.outcomes[pid] = Outcome(pid, "proved", k,
                                                     seconds=time.perf_counter() - started[pid])
                         open_ids.remove(pid)
-                    elif res == z3.sat and k == 1:
-                        run.ctis[pid] = ind.read(step.model(), 1)
-                    step.pop()
+                    tried = []
+            for pid in tried:
+                goods = [z3.Not(self.enc.bad(pid, ind.states[j])) for j in range(k)]
+                res, m = solve(step, *goods, self.enc.bad(pid, ind.states[k]))
+                if res == z3.unsat:
+                    run.outcomes[pid] = Outcome(pid, "proved", k,
+                                                seconds=time.perf_counter() - started[pid])
+                    open_ids.remove(pid)
+                elif m is not None and k == 1:
+                    run.ctis[pid] = ind.read(m, 1)
+                elif res == z3.unknown:
+                    run.timeouts.add(pid)
             bmc.extend()
             depth += 1
         for pid in open_ids:
@@ -195,6 +226,157 @@ class SmtEngine:
         return run
 
 
+    def _fast_first_step(self, run: SmtRun, inv: Any, pids: list[str], start: float) -> None:
+        """Base case 0 and the 1-induction step on one component, in the invariant search's
+        own one-step solver (same formulas as the general loop; no second bit-blasting)."""
+        enc = self.enc
+        init = {n: z3.BitVecVal(v, enc.bits) for n, v in zip(enc.names, enc.init_state[0],
+                                                               strict=True)}
+        open_ids = []
+        for pid in pids:
+            if z3.is_true(z3.simplify(enc.bad(pid, [init]))):
+                state = (enc.init_state[0],)
+                run.outcomes[pid] = Outcome(pid, "cex", 0, Trace([state], []),
+                                            seconds=time.perf_counter() - start)
+            else:
+                open_ids.append(pid)
+        solver = inv.step
+        flags = [inv.at_pre[n] for n in inv.kept]
+        pre, post = [inv.pre], [inv.post]
+        picks = {(0, i): p for i, p in inv.picks.items()}
+
+        def read(m: z3.ModelRef) -> Trace:
+            return Trace([enc.read_state(m, pre), enc.read_state(m, post)],
+                         [enc.read_step(m, picks)])
+
+        if len(open_ids) > 1:
+            goods = [z3.Not(enc.bad(p, pre)) for p in open_ids]
+            res, _ = solve(solver, *flags, *goods, z3.Or(*[enc.bad(p, post) for p in open_ids]))
+            if res == z3.unsat:
+                for pid in open_ids:
+                    run.outcomes[pid] = Outcome(pid, "proved", 1,
+                                                seconds=time.perf_counter() - start)
+                return
+        for pid in open_ids:
+            res, m = solve(solver, *flags, z3.Not(enc.bad(pid, pre)), enc.bad(pid, post))
+            if res == z3.unsat:
+                run.outcomes[pid] = Outcome(pid, "proved", 1, seconds=time.perf_counter() - start)
+            elif m is not None:
+                run.ctis[pid] = read(m)
+            else:
+                run.timeouts.add(pid)
+
+
 def replayed(model: QMModel, trace: Trace) -> list[tuple[int, str, State]]:
     """The concrete steps of a symbolic trace (ValueError if it does not replay)."""
     return replay_steps(model, trace.states, trace.steps)
+
+
+def _final(model: QMModel, state: State) -> str:
+    parts = []
+    for comp in model.describe(state):
+        parts.append(
+            f"n{comp['negotiation']}: I {comp['I.phase']} (in {comp['I.inbound']}, out "
+            f"{comp['I.outbound']}), R {comp['R.phase']} (in {comp['R.inbound']}, out "
+            f"{comp['R.outbound']})")
+    return "; ".join(parts)
+
+
+def cti_dict(model: QMModel, cti: Trace) -> dict[str, Any]:
+    """A counterexample to 1-induction as a two-state trace (good state, action, bad state)."""
+    comp, idx = cti.steps[0]
+    return {"negotiation": comp + 1, "action": model.action_list[idx].id,
+            "before": [list(c) for c in cti.states[0]],
+            "after": [list(c) for c in cti.states[1]],
+            "before_state": model.describe(cti.states[0]),
+            "after_state": model.describe(cti.states[1])}
+
+
+@dataclass
+class SmtCheck:
+    """The results of one configuration plus the run (for tests and benchmarks)."""
+
+    results: list[Any]
+    run: SmtRun
+    traces: dict[str, list[tuple[int, str, State]]]  # replayed concrete steps per property
+
+
+def smt_check(options: Any, property_ids: Sequence[str] | None = None, *,
+              out_dir: Any = None, max_bound: int = 40, max_k: int = 16,
+              use_invariants: bool = True, hints: Mapping[str, int] | None = None) -> SmtCheck:
+    """Decide the requested ``qm.*`` properties with BMC and k-induction (engine ``smt``).
+
+    Refutations are replayed through ``QMModel.next_state`` and saved like the explicit
+    engine's traces, under ``out_dir/smt``. qm.eventually-installed is not decided here.
+    ``hints``: see ``SmtEngine.run`` (used by ``qmcheck check`` to confirm refutations fast).
+    """
+    from pathlib import Path
+
+    from qmcheck.properties.counterexample import build_trace, save_trace
+    from qmcheck.properties.qm_properties import validate_ids
+    from qmcheck.properties.report import Result
+
+    ids = [p for p in validate_ids(property_ids) if p in SMT_IDS]
+    model = QMModel(options)
+    engine = SmtEngine(model, max_bound=max_bound, max_k=max_k, use_invariants=use_invariants)
+    run = engine.run(ids, hints)
+    hints = hints or {}
+    subject = (options.profile, options.label())
+    goal = run.outcomes.get(GOAL)
+    vacuous = goal is not None and goal.status == "proved"
+    results: list[Any] = []
+    traces: dict[str, list[tuple[int, str, State]]] = {}
+    for pid in ids:
+        out = run.outcomes[GOAL if pid == "qm.reachable-installed" else pid]
+        extra: dict[str, Any] = {"options": options.to_dict(), "bmc_bound": run.bmc_bound}
+        steps: list[tuple[int, str, State]] = []
+        if out.trace is not None:
+            steps = replayed(model, out.trace)
+            traces[pid] = steps
+        if pid == "qm.reachable-installed":
+            if out.status == "cex":
+                verdict, message = "holds", (f"a state with both pairs installed is reachable "
+                                             f"in {out.depth} steps (BMC)")
+                extra["witness_length"] = out.depth
+            elif out.status == "proved":
+                verdict, message = "refuted", (
+                    f"no reachable state has both pairs installed (proved by {out.depth}-"
+                    f"induction with {len(run.invariants)} auxiliary invariants)")
+            else:
+                verdict, message = "unknown", (f"no installed pair found up to bound "
+                                               f"{out.depth}; not proved unreachable")
+        elif out.status == "cex":
+            verdict = "refuted"
+            how = (f"counterexample at the other engine's bound {out.depth} (BMC)"
+                   if pid in hints else f"shortest counterexample: {out.depth} steps (BMC)")
+            message = f"{how}; final state: {_final(model, steps[-1][2])}"
+        elif out.status == "proved":
+            verdict = "holds"
+            message = (f"proved for runs of any length by {out.depth}-induction with "
+                       f"{len(run.invariants)} auxiliary invariants")
+        else:
+            verdict = "unknown"
+            message = (f"holds up to bound {out.depth} (BMC); k-induction inconclusive up to "
+                       f"k={min(max_k, out.depth)}")
+            if pid in run.timeouts:
+                message += " (a solver call timed out)"
+            extra["bound"] = out.depth
+        extra["method"] = {"cex": "bmc", "proved": "k-induction", "open": "bmc"}[out.status]
+        if out.status == "proved":
+            extra["k"] = out.depth
+            extra["invariants"] = list(run.invariants)
+        if out.cti is not None and out.status != "cex":
+            extra["counterexample_to_induction"] = cti_dict(model, out.cti)
+        if verdict == "holds" and vacuous and pid != "qm.reachable-installed":
+            message = "VACUOUS: qm.reachable-installed fails, " + message
+            extra["vacuous"] = True
+        cex: str | None = None
+        if verdict == "refuted" and steps:
+            extra["trace_length"] = out.depth
+            if out_dir is not None:
+                trace = build_trace(model, pid, message, steps)
+                cex = str(save_trace(trace, Path(out_dir) / "smt"))
+        results.append(Result(property=pid, verdict=verdict, subject=subject,  # type: ignore[arg-type]
+                              engine="smt", message=message, counterexample=cex,
+                              seconds=out.seconds, extra=extra))
+    return SmtCheck(results, run, traces)

@@ -143,6 +143,8 @@ def parse_charon_log(text: str, host: str) -> list[Event]:
         if not m:
             continue
         thread, body = m.group("thread"), m.group("text")
+        if body.startswith("<") and "> " in body:  # ``ike_name = yes``: <conn|N> prefix
+            body = body.split("> ", 1)[1]
         if _SHUTDOWN.search(body):
             break
         if st.pending_sa is not None:

@@ -43,6 +43,7 @@ class Inclusion:
     profile: str
     retransmits: int
     included: bool
+    eager_timers: bool = False
     path: list[str] = field(default_factory=list)
     matched: tuple[int, int] = (0, 0)
     blocked_at: list[str] = field(default_factory=list)
@@ -51,7 +52,7 @@ class Inclusion:
 
     def to_json(self) -> dict[str, Any]:
         return {"profile": self.profile, "retransmits": self.retransmits,
-                "included": self.included, "path": self.path,
+                "eager_timers": self.eager_timers, "included": self.included, "path": self.path,
                 "matched": list(self.matched), "blocked_at": self.blocked_at,
                 "abstractions": self.abstractions, "states": self.states}
 
@@ -94,7 +95,7 @@ def step_events(model: QMModel, before: tuple[int, ...], after: tuple[int, ...],
         return [(action.actor, "recv", "data" if inbound == INSTALLED else "data-dropped")]
     if action.event == "send" and action.message == "data":
         return []  # kernel-libipsec does not log outbound ESP
-    if action.event == "recv":
+    if action.event in ("recv", "drop"):  # a dropped message was received first
         out.append((action.actor, "recv", action.message.split()[0]))
     for host, entries in (("I", ("iin", "iout")), ("R", ("rin", "rout"))):
         deleted = False
@@ -131,11 +132,12 @@ def _sent(model: QMModel, before: tuple[int, ...], after: tuple[int, ...], actor
 
 
 def check_inclusion(initiator: list[Event], responder: list[Event], profile: str = "strongswan",
-                    retransmits: int = 2, *, commit_bit: bool = False) -> Inclusion:
+                    retransmits: int = 2, *, commit_bit: bool = False,
+                    eager_timers: bool = False) -> Inclusion:
     """Is the run a path of the model (one negotiation, message loss on)?"""
     i_obs, r_obs, notes = abstract(initiator, responder)
     model = QMModel(QMOptions(profile=profile, loss=True, retransmits=retransmits,
-                              commit_bit=commit_bit))
+                              commit_bit=commit_bit, eager_timers=eager_timers))
     start = (model.init_states()[0][0], 0, 0)
     parent: dict[tuple[Any, int, int], tuple[tuple[Any, int, int], str] | None] = {start: None}
     queue = deque([start])
@@ -159,8 +161,8 @@ def check_inclusion(initiator: list[Event], responder: list[Event], profile: str
             if nxt not in parent:
                 parent[nxt] = (node, model.action_list[a].id)
                 queue.append(nxt)
-    result = Inclusion(profile, retransmits, goal is not None, abstractions=notes,
-                       states=len(parent))
+    result = Inclusion(profile, retransmits, goal is not None, eager_timers,
+                       abstractions=notes, states=len(parent))
     if goal is not None:
         steps: list[str] = []
         node = goal
@@ -179,11 +181,13 @@ def check_inclusion(initiator: list[Event], responder: list[Event], profile: str
 
 def smallest_bound(initiator: list[Event], responder: list[Event], profile: str = "strongswan",
                    max_retransmits: int = 4) -> Inclusion:
-    """The inclusion verdict at the smallest retransmission bound that includes the run (or
-    the verdict at ``max_retransmits`` when none does)."""
+    """The verdict for the most restrictive model that includes the run: the model's default
+    timers (a timer fires only when nothing of the negotiation is in flight) before eager
+    timers, and the smallest retransmission bound; the last verdict tried when none does."""
     result = check_inclusion(initiator, responder, profile, 0)
-    for bound in range(1, max_retransmits + 1):
-        if result.included:
-            return result
-        result = check_inclusion(initiator, responder, profile, bound)
+    for eager in (False, True):
+        for bound in range(max_retransmits + 1):
+            result = check_inclusion(initiator, responder, profile, bound, eager_timers=eager)
+            if result.included:
+                return result
     return result

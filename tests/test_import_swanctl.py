@@ -27,7 +27,12 @@ SITE = FIXTURES / "swanctl-site.conf"
 def test_children_become_policies() -> None:
     host = load_host(str(SITE))
     names = [p.name for p in host.policies]
-    assert names == ["office.web", "office.dns", "office.hosts", "office.hosts#2", "lab.all"]
+    assert names == ["office.web", "office.ike-host", "office.dns", "office.hosts",
+                     "office.hosts#2", "lab.all"]
+    # transport mode: narrowed to the IKE addresses; 10.2.0.0/16 does not hold the peer's
+    ike = host.policy("office.ike-host")
+    assert (str(ike.source), str(ike.destination), ike.protocol) == (
+        "192.0.2.1", "198.51.100.7", 6)
     web = host.policy("office.web")
     assert web.protocol == 6 and str(web.source_port) == "443"
     assert [t.name for t in web.action.transforms] == [

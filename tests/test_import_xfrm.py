@@ -137,3 +137,63 @@ def test_exporter_mirrors_expands_and_deduplicates() -> None:
     assert commands[1] == ("xfrm policy add src 10.2.0.1/32 dst 10.1.0.0/16 proto 17 sport 53 "
                            "dir in priority 5 action allow")
     assert "tmpl proto esp mode transport level required" in commands[2]
+
+
+def _verdicts(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, set[str]]:
+    import json
+
+    main([*args, "--format", "json"])
+    out: dict[str, set[str]] = {}
+    for r in json.loads(capsys.readouterr().out)["results"]:
+        out.setdefault(r["property"], set()).add(r["verdict"])
+    return out
+
+
+def test_conflicts_reads_the_listing_and_agrees_with_the_source(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``qmcheck conflicts`` on the kernel's listing gives, property by property, the verdicts it
+    gives on the YAML file the policies came from (names differ, findings do not)."""
+    source = _verdicts(["conflicts", str(FIXTURES / "xfrm-site.yaml")], capsys)
+    for listing in ("xfrm-site.txt", "xfrm-site-stats.txt"):
+        assert _verdicts(["conflicts", str(FIXTURES / listing)], capsys) == source
+    assert source["policy.determinism"] == {"refuted"}
+
+
+def test_peers_reads_listings(capsys: pytest.CaptureFixture[str]) -> None:
+    listing = str(FIXTURES / "xfrm-site.txt")
+    verdicts = _verdicts(["peers", listing, listing], capsys)
+    assert "peers.negotiation" in verdicts
+
+
+def test_exporter_expansions_and_default_discard(tmp_path: Path) -> None:
+    text = """\
+host: x
+default-action: DISCARD
+policies:
+  - name: both
+    action: PASS
+  - name: ranged
+    source: [10.1.0.1-10.1.0.6, 10.1.0.9]
+    destination: 10.2.0.0/16
+    protocol: tcp
+    destination-port: 1000-1002
+    action: DISCARD
+  - name: same-selector-later
+    priority: 5
+    action: DISCARD
+"""
+    (tmp_path / "x.yaml").write_text(text)
+    commands = to_xfrm_commands(load_host(str(tmp_path / "x.yaml")))
+    # 'both' (any/any, both families) and the default DISCARD have the selector of
+    # 'same-selector-later' (priority 5, searched first): the kernel takes one, the first
+    assert [c for c in commands if "src 0.0.0.0/0 dst 0.0.0.0/0 dir out" in c] == [
+        "xfrm policy add src 0.0.0.0/0 dst 0.0.0.0/0 dir out priority 5 action block"]
+    assert len([c for c in commands if "src ::/0 dst ::/0" in c]) == 2
+    ranged = [c for c in commands if "dst 10.2.0.0/16" in c]
+    # 10.1.0.1-10.1.0.6 is 10.1.0.1/32, 10.1.0.2/31, 10.1.0.4/31, 10.1.0.6/32; plus 10.1.0.9
+    assert len(ranged) == 5 * 3
+    bad = text.replace("1000-1002", "1000-2000")
+    (tmp_path / "y.yaml").write_text(bad)
+    with pytest.raises(InputError) as e:
+        to_xfrm_commands(load_host(str(tmp_path / "y.yaml")))
+    assert e.value.field == "destination-port"

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qmcheck.model.lookup import first_match, lookup_order
+from qmcheck.model.negotiation import responder_search, selectors_match
 from qmcheck.model.packet import Packet
 from qmcheck.model.policy import Host, Policy
 from qmcheck.properties.policy_bruteforce import brute_force, universe
@@ -27,6 +28,15 @@ def replay(host: Host, analysis: Analysis) -> None:
     by_name = {p.name: p for p in ordered}
     for f in analysis.findings:
         assert f.verdict == "refuted", f
+        if f.selectors is not None:  # a tie of the responder's selector search
+            p, q = f.subject
+            idci, idcr = f.selectors
+            assert f.property == "policy.determinism" and p.priority == q.priority
+            assert selectors_match(p, idci, idcr, "strict")
+            assert selectors_match(q, idci, idcr, "strict")
+            hit = responder_search(host, idci, idcr, "strict")
+            assert hit is not None and hit.priority == p.priority
+            continue
         x = f.packet
         assert x is not None, f
         hit = first_match(ordered, x)
@@ -78,13 +88,13 @@ def compare(host: Host) -> Analysis:
     return analysis
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(policy_hosts())
 def test_checks_agree_with_brute_force(host: Host) -> None:
     compare(host)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(policy_hosts(max_policies=8, families=(4,), default=False))
 def test_checks_agree_without_default(host: Host) -> None:
     compare(host)
@@ -113,6 +123,45 @@ def test_union_cover_found_where_pairwise_checks_see_nothing() -> None:
     analysis = compare(host)  # type: ignore[arg-type]
     (shadow,) = [f for f in analysis.findings if f.property == "policy.shadowed"]
     assert shadow.subject[0].name == "all" and shadow.related == ("low", "high")
+
+
+def test_selector_tie_without_packet_tie() -> None:
+    """Two lower policies split the ports between them, so no packet reaches the tied pair;
+    a selector with the port wildcard still does (the responder's search is order-bound)."""
+    from qmcheck.model.loader import load_text
+
+    host = load_text(
+        "policies:\n"
+        "  - {name: low, priority: 10, source: 10.0.0.1, destination: 10.0.0.2,\n"
+        "     protocol: tcp, destination-port: 0-100, action: PASS}\n"
+        "  - {name: high, priority: 10, source: 10.0.0.1, destination: 10.0.0.2,\n"
+        "     protocol: tcp, destination-port: 101-65535, action: PASS}\n"
+        "  - {name: esp, priority: 20, source: 10.0.0.1, destination: 10.0.0.2,\n"
+        "     protocol: tcp, action: [ESP_AES128_HMAC_SHA1]}\n"
+        "  - {name: ah, priority: 20, source: 10.0.0.1, destination: 10.0.0.2,\n"
+        "     protocol: tcp, action: [AH_SHA1]}\n", "ties.yaml")
+    analysis = compare(host)  # type: ignore[arg-type]
+    ties = {tuple(p.name for p in f.subject): f for f in analysis.findings
+            if f.property == "policy.determinism"}
+    assert set(ties) == {("esp", "ah")}
+    assert ties[("esp", "ah")].selectors is not None and ties[("esp", "ah")].packet is None
+    assert ties[("esp", "ah")].selectors[0].port == 0
+
+
+def test_never_first_agrees_with_the_plain_engine() -> None:
+    """On a generated set (too large for enumeration) the batched checks and the plain
+    one-query-per-policy engine find the same policies that are never the first match."""
+    from qmcheck.model.policy_gen import generate_host
+    from qmcheck.properties.policy_plain import never_first
+
+    for seed in (11, 12):
+        host = generate_host(250, seed=seed)
+        analysis = analyse(host, properties=("policy.shadowed", "policy.redundant"))
+        assert analysis.never_first == never_first(host)
+        assert analysis.never_first  # the comparison is not vacuous
+        shadowed = {f.subject[0].name for f in analysis.findings
+                    if f.property == "policy.shadowed"}
+        assert shadowed <= analysis.never_first
 
 
 def test_generated_host_witnesses_replay() -> None:

@@ -27,7 +27,8 @@ from qmcheck.properties.strongswan_trace import (
 from qmcheck.properties.trace_inclusion import check_inclusion, smallest_bound
 
 LOGS = Path(__file__).parent / "fixtures" / "strongswan"
-RUNS = ("success", "narrower", "no-proposal", "disjoint", "message3-lost")
+RUNS = ("success", "narrower", "no-proposal", "disjoint", "message3-lost", "message2-lost-once",
+        "message2-crossed-timers")
 
 
 def load(run: str) -> tuple[list[Event], list[Event]]:
@@ -72,7 +73,8 @@ def test_recorded_runs_are_paths_of_the_strongswan_model(run: str) -> None:
     i, r = load(run)
     result = smallest_bound(i, r, "strongswan")
     assert result.included, result.blocked_at
-    model = QMModel(QMOptions(profile="strongswan", loss=True, retransmits=result.retransmits))
+    model = QMModel(QMOptions(profile="strongswan", loss=True, retransmits=result.retransmits,
+                              eager_timers=result.eager_timers))
     state = model.init_states()[0]
     for step in result.path:  # the witness replays
         state = model.next_state(state, (0, step))
@@ -90,6 +92,16 @@ def test_lost_message3_run_is_a_real_black_hole() -> None:
         state = model.next_state(state, (0, step))
     assert state[0][model.layout.index["bh"]] == 1
     assert model.local_checks["qm.no-black-hole"](state[0])
+
+
+def test_crossed_timers_need_eager_timers() -> None:
+    """A recorded run where I's retransmission of message 1 and R's of message 2 crossed: no
+    bound includes it under the model's default timers (a timer fires only when nothing is in
+    flight); with eager timers it is a path."""
+    i, r = load("message2-crossed-timers")
+    assert not any(check_inclusion(i, r, "strongswan", b).included for b in range(5))
+    result = smallest_bound(i, r)
+    assert result.included and result.eager_timers
 
 
 def test_retransmission_bound_is_the_smallest() -> None:
@@ -154,3 +166,26 @@ def test_trace_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["trace", *logs, "--profile", "libreswan"]) == 1
     capsys.readouterr()
     assert main(["trace", str(LOGS / "missing.log"), logs[1]]) == 2
+
+
+@pytest.mark.parametrize("run", ["success", "narrower", "no-proposal", "disjoint"])
+def test_outcome_agrees_with_qmcheck_peers(run: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from qmcheck.properties.cli import main
+    from tests.system.scenarios import peers_agree
+
+    i, r = load(run)
+    main(["peers", str(LOGS / f"{run}-i.conf"), str(LOGS / f"{run}-r.conf"), "--profile",
+          "strongswan", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    peers_agree(outcome(i, r), i, report, f"{run}-i")
+
+
+def test_parser_reads_other_log_formats() -> None:
+    """Syslog-style time stamps and ``ike_name = yes`` prefixes give the same events."""
+    text = (LOGS / "success-i.log").read_text()
+    other = "\n".join(
+        "Nov 28 01:00:00 host charon: " + line.split(" ", 1)[1].replace("] ", "] <peer|1> ", 1)
+        for line in text.splitlines())
+    assert parse_charon_log(other, "I") == parse_charon_log(text, "I")

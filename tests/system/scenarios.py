@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from qmcheck.properties.strongswan_trace import Event
 from tests.system.strongswan import IKE, INNER, CharonPair, swanctl_conf
 
 SUBNET_I = "10.10.1.0/24"
@@ -23,6 +26,7 @@ class Scenario:
     i_esp: str = "aes128-sha1"
     r_esp: str = "aes128-sha1"
     drop_message3: bool = False
+    drop_message2_once: bool = False
     summary: str = ""
 
     def confs(self) -> tuple[str, str]:
@@ -46,6 +50,8 @@ SCENARIOS: tuple[Scenario, ...] = (
              summary="the responder's selectors are disjoint from the initiator's"),
     Scenario("message3-lost", HOSTS_I, HOSTS_R, drop_message3=True,
              summary="nftables in the responder's namespace drops every Quick Mode message 3"),
+    Scenario("message2-lost-once", HOSTS_I, HOSTS_R, drop_message2_once=True,
+             summary="nftables in the initiator's namespace drops the first message 2"),
 )
 
 
@@ -64,20 +70,25 @@ class Run:
     ping: bool | None = None
 
 
-def message3_udp_length(log_i: str) -> int:
-    """UDP length of Quick Mode message 3 from an initiator's log: the IKE message size that
-    charon logs, plus the 4-byte non-ESP marker of port 4500, plus the UDP header."""
-    lines = log_i.splitlines()
+def message_udp_length(log: str, generating: str) -> int:
+    """UDP length of the Quick Mode message whose ``generating ...`` log line matches the regular
+    expression ``generating``: the IKE message size that charon logs next, plus the 4-byte
+    non-ESP marker of port 4500, plus the UDP header."""
+    lines = log.splitlines()
     for k, line in enumerate(lines):
-        if re.search(r"generating QUICK_MODE request \d+ \[ HASH \]", line):
+        if re.search(generating, line):
             for follow in lines[k + 1:k + 4]:
                 m = re.search(r"sending packet: .* \((\d+) bytes\)", follow)
                 if m:
                     return int(m.group(1)) + 4 + 8
-    raise AssertionError("no Quick Mode message 3 in the initiator's log")
+    raise AssertionError(f"no '{generating}' in the log")
 
 
-def run_scenario(scenario: Scenario, msg3_length: int | None = None,
+MESSAGE2 = r"generating QUICK_MODE response \d+ \[ HASH SA"
+MESSAGE3 = r"generating QUICK_MODE request \d+ \[ HASH \]"
+
+
+def run_scenario(scenario: Scenario, lengths: dict[str, int] | None = None,
                  wait_give_up: float = 20.0) -> Run:
     """Start both charons, initiate, send one ICMP echo through the SA when the initiator
     has it, (wait for the responder to give up), collect the logs
@@ -86,8 +97,11 @@ def run_scenario(scenario: Scenario, msg3_length: int | None = None,
     start = time.monotonic()
     with CharonPair(ci, cr) as pair:
         if scenario.drop_message3:
-            assert msg3_length is not None
-            pair.drop_quick_mode_message3(msg3_length)
+            assert lengths is not None
+            pair.drop_quick_mode_message3(lengths["msg3"])
+        if scenario.drop_message2_once:
+            assert lengths is not None
+            pair.drop_udp("i", "sport", lengths["msg2"], once=True)
         proc = pair.initiate("net", timeout=15)
         # one protected packet each way (an ICMP echo and its reply) once I has its SAs
         ping = pair.ping(1) if proc.returncode == 0 else None
@@ -96,10 +110,15 @@ def run_scenario(scenario: Scenario, msg3_length: int | None = None,
             deadline = time.monotonic() + wait_give_up
             while time.monotonic() < deadline and "giving up after" not in _read(pair.r.log):
                 time.sleep(0.25)
-            m = re.search(r"counter packets (\d+)", pair.nft_counter())
-            dropped = int(m.group(1)) if m else 0
+            dropped = pair.nft_dropped("r")
         else:
+            deadline = time.monotonic() + 5
+            while (proc.returncode == 0 and time.monotonic() < deadline
+                   and "established with SPIs" not in _read(pair.r.log)):
+                time.sleep(0.1)
             time.sleep(0.3)
+            if scenario.drop_message2_once:
+                dropped = pair.nft_dropped("i")
         log_i, log_r = _read(pair.i.log), _read(pair.r.log)
     return Run(scenario, ci, cr, log_i, log_r, proc.returncode, time.monotonic() - start,
                dropped, ping)
@@ -107,3 +126,41 @@ def run_scenario(scenario: Scenario, msg3_length: int | None = None,
 
 def _read(path: Path) -> str:
     return path.read_text() if path.exists() else ""
+
+
+def agreed_range(text: str) -> tuple[int, int]:
+    """``a``, ``a-b`` or ``a/n`` as an address interval."""
+    text = text.strip()
+    if "-" in text:
+        lo, hi = text.split("-")
+        return int(ipaddress.ip_address(lo)), int(ipaddress.ip_address(hi))
+    net = ipaddress.ip_network(text, strict=False)
+    return int(net.network_address), int(net.broadcast_address)
+
+
+def peers_agree(observed: str, i_ev: list[Event], report: dict[str, Any],
+                initiator: str) -> None:
+    """``qmcheck peers`` quantifies over every packet the initiator protects; the run is the
+    initiator's configured selectors. A proof of peers.negotiation means the run succeeds; a
+    refutation for the run's own traffic (the inner addresses) names the run's error; a
+    refutation for other traffic must not be covered by what strongSwan agreed."""
+    results = [r for r in report["results"] if r["property"] == "peers.negotiation"
+               and r.get("initiator") == initiator]
+    assert results
+    for r in results:
+        if r["verdict"] == "holds":
+            assert observed == "accepted"
+            continue
+        assert r["verdict"] == "refuted"
+        packet = r["witness"]["packet"]
+        if (packet["src"], packet["dst"]) == (INNER["i"], INNER["r"]):
+            assert observed == r["negotiation"]["status"]
+        else:
+            assert observed == "accepted"
+            established = next(e for e in i_ev if e.kind == "established")
+            ts_local, ts_remote = established.detail.split(" TS ")[1].split(" === ")
+            src = int(ipaddress.ip_address(packet["src"]))
+            dst = int(ipaddress.ip_address(packet["dst"]))
+            lo, hi = agreed_range(ts_local)
+            lo2, hi2 = agreed_range(ts_remote)
+            assert not (lo <= src <= hi and lo2 <= dst <= hi2)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -29,6 +31,8 @@ INNER = {"i": "10.10.1.1", "r": "10.10.2.1"}
 PSK = "qmcheck-test-psk-0123456789"
 PLUGINS = ("random nonce aes sha1 sha2 md5 hmac gmp pem pkcs1 pubkey x509 kdf "
            "kernel-libipsec kernel-netlink socket-default vici")
+#: Without kernel-libipsec, charon installs its policies into the kernel's XFRM database.
+PLUGINS_KERNEL_POLICIES = PLUGINS.replace("kernel-libipsec ", "")
 
 STRONGSWAN_CONF = """\
 charon {{
@@ -151,9 +155,11 @@ class CharonPair:
     """Namespaces for the initiator (i) and the responder (r), a veth between them, inner
     addresses on ``lo``, and a charon in each, configured with the given swanctl.conf texts."""
 
-    def __init__(self, conf_i: str, conf_r: str, *, tries: int = 2) -> None:
+    def __init__(self, conf_i: str, conf_r: str, *, tries: int = 2,
+                 plugins: str = PLUGINS) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="qmc-swan-"))
         self.sides: dict[str, Side] = {}
+        self.plugins = plugins
         try:
             self._setup(conf_i, conf_r, tries)
         except BaseException:
@@ -174,7 +180,7 @@ class CharonPair:
             run(["ip", "-n", side.namespace, "-batch", "-"], stdin="\n".join(lines) + "\n")
         for side, conf in ((i, conf_i), (r, conf_r)):
             (side.directory / "strongswan.conf").write_text(STRONGSWAN_CONF.format(
-                plugins=PLUGINS, dir=side.directory, tries=tries))
+                plugins=self.plugins, dir=side.directory, tries=tries))
             side.conf.write_text(conf)
             self._start(side)
         for side in (i, r):
@@ -216,9 +222,23 @@ class CharonPair:
     def drop_quick_mode_message3(self, udp_length: int) -> None:
         """An nftables rule in the responder's namespace that drops UDP 4500 datagrams of
         ``udp_length`` bytes (Quick Mode message 3 is the only IKE message of that size)."""
+        self.drop_udp("r", "dport", udp_length)
+
+    def drop_udp(self, role: str, port_field: str, udp_length: int, once: bool = False) -> None:
+        """Drop UDP 4500 datagrams of ``udp_length`` bytes arriving in ``role``'s namespace
+        (``once``: only the first, by an nftables quota)."""
+        quota = f"quota until {udp_length + 40} bytes " if once else ""
         rules = ("table inet qmc {\n chain input {\n  type filter hook input priority 0;\n"
-                 f"  udp dport 4500 udp length {udp_length} counter drop\n }}\n}}\n")
-        run(["ip", "netns", "exec", self.r.namespace, "nft", "-f", "-"], stdin=rules)
+                 f"  udp {port_field} 4500 udp length {udp_length} {quota}counter drop\n"
+                 " }\n}\n")
+        run(["ip", "netns", "exec", self.sides[role].namespace, "nft", "-f", "-"], stdin=rules)
+
+    def nft_dropped(self, role: str) -> int:
+        """Packets dropped so far by the rule of ``drop_udp`` in ``role``'s namespace."""
+        out = run(["ip", "netns", "exec", self.sides[role].namespace, "nft", "list",
+                   "ruleset"]).stdout
+        m = re.search(r"counter packets (\d+)", out)
+        return int(m.group(1)) if m else 0
 
     def nft_counter(self) -> str:
         return run(["ip", "netns", "exec", self.r.namespace, "nft", "list", "ruleset"]).stdout
@@ -241,7 +261,7 @@ class CharonPair:
                 f"  s.sendto(h,('{INNER['r']}',0))\n"
                 "  try:\n    d=s.recv(2048);ok=ok or d[20]==0\n  except OSError: pass\n"
                 "print(ok)\n")
-        proc = run(["ip", "netns", "exec", self.i.namespace, "python3", "-c", code],
+        proc = run(["ip", "netns", "exec", self.i.namespace, sys.executable, "-c", code],
                    check=False, timeout=20)
         return proc.stdout.strip() == "True"
 

@@ -18,6 +18,7 @@ import json
 import os
 import random
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ ACTIONS = ("PASS", "DISCARD", "ESP_AES128_HMAC_SHA1", "AH_SHA1")
 ICMP = {4: "icmp", 6: "icmpv6"}
 PROTO_NUMBER = {"tcp": 6, "udp": 17, "icmp": 1, "icmpv6": 58}
 
-STATS: dict[str, int] = {"sets": 0, "probes": 0, "disagreements": 0}
+STATS: Counter[str] = Counter()
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,8 @@ def pair() -> Iterator[HostPair]:
     SUMMARY.append(f"kernel differential test: {STATS['sets']} policy sets, {STATS['probes']} "
                    f"probes, {STATS['disagreements']} disagreements; with the listing import "
                    f"test {time.monotonic() - start:.1f}s")
+    SUMMARY.append("kernel probes: " + ", ".join(
+        f"{k} {v}" for k, v in sorted(STATS.items()) if k[0] in "IUio"))
 
 
 # -- strategies ------------------------------------------------------------------------------
@@ -183,7 +186,7 @@ def kernel_verdicts(hp: HostPair, batch: list[dict[str, Any]]) -> list[str]:
         if not group:
             continue
         sent = {r["id"]: r["errno"] for r in sender.call(op="send", probes=group)["results"]}
-        seen = receiver.call(op="collect", idle=0.03, limit=2.0)["seen"]
+        seen = receiver.call(op="collect", idle=0.05, limit=2.0)["seen"]
         arrived = {tuple(s[:6]) if s[6] is None else ("id", s[6]) for s in seen}
         for p in group:
             key = (("id", p["id"]) if p["proto"] != 6 else
@@ -218,6 +221,8 @@ def test_kernel_lookup_agrees_with_model(pair: HostPair, tmp_path: Path, host: d
     kernel = kernel_verdicts(pair, batch)
     STATS["sets"] += 1
     STATS["probes"] += len(batch)
+    STATS.update(f"IPv{p['family']}" for p in batch)
+    STATS.update(f"{p['direction']} {k}" for p, k in zip(batch, kernel, strict=True))
     wrong = [(p, m, k) for p, m, k in zip(batch, model, kernel, strict=True)
              if comparable(m, p["direction"]) != k]
     STATS["disagreements"] += len(wrong)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import ipaddress
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +26,16 @@ from qmcheck.properties.strongswan_trace import (
 from qmcheck.properties.trace_inclusion import Inclusion, smallest_bound
 from tests.system.conftest import SUMMARY
 from tests.system.netns import skip_reason
-from tests.system.scenarios import SCENARIOS, Run, message3_udp_length, run_scenario
+from tests.system.scenarios import (
+    MESSAGE2,
+    MESSAGE3,
+    SCENARIOS,
+    Run,
+    agreed_range,
+    message_udp_length,
+    peers_agree,
+    run_scenario,
+)
 from tests.system.strongswan import INNER, charon_skip_reason
 
 pytestmark = pytest.mark.system
@@ -41,11 +49,12 @@ def runs() -> Iterator[dict[str, Run]]:
         SUMMARY.append(f"strongSwan scenarios skipped: {reason}")
         pytest.skip(reason)
     out: dict[str, Run] = {}
-    length: int | None = None
-    for scenario in SCENARIOS:  # "success" first: it measures message 3
-        out[scenario.name] = run_scenario(scenario, length)
+    lengths: dict[str, int] = {}
+    for scenario in SCENARIOS:  # "success" first: it measures messages 2 and 3
+        out[scenario.name] = run_scenario(scenario, lengths)
         if scenario.name == "success":
-            length = message3_udp_length(out["success"].log_i)
+            lengths["msg2"] = message_udp_length(out["success"].log_r, MESSAGE2)
+            lengths["msg3"] = message_udp_length(out["success"].log_i, MESSAGE3)
     SUMMARY.append("strongSwan scenarios: " + ", ".join(
         f"{n} {r.seconds:.1f}s" for n, r in out.items()))
     yield out
@@ -63,7 +72,8 @@ def events(run: Run) -> tuple[list[Event], list[Event]]:
 def replay(result: Inclusion) -> None:
     """The witness path is a path of the model (replayed step by step)."""
     model = QMModel(QMOptions(profile=result.profile, loss=True,
-                              retransmits=result.retransmits))
+                              retransmits=result.retransmits,
+                              eager_timers=result.eager_timers))
     state = model.init_states()[0]
     for step in result.path:
         state = model.next_state(state, (0, step))
@@ -77,8 +87,9 @@ def test_run_is_a_path_of_the_strongswan_model(runs: dict[str, Run], name: str) 
         f"{name}: not a path of the strongswan model; stuck at {result.blocked_at}\n"
         + "\n".join(map(str, i_ev + r_ev)))
     replay(result)
+    timers = ", eager timers" if result.eager_timers else ""
     SUMMARY.append(f"{name}: a path of the strongswan model (retransmission bound "
-                   f"{result.retransmits}): {' '.join(result.path)}")
+                   f"{result.retransmits}{timers}): {' '.join(result.path)}")
 
 
 def test_data_flows_after_success(runs: dict[str, Run]) -> None:
@@ -88,6 +99,17 @@ def test_data_flows_after_success(runs: dict[str, Run]) -> None:
         assert run.ping is True
         assert [e.message for e in r_ev if e.kind == "recv"][-1] == "data"
         assert [e.message for e in i_ev if e.kind == "recv"][-1] == "data"
+
+
+def test_message2_lost_once_run_shows_the_fault(runs: dict[str, Run]) -> None:
+    """The first message 2 was dropped: I retransmitted message 1, R answered the duplicate with
+    message 2 again, and the pair was installed on both sides after all."""
+    run = runs["message2-lost-once"]
+    i_ev, r_ev = events(run)
+    assert run.dropped == 1 and run.initiate_rc == 0
+    assert [e.retransmit for e in i_ev if e.kind == "send" and e.message == "msg1"] == [
+        False, True]
+    assert {e.message for e in r_ev if e.kind == "install"} == {"in", "out"}
 
 
 def test_message3_lost_run_shows_the_fault(runs: dict[str, Run]) -> None:
@@ -105,16 +127,6 @@ def test_message3_lost_run_shows_the_fault(runs: dict[str, Run]) -> None:
     result = smallest_bound(i_ev, r_ev, "strongswan")
     sends = [e for e in r_ev if e.kind == "send" and e.message == "msg2" and e.retransmit]
     assert result.retransmits == len(sends)
-
-
-def _range(text: str) -> tuple[int, int]:
-    """``a``, ``a-b`` or ``a/n`` as an address interval."""
-    text = text.strip()
-    if "-" in text:
-        lo, hi = text.split("-")
-        return int(ipaddress.ip_address(lo)), int(ipaddress.ip_address(hi))
-    net = ipaddress.ip_network(text, strict=False)
-    return int(net.network_address), int(net.broadcast_address)
 
 
 def qmcheck_json(*args: str) -> tuple[int, dict[str, Any]]:
@@ -146,8 +158,21 @@ def test_outcome_matches_qmcheck_negotiate(runs: dict[str, Run], name: str,
         established = next(e for e in i_ev if e.kind == "established")
         ts_local, ts_remote = established.detail.split(" TS ")[1].split(" === ")
         agreed = negotiation["message2"]
-        assert _range(agreed["idci"]["address"]) == _range(ts_local)
-        assert _range(agreed["idcr"]["address"]) == _range(ts_remote)
+        assert agreed_range(agreed["idci"]["address"]) == agreed_range(ts_local)
+        assert agreed_range(agreed["idcr"]["address"]) == agreed_range(ts_remote)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_outcome_agrees_with_qmcheck_peers(runs: dict[str, Run], name: str,
+                                           tmp_path: Path) -> None:
+    run = runs[name]
+    i_ev, r_ev = events(run)
+    conf_i, conf_r = tmp_path / "initiator.conf", tmp_path / "responder.conf"
+    conf_i.write_text(run.conf_i)
+    conf_r.write_text(run.conf_r)
+    _, report = qmcheck_json("peers", str(conf_i), str(conf_r), "--profile", "strongswan",
+                             "--format", "json")
+    peers_agree(outcome(i_ev, r_ev), i_ev, report, "initiator")
 
 
 def test_profiles_that_include_the_runs(runs: dict[str, Run]) -> None:

@@ -1,0 +1,137 @@
+"""Benchmark of ``qmcheck conflicts`` (all ``policy.*`` properties of one host).
+
+Seeded generated policy sets (``model/policy_gen.py``: prefixes, ranges, ports, protocols,
+mixed actions, duplicates, exceptions, a few broad rules, 5% IPv6) of 100 .. 100,000
+policies. For each size: seconds per phase (and the properties each phase decides), seconds
+per property run alone (sizes up to ``--alone-max``), the total, the number of findings and of
+z3 checks; medians over ``--repeat`` runs for the small sizes. The same run measures the plain
+approach (one fresh z3 query per policy over all earlier policies that overlap it: the
+shadowing check alone) at ``--plain-sizes``, extrapolates it to 10,000 and 100,000 policies
+with a power law through the measured points (or measures it, if asked), and prints the ratio.
+
+    python benchmarks/bench_conflicts.py                       # 100 .. 100,000
+    python benchmarks/bench_conflicts.py --sizes 100,1000 --plain-sizes 500,1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+import time
+from collections import Counter
+
+import z3
+
+from qmcheck.model.policy import Host
+from qmcheck.model.policy_gen import generate_host
+from qmcheck.properties.policy_checks import POLICY_PROPERTIES, analyse
+from qmcheck.properties.policy_plain import never_first
+
+PHASES = {
+    "index": "all",
+    "first match": "shadowed, redundant, correlated, generalization",
+    "cover sets": "shadowed, redundant (and which policies apply at all)",
+    "redundancy": "redundant",
+    "shadowing": "shadowed",
+    "classify": "shadowed, redundant",
+    "pairs": "correlated, generalization",
+    "determinism": "determinism",
+    "uncovered": "uncovered",
+}
+
+
+def plain_shadowing(host: Host) -> tuple[float, int]:
+    """The plain approach (``properties/policy_plain.py``): seconds, policies never first."""
+    start = time.perf_counter()
+    dead = never_first(host)
+    return time.perf_counter() - start, len(dead)
+
+
+def measure(size: int, seed: int, repeat: int, alone: bool, broad_share: float
+            ) -> dict[str, object]:
+    host = generate_host(size, seed, broad_share=broad_share)
+    totals, phase_runs, checks = [], [], 0
+    findings: Counter[str] = Counter()
+    for _ in range(repeat):
+        start = time.perf_counter()
+        analysis = analyse(host)
+        totals.append(time.perf_counter() - start)
+        phase_runs.append(analysis.seconds)
+        checks = analysis.checks
+        findings = Counter(f.property for f in analysis.findings if f.verdict == "refuted")
+        unknown = sum(f.verdict == "unknown" for f in analysis.findings)
+    phases = {k: statistics.median(run.get(k, 0.0) for run in phase_runs) for k in PHASES}
+    per_property: dict[str, float] = {}
+    if alone:
+        for prop in POLICY_PROPERTIES:
+            runs = []
+            for _ in range(repeat):
+                start = time.perf_counter()
+                analyse(host, properties=(prop,))
+                runs.append(time.perf_counter() - start)
+            per_property[prop] = statistics.median(runs)
+    return {"size": size, "total": statistics.median(totals), "phases": phases,
+            "alone": per_property, "findings": dict(sorted(findings.items())),
+            "unknown": unknown, "checks": checks, "repeat": repeat}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100,1000,2000,10000,100000")
+    parser.add_argument("--plain-sizes", default="1000,2000")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--broad-share", type=float, default=0.00005,
+                        help="share of broad rules in the generated sets (denser overlap: "
+                             "0.002)")
+    parser.add_argument("--alone-max", type=int, default=10000,
+                        help="run each property alone up to this size")
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    plain_sizes = [int(s) for s in args.plain_sizes.split(",") if s]
+    print(f"z3 {z3.get_version_string()}, python {sys.version.split()[0]}, seed {args.seed}, "
+          f"broad share {args.broad_share}")
+    plain = {}
+    for size in plain_sizes:
+        seconds, never = plain_shadowing(generate_host(size, args.seed,
+                                                       broad_share=args.broad_share))
+        plain[size] = seconds
+        print(f"plain approach (shadowing only), {size} policies: {seconds:.2f} s, "
+              f"{never} never first", flush=True)
+    rows = []
+    for size in sizes:
+        repeat = 5 if size <= 1000 else 3 if size <= 10000 else 1
+        row = measure(size, args.seed, repeat, size <= args.alone_max, args.broad_share)
+        rows.append(row)
+        print(f"\n== {size} policies: {row['total']:.2f} s total (median of {repeat}), "
+              f"{row['checks']} z3 checks, unknown {row['unknown']}", flush=True)
+        print("   findings: " + ", ".join(f"{k.split('.')[1]} {v}" for k, v in
+                                          row["findings"].items()))  # type: ignore[union-attr]
+        for phase, seconds in row["phases"].items():  # type: ignore[union-attr]
+            print(f"   phase {phase:12} {seconds:8.2f} s   ({PHASES[phase]})")
+        for prop, seconds in row["alone"].items():  # type: ignore[union-attr]
+            print(f"   alone {prop:24} {seconds:8.2f} s")
+    ours = {int(r["size"]): float(r["total"]) for r in rows}  # type: ignore[call-overload]
+    ratios = {}
+    if len(plain) >= 2:
+        (n1, t1), (n2, t2) = sorted(plain.items())[-2:]
+        exponent = math.log(t2 / t1) / math.log(n2 / n1)
+        print(f"\nplain approach fit: t = {t2:.2f} s * (n / {n2}) ** {exponent:.2f}")
+        for size in sorted(ours):
+            estimate = plain.get(size, t2 * (size / n2) ** exponent)
+            kind = "measured" if size in plain else "extrapolated"
+            ratios[size] = estimate / ours[size]
+            print(f"   {size:>6} policies: plain {estimate:9.1f} s ({kind}), all properties "
+                  f"{ours[size]:7.2f} s, ratio {ratios[size]:7.1f}x")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"rows": rows, "plain": plain, "ratios": ratios}, out, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
