@@ -24,7 +24,8 @@ from qmcheck.model.qm_options import PROFILES, QMOptions
 from qmcheck.model.qm_smt import SAFETY_IDS
 from qmcheck.properties.matrix import FAULT_KEYS, SETTINGS
 from qmcheck.properties.qm_properties import check_protocol
-from qmcheck.properties.smt_engine import SmtEngine, smt_check
+from qmcheck.properties.smt_engine import SmtEngine
+from qmcheck.properties.smt_results import smt_check
 
 TARGET_SECONDS = 10.0
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import z3
@@ -198,14 +198,17 @@ def _cells(lo: int, hi: int, others: list[tuple[int, int]], nice: tuple[int, ...
     return reps
 
 
-def hint_point(query: Query, boxes: Sequence[Sequence[Box]], limit: int = 12
-               ) -> tuple[int, ...] | None:
+def hint_point(query: Query, boxes: Sequence[Sequence[Box]], limit: int = 12,
+               top: int = (1 << 32) - 1) -> tuple[int, ...] | None:
     """A point (local, remote, lport, rport, protocol) satisfying the query on the boxes,
     searched over the cells of the boxes involved (at most ``limit`` tries)."""
-    if not query.pos:
-        return None
     order = query.first_differs[0] if query.first_differs is not None else ()
-    for combo in itertools.islice(itertools.product(*(boxes[p] for p in query.pos)), 16):
+    combos: Iterable[tuple[Box, ...]]
+    if query.pos:
+        combos = itertools.islice(itertools.product(*(boxes[p] for p in query.pos)), 16)
+    else:  # the whole packet space of the family
+        combos = [((0, top, 0, top, 0, 65535, 0, 65535, 0, 255),)]
+    for combo in combos:
         inter = list(combo[0])
         for b in combo[1:]:
             inter = [max(inter[k], b[k]) if k % 2 == 0 else min(inter[k], b[k])
@@ -302,7 +305,7 @@ class BatchSolver:
         """A concrete packet that satisfies the query, if a cheap search finds one."""
         if self.boxes is None or self.selectors:
             return None
-        point = hint_point(q, self.boxes)
+        point = hint_point(q, self.boxes, top=(1 << BITS[self.family]) - 1)
         if point is None:
             return None
         local, remote, lport, rport, proto = point

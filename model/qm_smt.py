@@ -72,6 +72,27 @@ def as_int(x: Any) -> Any:
     return z3.If(x, num(1), num(0)) if z3.is_bool(x) else x
 
 
+def _nary(make: Any, xs: Sequence[Any], empty: bool) -> Any:
+    """``z3.And`` / ``z3.Or`` over Bools through the C API (no per-argument coercion)."""
+    if not xs:
+        return z3.BoolVal(empty)
+    if len(xs) == 1:
+        return xs[0]
+    arr = (z3.Ast * len(xs))()
+    for j, x in enumerate(xs):
+        arr[j] = x.as_ast()
+    ctx = xs[0].ctx
+    return z3.BoolRef(make(ctx.ref(), len(xs), arr), ctx)
+
+
+def mk_and(xs: Sequence[Any]) -> Any:
+    return _nary(z3.z3.Z3_mk_and, xs, True)
+
+
+def mk_or(xs: Sequence[Any]) -> Any:
+    return _nary(z3.z3.Z3_mk_or, xs, False)
+
+
 class Z3Ops:
     """``qm_expr.Ops`` over z3: guards become Bools, values Ints; operations coerce."""
 
@@ -96,10 +117,10 @@ class Z3Ops:
         return as_int(a) + as_int(b)
 
     def and_(self, xs: Sequence[Any]) -> Any:
-        return z3.And(*[as_bool(x) for x in xs])
+        return mk_and([as_bool(x) for x in xs])
 
     def or_(self, xs: Sequence[Any]) -> Any:
-        return z3.Or(*[as_bool(x) for x in xs])
+        return mk_or([as_bool(x) for x in xs])
 
     def not_(self, a: Any) -> Any:
         return z3.Not(as_bool(a))
@@ -113,14 +134,40 @@ class Z3Ops:
 OPS = Z3Ops()
 
 
-def pred(expr: Expr, env: Mapping[str, Any]) -> Any:
+def fold_shared(expr: Expr, env: Mapping[str, Any], memo: dict[Any, Any]) -> Any:
+    """``qm_expr.fold`` with ``OPS``, memoized on structure: a node whose operator and folded
+    arguments were seen before (z3 terms are hash-consed, so equal terms have equal ids) is not
+    built again. Each node is still interpreted by ``fold`` itself (one definition)."""
+    if expr.op in ("var", "const"):
+        return fold(expr, env, OPS)
+    args = [fold_shared(a, env, memo) for a in expr.args]
+    key = (expr.op, *(a.get_id() for a in args))
+    hit = memo.get(key)
+    if hit is None:
+        slots = {f"#{j}": a for j, a in enumerate(args)}
+        shallow = Expr(expr.op, tuple(Expr("var", name=n) for n in slots))
+        hit = memo[key] = fold(shallow, slots, OPS)
+    return hit
+
+
+def pred(expr: Expr, env: Mapping[str, Any], memo: dict[Any, Any] | None = None) -> Any:
     """A ``qm_expr`` predicate as a z3 Bool over one component's variables."""
-    return z3.simplify(as_bool(fold(expr, env, OPS)))
+    return as_bool(fold_shared(expr, env, {} if memo is None else memo))
 
 
-def value(expr: Expr, env: Mapping[str, Any]) -> Any:
+def value(expr: Expr, env: Mapping[str, Any], memo: dict[Any, Any] | None = None) -> Any:
     """A ``qm_expr`` value as a z3 bit-vector over one component's variables."""
-    return as_int(fold(expr, env, OPS))
+    return as_int(fold_shared(expr, env, {} if memo is None else memo))
+
+
+def substitute(term: Any, pairs: Sequence[tuple[Any, Any]]) -> Any:
+    """``z3.substitute`` through the C API (without its per-pair sort checks in Python)."""
+    n = len(pairs)
+    src, dst = (z3.Ast * n)(), (z3.Ast * n)()
+    for j, (a, b) in enumerate(pairs):
+        src[j], dst[j] = a.as_ast(), b.as_ast()
+    ctx = term.ctx
+    return z3.z3._to_expr_ref(z3.z3.Z3_substitute(ctx.ref(), term.as_ast(), n, src, dst), ctx)
 
 
 class QMEncoding:
@@ -139,6 +186,41 @@ class QMEncoding:
         self._updates: dict[int, dict[str, Expr]] = {
             i: dict(a.updates) for i, a in enumerate(self.actions)}
         self._template: tuple[Any, SymLocal, SymLocal, dict[int, Any]] | None = None
+        # predicates are folded once over these variables, then substituted (fast, in z3)
+        self._base: SymLocal = self.local_vars("base", -1)
+        self._preds: dict[Any, tuple[Any, Any]] = {}
+        self._terminal: Any = None
+        self._memo: dict[Any, Any] = {}  # fold_shared's memo for terms over ``_base``
+        self._sources = (z3.Ast * len(self.names))()
+        for j, n in enumerate(self.names):
+            self._sources[j] = self._base[n].as_ast()
+        self._targets: dict[int, tuple[Mapping[str, Any], Any]] = {}
+        self._quiescent = quiescent(self.layout)
+
+    def at(self, expr: Expr, env: Mapping[str, Any]) -> Any:
+        """``pred(expr, env)``, folded once per expression and instantiated by substitution."""
+        hit = self._preds.get(id(expr))
+        if hit is None or hit[0] is not expr:
+            hit = self._preds[id(expr)] = (expr, pred(expr, self._base, self._memo))
+        return self._subst(hit[1], env)
+
+    def _subst(self, term: Any, env: Mapping[str, Any]) -> Any:
+        """``term`` over ``_base`` with ``env``'s terms in place of the variables.
+
+        (z3's C substitution with cached argument arrays: the Python ``z3.substitute`` checks
+        every pair's sorts on each call and dominated the encoding time.)
+        """
+        if env is self._base:
+            return term
+        hit = self._targets.get(id(env))
+        if hit is None or hit[0] is not env:
+            to = (z3.Ast * len(self.names))()
+            for j, n in enumerate(self.names):
+                to[j] = env[n].as_ast()
+            hit = self._targets[id(env)] = (env, to)
+        ctx = term.ctx
+        ast = z3.z3.Z3_substitute(ctx.ref(), term.as_ast(), len(self.names), self._sources, hit[1])
+        return z3.z3._to_expr_ref(ast, ctx)
 
     # -- variables -------------------------------------------------------------------------
     def local_vars(self, tag: str, comp: int = 0) -> SymLocal:
@@ -177,7 +259,7 @@ class QMEncoding:
 
     def enabled(self, i: int, pre: SymLocal) -> Any:
         """The guard of action ``i`` on one component."""
-        return pred(self._guards[i], pre)
+        return self.at(self._guards[i], pre)
 
     def indicators(self, tag: str) -> dict[tuple[int, int], Any]:
         """One Bool per (component, action) of a step, named ``act.c{c}.{action id}.{tag}``."""
@@ -203,18 +285,18 @@ class QMEncoding:
             for i in sorted(picks):
                 upd = self._updates[i].get(n)
                 if upd is not None:
-                    term = value(upd, pre)
+                    term = value(upd, pre, self._memo if pre is self._base else None)
                     groups.setdefault(term.get_id(), (term, []))[1].append(picks[i])
             nxt = pre[n]
             for term, who in reversed(list(groups.values())):
-                nxt = z3.If(z3.Or(*who), term, nxt)
+                nxt = z3.If(mk_or(who), term, nxt)
             body.append(post[n] == nxt)
         return z3.And(*body)
 
     def _effect_template(self) -> tuple[Any, SymLocal, SymLocal, dict[int, Any]]:
         """``local_effect`` once over placeholder variables (instantiated by substitution)."""
         if self._template is None:
-            pre, post = self.local_vars("pre", -1), self.local_vars("post", -1)
+            pre, post = self._base, self.local_vars("post", -1)
             picks = {i: z3.Bool(f"act.{i}.tmpl") for i in range(len(self.actions))}
             self._template = (z3.simplify(self.local_effect(pre, post, picks)), pre, post, picks)
         return self._template
@@ -225,7 +307,7 @@ class QMEncoding:
         pairs = [(tpre[n], pre[n]) for n in self.names]
         pairs += [(tpost[n], post[n]) for n in self.names]
         pairs += [(tpicks[i], picks[i]) for i in tpicks]
-        return z3.substitute(formula, *pairs)
+        return substitute(formula, pairs)
 
     def trans(self, pre: SymState, post: SymState, picks: Mapping[tuple[int, int], Any]) -> Any:
         """One interleaving step of the whole state: exactly one (component, action) fires."""
@@ -238,18 +320,21 @@ class QMEncoding:
     # -- properties ------------------------------------------------------------------------
     def local_bad(self, pid: str, s: SymLocal) -> Any:
         """The bad-state predicate of a local property on one component."""
-        return pred(self.model.local_preds[pid], s)
+        return self.at(self.model.local_preds[pid], s)
 
     def quiet(self, s: SymLocal) -> Any:
-        return pred(quiescent(self.layout), s)
+        return self.at(self._quiescent, s)
 
     def terminal(self, s: SymLocal) -> Any:
         """No action of the component is enabled."""
-        return z3.And(*[z3.Not(self.enabled(i, s)) for i in range(len(self.actions))])
+        if self._terminal is None:
+            self._terminal = z3.And(*[z3.Not(self.enabled(i, self._base))
+                                      for i in range(len(self.actions))])
+        return self._subst(self._terminal, s)
 
     def goal(self, s: SymState) -> Any:
         """Some component has both pairs installed (qm.reachable-installed)."""
-        return z3.Or(*[pred(self.model.local_preds["goal"], c) for c in s])
+        return z3.Or(*[self.at(self.model.local_preds["goal"], c) for c in s])
 
     def spi_collision(self, s: SymState) -> Any:
         """Two live inbound entries of one host share an SPI (SPI = 0x100 + position)."""

@@ -100,7 +100,8 @@ class BoxIndex:
         buckets: dict[int, list[tuple[int, int]]] = {}
         for n, b in enumerate(self.boxes):
             lo, hi = span(b)
-            buckets.setdefault((hi - lo).bit_length(), []).append((lo, n))
+            width = -(-(hi - lo).bit_length() // 4) * 4  # classes of 16x width: fewer bisects
+            buckets.setdefault(width, []).append((lo, n))
         out = {}
         for width, items in buckets.items():
             items.sort()
@@ -207,6 +208,10 @@ def eq_const(var: z3.BitVecRef, value: int) -> z3.BoolRef:
     return z3.BoolRef(z3.Z3_mk_eq(ctx.ref(), var.ast, c.ast), ctx)
 
 
+def eq_bv(a: z3.BitVecRef, b: z3.BitVecRef) -> z3.BoolRef:
+    return z3.BoolRef(z3.Z3_mk_eq(a.ctx.ref(), a.ast, b.ast), a.ctx)
+
+
 def ite_bv(c: z3.BoolRef, a: z3.BitVecRef, b: z3.BitVecRef) -> z3.BitVecRef:
     return z3.BitVecRef(z3.Z3_mk_ite(c.ctx.ref(), c.ast, a.ast, b.ast), c.ctx)
 
@@ -301,6 +306,15 @@ def _ite(c: z3.BoolRef | bool, a: z3.BoolRef | bool, b: z3.BoolRef | bool
     if isinstance(c, bool):
         return a if c else b
     return _or(_and(c, a), _and(_not(c), b))
+
+
+def conj(*parts: z3.BoolRef | bool) -> z3.BoolRef | bool:
+    """Conjunction built directly over the C API (Python truth values fold away)."""
+    return _and(*parts)
+
+
+def neg(x: z3.BoolRef | bool) -> z3.BoolRef | bool:
+    return _not(x)
 
 
 def to_z3(x: z3.BoolRef | bool, ctx: z3.Context | None = None) -> z3.BoolRef:
@@ -487,6 +501,8 @@ class PairEncoding:
         self._i_match: dict[int, z3.BoolRef | bool] = {}
         self._r_match: dict[int, z3.BoolRef | bool] = {}
         self._earlier: dict[int, list[int]] = {}
+        self._i_not: dict[int, z3.BoolRef | bool] = {}
+        self._r_not: dict[int, z3.BoolRef | bool] = {}
         self.scope = self._scope()
 
     # compressed coordinates ----------------------------------------------------------------
@@ -555,6 +571,16 @@ class PairEncoding:
             self._i_match[n] = match(self.i_order[n], self.p)
         return self._i_match[n]
 
+    def i_not(self, n: int) -> z3.BoolRef | bool:
+        if n not in self._i_not:
+            self._i_not[n] = _not(self.i_match(n))
+        return self._i_not[n]
+
+    def r_not(self, n: int) -> z3.BoolRef | bool:
+        if n not in self._r_not:
+            self._r_not[n] = _not(self.r_match(n))
+        return self._r_not[n]
+
     def r_match(self, n: int) -> z3.BoolRef | bool:
         if n not in self._r_match:
             self._r_match[n] = match(self.r_order[n], self.rp)
@@ -563,7 +589,7 @@ class PairEncoding:
     def region(self, n: int) -> z3.BoolRef:
         """I's first match for ``p`` is its ``n``-th policy (and ``p`` is in scope)."""
         earlier = self.earlier(n)
-        return to_z3(_and(self.scope, self.i_match(n), *[_not(self.i_match(k)) for k in earlier]),
+        return to_z3(_and(self.scope, self.i_match(n), *[self.i_not(k) for k in earlier]),
                      self.ctx)
 
     def earlier(self, n: int) -> list[int]:
@@ -681,7 +707,7 @@ def responder_region(enc: PairEncoding, k: int) -> tuple[z3.BoolRef, z3.BoolRef 
     that no query has to describe the packets that no IPsec policy of I matches."""
     box = enc.r_boxes[k]
     earlier = [m for m in enc.r_index.query(box) if m < k]
-    region = to_z3(_and(enc.scope, enc.r_match(k), *[_not(enc.r_match(m)) for m in earlier]),
+    region = to_z3(_and(enc.scope, enc.r_match(k), *[enc.r_not(m) for m in earlier]),
                    enc.ctx)
     cands = enc.i_index.query(box)
     i_ipsec = enc.protects(enc.i_order, cands, [enc.i_match(j) for j in cands])

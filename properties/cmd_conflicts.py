@@ -74,7 +74,7 @@ def finding_result(host: Host, f: Finding, analysis: Analysis,
             extra["related_locations"] = related
     else:
         extra["location"] = {"file": host.source, "line": None}
-    seconds = analysis.seconds.get(f.property)
+    seconds = analysis.property_seconds(f.property)
     return Result(f.property, f.verdict, prefix + tuple(p.name for p in f.subject),  # type: ignore[arg-type]
                   f.severity, "smt", f.message, witness, None, seconds, extra)  # type: ignore[arg-type]
 
@@ -112,7 +112,7 @@ def host_results(host: Host, *, properties: tuple[str, ...] = POLICY_PROPERTIES,
             entry = info(prop)
             results.append(Result(prop, "holds", prefix, entry.severity if entry else "error",
                                   "smt", _holds_message(prop, host, analysis), None, None,
-                                  analysis.seconds.get(prop)))
+                                  analysis.property_seconds(prop)))
         results.extend(finding_result(host, f, analysis, prefix) for f in mine)
     return results, analysis
 

@@ -44,6 +44,15 @@ from qmcheck.model.selectors import Selector
 POLICY_PROPERTIES = ("policy.determinism", "policy.shadowed", "policy.redundant",
                      "policy.correlated", "policy.generalization", "policy.uncovered")
 MAX_COVER_ROUNDS = 64
+# The phases whose work each property needs (shared phases count for each of them).
+PHASES_OF: dict[str, tuple[str, ...]] = {
+    "policy.determinism": ("index", "determinism"),
+    "policy.shadowed": ("index", "first match", "cover sets", "shadowing", "classify"),
+    "policy.redundant": ("index", "first match", "cover sets", "redundancy", "classify"),
+    "policy.correlated": ("index", "first match", "cover sets", "pairs"),
+    "policy.generalization": ("index", "first match", "cover sets", "pairs"),
+    "policy.uncovered": ("index", "uncovered"),
+}
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -65,6 +74,11 @@ class Finding:
 @dataclass
 class Analysis:
     """All findings for one host, with per-phase seconds and the number of z3 checks."""
+
+    def property_seconds(self, prop: str) -> float:
+        """Seconds of the phases the property needs (shared phases counted in full)."""
+        return sum(self.seconds.get(phase, 0.0) for phase in PHASES_OF[prop])
+
 
     host: Host
     findings: list[Finding] = field(default_factory=list)
@@ -491,7 +505,8 @@ class _Analyser:
             if self.default is not None:
                 continue
             if fam is None:  # no policy of this family: z3 still gives the witness
-                solver = BatchSolver(family, [], self.timeout_ms)  # type: ignore[arg-type]
+                solver = BatchSolver(family, [], self.timeout_ms,  # type: ignore[arg-type]
+                                     boxes=[])
                 answer = solver.solve([Query(())])[0]
             else:
                 every = tuple(range(len(fam.index.policies)))

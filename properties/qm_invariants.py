@@ -36,7 +36,7 @@ from qmcheck.model.qm_expr import (
 )
 from qmcheck.model.qm_options import QMOptions
 from qmcheck.model.qm_profiles import PROFILE_TABLE
-from qmcheck.model.qm_smt import QMEncoding, SymLocal, num, pred
+from qmcheck.model.qm_smt import QMEncoding, SymLocal, num
 from qmcheck.model.qm_state import (
     ABSENT,
     DATA,
@@ -252,7 +252,8 @@ class Houdini:
     def local(self, s: SymLocal) -> Any:
         """The conjunction of the kept invariants on one component."""
         chosen = [i for i in self.invariants if i.name in self.kept]
-        return z3.And(*[pred(i.expr, s) for i in chosen])
+        assert self.enc is not None
+        return z3.And(*[self.enc.at(i.expr, s) for i in chosen])
 
     def holds_all(self, state: Sequence[SymLocal]) -> Any:
         """The kept invariants on every component of a state."""
@@ -279,12 +280,12 @@ def houdini(enc: QMEncoding, invariants: Sequence[Invariant] | None = None) -> H
     picks = {i: z3.Bool(f"hact.{a.id}") for i, a in enumerate(enc.actions)}
     names = [i.name for i in cands]
     by_name = out.by_name()
-    at_pre = {i.name: pred(i.expr, pre) for i in cands}
-    at_post = {i.name: pred(i.expr, post) for i in cands}
+    at_pre = {i.name: enc.at(i.expr, pre) for i in cands}
+    at_post = {i.name: enc.at(i.expr, post) for i in cands}
     alive = []
     for name in names:  # initiation: the initial components are concrete, z3 evaluates
         bad = [loc for loc in sorted(set(enc.init_state))
-               if not z3.is_true(z3.simplify(pred(by_name[name].expr, const_env(enc, loc))))]
+               if not z3.is_true(z3.simplify(enc.at(by_name[name].expr, const_env(enc, loc))))]
         if bad:
             out.why[name] = "fails initiation"
         else:
@@ -347,7 +348,7 @@ def inductiveness_report(result: Houdini, *, include_dropped: bool = False) -> l
             s.pop()
             continue
         for n in names:
-            res = s.check(z3.Not(pred(inv[n].expr, post)))
+            res = s.check(z3.Not(enc.at(inv[n].expr, post)))
             cells.append(Cell(n, action.id, "preserved" if res == z3.unsat else "broken"))
         s.pop()
     return cells

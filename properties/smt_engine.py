@@ -142,13 +142,14 @@ class SmtEngine:
         return result.kept, result.dropped, result
 
     # -- the checks ------------------------------------------------------------------------
-    def run(self, pids: Sequence[str] = SMT_IDS, hints: Mapping[str, int] | None = None
-            ) -> SmtRun:
+    def run(self, pids: Sequence[str] = SMT_IDS,
+            hints: Mapping[str, int | None] | None = None) -> SmtRun:
         """Decide each property: BMC and k-induction interleaved by depth.
 
-        ``hints`` (property -> length) names properties already refuted by another engine
-        with a counterexample of that length: they are checked by BMC at that depth only
-        (no shortest-length claim; if nothing is found there the normal search resumes).
+        ``hints`` name properties another engine already refuted (for qm.reachable-installed:
+        found a witness). With a length, BMC checks that depth only (no shortest-length claim;
+        if nothing is found there the normal search resumes); with None, BMC searches as usual
+        but no induction is attempted. Either way every trace found is the SMT engine's own.
         """
         start = time.perf_counter()
         run = SmtRun()
@@ -170,7 +171,7 @@ class SmtEngine:
         depth = 0
         while open_ids:
             # base case: a counterexample of length exactly `depth` (shortest: none shorter)
-            due = [p for p in open_ids if hinted.get(p, depth) == depth]
+            due = [p for p in open_ids if hinted.get(p, depth) in (depth, None)]
             bads = {p: self.enc.bad(p, bmc.states[depth]) for p in due}
             res, _ = solve(base, z3.Or(*bads.values())) if due else (z3.unsat, None)
             if res != z3.unsat:
@@ -183,16 +184,18 @@ class SmtEngine:
                     elif res == z3.unknown:
                         run.timeouts.add(pid)
             for pid in due:
-                hinted.pop(pid, None)
+                if hinted.get(pid) is not None:
+                    del hinted[pid]
             run.bmc_bound = depth
             if not open_ids or depth >= self.max_bound:
                 break
             # inductive step with k = depth + 1: k good states, then a bad one
             k = depth + 1
-            ind.extend()
-            if inv is not None:
-                step.add(inv.holds_all(ind.states[k]))
             tried = [p for p in open_ids if p not in hinted] if k <= self.max_k else []
+            while tried and len(ind.states) <= k:
+                ind.extend()
+                if inv is not None:
+                    step.add(inv.holds_all(ind.states[-1]))
             if len(tried) > 1:
                 # jointly first: the conjunction of the open properties is k-inductive
                 goods = [z3.Not(self.enc.bad(p, ind.states[j])) for p in tried for j in range(k)]
@@ -270,113 +273,3 @@ class SmtEngine:
 def replayed(model: QMModel, trace: Trace) -> list[tuple[int, str, State]]:
     """The concrete steps of a symbolic trace (ValueError if it does not replay)."""
     return replay_steps(model, trace.states, trace.steps)
-
-
-def _final(model: QMModel, state: State) -> str:
-    parts = []
-    for comp in model.describe(state):
-        parts.append(
-            f"n{comp['negotiation']}: I {comp['I.phase']} (in {comp['I.inbound']}, out "
-            f"{comp['I.outbound']}), R {comp['R.phase']} (in {comp['R.inbound']}, out "
-            f"{comp['R.outbound']})")
-    return "; ".join(parts)
-
-
-def cti_dict(model: QMModel, cti: Trace) -> dict[str, Any]:
-    """A counterexample to 1-induction as a two-state trace (good state, action, bad state)."""
-    comp, idx = cti.steps[0]
-    return {"negotiation": comp + 1, "action": model.action_list[idx].id,
-            "before": [list(c) for c in cti.states[0]],
-            "after": [list(c) for c in cti.states[1]],
-            "before_state": model.describe(cti.states[0]),
-            "after_state": model.describe(cti.states[1])}
-
-
-@dataclass
-class SmtCheck:
-    """The results of one configuration plus the run (for tests and benchmarks)."""
-
-    results: list[Any]
-    run: SmtRun
-    traces: dict[str, list[tuple[int, str, State]]]  # replayed concrete steps per property
-
-
-def smt_check(options: Any, property_ids: Sequence[str] | None = None, *,
-              out_dir: Any = None, max_bound: int = 40, max_k: int = 16,
-              use_invariants: bool = True, hints: Mapping[str, int] | None = None) -> SmtCheck:
-    """Decide the requested ``qm.*`` properties with BMC and k-induction (engine ``smt``).
-
-    Refutations are replayed through ``QMModel.next_state`` and saved like the explicit
-    engine's traces, under ``out_dir/smt``. qm.eventually-installed is not decided here.
-    ``hints``: see ``SmtEngine.run`` (used by ``qmcheck check`` to confirm refutations fast).
-    """
-    from pathlib import Path
-
-    from qmcheck.properties.counterexample import build_trace, save_trace
-    from qmcheck.properties.qm_properties import validate_ids
-    from qmcheck.properties.report import Result
-
-    ids = [p for p in validate_ids(property_ids) if p in SMT_IDS]
-    model = QMModel(options)
-    engine = SmtEngine(model, max_bound=max_bound, max_k=max_k, use_invariants=use_invariants)
-    run = engine.run(ids, hints)
-    hints = hints or {}
-    subject = (options.profile, options.label())
-    goal = run.outcomes.get(GOAL)
-    vacuous = goal is not None and goal.status == "proved"
-    results: list[Any] = []
-    traces: dict[str, list[tuple[int, str, State]]] = {}
-    for pid in ids:
-        out = run.outcomes[GOAL if pid == "qm.reachable-installed" else pid]
-        extra: dict[str, Any] = {"options": options.to_dict(), "bmc_bound": run.bmc_bound}
-        steps: list[tuple[int, str, State]] = []
-        if out.trace is not None:
-            steps = replayed(model, out.trace)
-            traces[pid] = steps
-        if pid == "qm.reachable-installed":
-            if out.status == "cex":
-                verdict, message = "holds", (f"a state with both pairs installed is reachable "
-                                             f"in {out.depth} steps (BMC)")
-                extra["witness_length"] = out.depth
-            elif out.status == "proved":
-                verdict, message = "refuted", (
-                    f"no reachable state has both pairs installed (proved by {out.depth}-"
-                    f"induction with {len(run.invariants)} auxiliary invariants)")
-            else:
-                verdict, message = "unknown", (f"no installed pair found up to bound "
-                                               f"{out.depth}; not proved unreachable")
-        elif out.status == "cex":
-            verdict = "refuted"
-            how = (f"counterexample at the other engine's bound {out.depth} (BMC)"
-                   if pid in hints else f"shortest counterexample: {out.depth} steps (BMC)")
-            message = f"{how}; final state: {_final(model, steps[-1][2])}"
-        elif out.status == "proved":
-            verdict = "holds"
-            message = (f"proved for runs of any length by {out.depth}-induction with "
-                       f"{len(run.invariants)} auxiliary invariants")
-        else:
-            verdict = "unknown"
-            message = (f"holds up to bound {out.depth} (BMC); k-induction inconclusive up to "
-                       f"k={min(max_k, out.depth)}")
-            if pid in run.timeouts:
-                message += " (a solver call timed out)"
-            extra["bound"] = out.depth
-        extra["method"] = {"cex": "bmc", "proved": "k-induction", "open": "bmc"}[out.status]
-        if out.status == "proved":
-            extra["k"] = out.depth
-            extra["invariants"] = list(run.invariants)
-        if out.cti is not None and out.status != "cex":
-            extra["counterexample_to_induction"] = cti_dict(model, out.cti)
-        if verdict == "holds" and vacuous and pid != "qm.reachable-installed":
-            message = "VACUOUS: qm.reachable-installed fails, " + message
-            extra["vacuous"] = True
-        cex: str | None = None
-        if verdict == "refuted" and steps:
-            extra["trace_length"] = out.depth
-            if out_dir is not None:
-                trace = build_trace(model, pid, message, steps)
-                cex = str(save_trace(trace, Path(out_dir) / "smt"))
-        results.append(Result(property=pid, verdict=verdict, subject=subject,  # type: ignore[arg-type]
-                              engine="smt", message=message, counterexample=cex,
-                              seconds=out.seconds, extra=extra))
-    return SmtCheck(results, run, traces)

@@ -60,7 +60,7 @@ def summary_rows(initiator: Host, responder: Host, profile: str,
             if not policy.action.is_ipsec:
                 continue
             t = region_terms(enc, n)
-            solver = z3.SolverFor("QF_BV", ctx=enc.ctx)
+            solver = z3.SolverFor("QF_BV", ctx=enc.ctx)  # incremental: one region, many rows
             solver.set("timeout", max(1, int(timeout * 1000)))
             solver.add(t.region)
             found = 0

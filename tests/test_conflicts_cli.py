@@ -231,11 +231,15 @@ def test_busy_bar_for_one_long_call() -> None:
 
     from qmcheck.properties.progress import LazyProgress
 
+    with LazyProgress(enabled=True, show_after=60) as patient:
+        patient.console = Console(file=io.StringIO(), force_terminal=True)
+        with patient.busy("quick"):
+            pass
+        assert patient.progress is None  # done before the delay: nothing shown
     with LazyProgress(enabled=True, show_after=0.05) as progress:
         progress.console = Console(file=io.StringIO(), force_terminal=True)
-        with progress.busy("quick"):
-            pass
-        assert progress.progress is None  # done before the delay: nothing shown
         with progress.busy("loading"):
-            time.sleep(0.5)
+            deadline = time.monotonic() + 10
+            while "loading" not in progress.tasks and time.monotonic() < deadline:
+                time.sleep(0.02)
         assert progress.progress is not None and "loading" in progress.tasks

@@ -123,8 +123,7 @@ def test_solver_timeout_is_unknown_exit_3(monkeypatch: pytest.MonkeyPatch,
         def check(self, *assumptions: object) -> z3.CheckSatResult:
             return z3.unknown
 
-    monkeypatch.setattr(peers_checks.z3, "SolverFor",
-                        lambda logic, ctx=None: GivesUp(ctx=ctx))
+    monkeypatch.setattr(peers_checks, "make_solver", lambda ctx, ms: GivesUp(ctx=ctx))
     code, out, _ = run(capsys, "peers", A, B, "--format", "json")
     report = json.loads(out)
     assert code == 3 and report["summary"]["refuted"] == 0 and report["summary"]["unknown"] > 0

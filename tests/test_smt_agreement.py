@@ -23,13 +23,11 @@ from qmcheck.model.qm_smt import LOCAL_IDS
 from qmcheck.properties.counterexample import build_trace, replay
 from qmcheck.properties.matrix import FAULT_KEYS, SETTINGS
 from qmcheck.properties.qm_properties import check_protocol
-from qmcheck.properties.smt_engine import SMT_IDS, smt_check
+from qmcheck.properties.smt_engine import SMT_IDS
+from qmcheck.properties.smt_results import smt_check
 
-#: The two largest settings (loss, duplication, reordering) run for two profiles only, to keep
-#: the suite fast; every other setting runs for all six profiles.
-HEAVY = ("loss+dup+reorder", "loss+dup+reorder+commit")
-CASES = [(name, profile) for name, _ in SETTINGS for profile in PROFILES + MUTANTS
-         if name not in HEAVY or profile in ("hpux", "racoon")]
+#: Every fault setting of the results matrix x every profile, the two mutants included.
+CASES = [(name, profile) for name, _ in SETTINGS for profile in PROFILES + MUTANTS]
 
 
 def options_of(name: str, profile: str, **more: Any) -> QMOptions:

@@ -26,7 +26,8 @@ from qmcheck.properties.qm_invariants import (
     report_text,
 )
 from qmcheck.properties.qm_properties import check_protocol
-from qmcheck.properties.smt_engine import SmtEngine, smt_check
+from qmcheck.properties.smt_engine import SmtEngine
+from qmcheck.properties.smt_results import smt_check
 
 CONFIGS = [
     QMOptions(profile="hpux"),
