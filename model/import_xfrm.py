@@ -265,15 +265,19 @@ def renumber(kernel: list[int]) -> dict[int, int]:
 
 def _check_tie_order(pairs: list[tuple[Entry, Entry]], rank: dict[int, int],
                      source: str) -> None:
-    """Equal-priority pairs must be in the same order in both directions (one host order)."""
-    for i, (out_a, in_a) in enumerate(pairs):
-        for out_b, in_b in pairs[i + 1:]:
-            if out_a.priority == out_b.priority and rank[id(in_b)] < rank[id(in_a)]:
-                raise InputError(
-                    f"policies of priority {out_a.priority} at lines {out_a.line} and "
-                    f"{out_b.line} are in one order for 'dir out' and in the other for "
-                    "'dir in'; the host policy model has one order for both directions",
-                    source=source, line=out_b.line, field="priority")
+    """Equal-priority pairs must be in the same order in both directions (one host order):
+    within each priority, the 'dir in' ranks must rise in the 'dir out' order."""
+    last: dict[int, tuple[int, Entry]] = {}
+    for out, inn in pairs:
+        previous = last.get(out.priority)
+        if previous is not None and rank[id(inn)] < previous[0]:
+            raise InputError(
+                f"policies of priority {out.priority} at lines {previous[1].line} and "
+                f"{out.line} are in one order for 'dir out' and in the other for "
+                "'dir in'; the host policy model has one order for both directions",
+                source=source, line=out.line, field="priority")
+        if previous is None or rank[id(inn)] > previous[0]:
+            last[out.priority] = (rank[id(inn)], out)
 
 
 def _stem(source: str) -> str:

@@ -14,7 +14,7 @@ from qmcheck.model.errors import InputError
 from qmcheck.model.lookup import lookup
 from qmcheck.model.packet import Packet
 from qmcheck.model.policy import Host, Policy
-from qmcheck.model.protocols import MAX_PORT, protocol_text
+from qmcheck.model.protocols import MAX_PORT, PortRange, protocol_text
 from qmcheck.model.selectors import (
     Selector,
     Wildcard,
@@ -42,7 +42,9 @@ class NegotiationOptions:
     scoring above mere overlap; overlap suffices). ``narrowing``: the responder answers with
     the intersection of the selectors and its policy (strongSwan). ``protocol_rule``:
     ``equal`` makes a policy's protocol accept only the same protocol selector (Libreswan:
-    a policy for any protocol does not take a TCP selector).
+    a policy for any protocol does not take a TCP selector). ``peer_port_rule`` ``equal``:
+    the policy's port on the initiator's side must equal the selector's port (any only for
+    the wildcard 0; Libreswan compares the peer's port for equality).
     """
 
     wildcard: Wildcard = "strict"
@@ -50,13 +52,15 @@ class NegotiationOptions:
     responder_rule: ResponderRule = "first-match"
     narrowing: bool = False
     protocol_rule: ProtocolRule = "contain"
+    peer_port_rule: ProtocolRule = "contain"
 
 
 PROFILE_OPTIONS: dict[str, NegotiationOptions] = {
     "hpux": NegotiationOptions("strict", "initiator"),
     "racoon": NegotiationOptions("ports", "initiator"),
     "strongswan": NegotiationOptions("strict", "responder", "best-score", narrowing=True),
-    "libreswan": NegotiationOptions("strict", "initiator", protocol_rule="equal"),
+    "libreswan": NegotiationOptions("strict", "initiator", protocol_rule="equal",
+                                    peer_port_rule="equal"),
 }
 
 
@@ -249,8 +253,17 @@ def message1(policy: Policy, packet: Packet) -> Message1:
     return Message1(policy.action.transforms, idci, idcr)
 
 
+def peer_port_equal(ports: PortRange, selector_port: int) -> bool:
+    """Libreswan's test of the peer's port: any takes only the wildcard 0, a single port
+    only itself (a range never)."""
+    if ports.is_any:
+        return selector_port == 0
+    return ports.is_single and ports.lo == selector_port
+
+
 def selectors_match(policy: Policy, idci: Selector, idcr: Selector, wildcard: Wildcard,
-                    protocol_rule: ProtocolRule = "contain") -> bool:
+                    protocol_rule: ProtocolRule = "contain",
+                    peer_port_rule: ProtocolRule = "contain") -> bool:
     """Does the responder's policy contain the received selectors (mirrored: its source side
     holds IDcr, its destination side IDci)? ``protocol_rule`` ``equal``: the policy's
     protocol must be the selectors' protocol (any only for the wildcard 0)."""
@@ -266,16 +279,18 @@ def selectors_match(policy: Policy, idci: Selector, idcr: Selector, wildcard: Wi
         and address_filter_contains(policy.source, family_any, idcr, wildcard)
         and address_filter_contains(policy.destination, family_any, idci, wildcard)
         and port_contains(policy.source_port, idcr.port, wildcard)
-        and port_contains(policy.destination_port, idci.port, wildcard)
+        and (port_contains(policy.destination_port, idci.port, wildcard)
+             if peer_port_rule == "contain"
+             else peer_port_equal(policy.destination_port, idci.port))
     )
 
 
 def responder_search(responder: Host, idci: Selector, idcr: Selector,
-                     wildcard: Wildcard = "strict", protocol_rule: ProtocolRule = "contain"
-                     ) -> Policy | None:
+                     wildcard: Wildcard = "strict", protocol_rule: ProtocolRule = "contain",
+                     peer_port_rule: ProtocolRule = "contain") -> Policy | None:
     """The responder's first policy, in search order, that contains the selectors."""
     for policy in responder.ordered():
-        if selectors_match(policy, idci, idcr, wildcard, protocol_rule):
+        if selectors_match(policy, idci, idcr, wildcard, protocol_rule, peer_port_rule):
             return policy
     return None
 
@@ -285,7 +300,8 @@ def select_policy(responder: Host, idci: Selector, idcr: Selector,
     """The responder's policy for the received selectors under the options' rule."""
     if options.responder_rule == "best-score":
         return best_score_search(responder, idci, idcr)
-    return responder_search(responder, idci, idcr, options.wildcard, options.protocol_rule)
+    return responder_search(responder, idci, idcr, options.wildcard, options.protocol_rule,
+                            options.peer_port_rule)
 
 
 def choose_proposal(proposals: tuple[Transform, ...], own: tuple[Transform, ...],

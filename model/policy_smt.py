@@ -33,6 +33,7 @@ from qmcheck.model.selectors import Selector, wildcard_selector
 
 VAR_NAMES = ("l", "r", "lp", "rp", "pr")
 CONTEXT_USES = 20
+CHUNK_WEIGHT = 2000  # policy predicates per solver of the search
 _VAR = re.compile(r"\b(lp|rp|pr|l|r)\b")
 
 
@@ -341,12 +342,23 @@ class BatchSolver:
             if progress is not None:
                 progress(len(symbolic))
             return [a if a is not None else Answer("skipped") for a in answers]
-        for start in range(0, len(symbolic), self.batch):
-            part = symbolic[start:start + self.batch]
-            for k, a in zip(part, self._solve_chunk([queries[k] for k in part]), strict=True):
-                answers[k] = a
-            if progress is not None:
-                progress(len(part))
+        # Chunks of similar queries: a few huge ones (a broad rule's long lists) would slow
+        # down every check of a chunk they share with small ones.
+        symbolic.sort(key=lambda k: (_size(queries[k]), k))
+        part: list[int] = []
+        weight = 0
+        for k in [*symbolic, -1]:
+            size = _size(queries[k]) if k >= 0 else 0
+            if part and (k < 0 or len(part) >= self.batch or weight + size > CHUNK_WEIGHT):
+                for j, a in zip(part, self._solve_chunk([queries[j] for j in part]),
+                                strict=True):
+                    answers[j] = a
+                if progress is not None:
+                    progress(len(part))
+                part, weight = [], 0
+            if k >= 0:
+                part.append(k)
+                weight += size
         return [a if a is not None else Answer("unknown") for a in answers]
 
     def _confirm(self, chunk: Sequence[Query], hints: Sequence[Packet]) -> list[bool]:
@@ -449,6 +461,12 @@ class BatchSolver:
     def _packet(self, values: dict[str, int], k: int) -> Packet:
         get = lambda name: values.get(f"{name}_{k}", 0)  # noqa: E731
         return Packet(self.family, get("l"), get("r"), get("pr"), get("lp"), get("rp"), "out")
+
+
+def _size(query: Query) -> int:
+    """How many policy predicates a query mentions."""
+    order = query.first_differs[0] if query.first_differs is not None else ()
+    return len(query.pos) + len(query.neg) + len(order)
 
 
 def _check(solver: z3.Solver, guards: Sequence[z3.BoolRef]) -> z3.CheckSatResult:

@@ -56,26 +56,27 @@ def as_bool(x: Any) -> Any:
 BITS = 6  # values < 8; sums of channel slots (counting invariants) stay < 64
 
 
-_NUMS: dict[int, Any] = {}
+_NUMS: dict[tuple[int, int], tuple[z3.Context, Any]] = {}
 
 
-def num(v: int) -> Any:
-    """The bit-vector constant ``v`` (cached: the same few constants appear everywhere)."""
-    c = _NUMS.get(v)
-    if c is None:
-        c = _NUMS[v] = z3.BitVecVal(v, BITS)
-    return c
+def num(v: int, ctx: z3.Context | None = None) -> Any:
+    """The bit-vector constant ``v`` in ``ctx`` (cached: a few constants appear everywhere)."""
+    ctx = ctx or z3.main_ctx()
+    hit = _NUMS.get((id(ctx), v))
+    if hit is None or hit[0] is not ctx:
+        hit = _NUMS[(id(ctx), v)] = (ctx, z3.BitVecVal(v, BITS, ctx))
+    return hit[1]
 
 
 def as_int(x: Any) -> Any:
     """A z3 value (bit-vector) from a value or a Bool term."""
-    return z3.If(x, num(1), num(0)) if z3.is_bool(x) else x
+    return z3.If(x, num(1, x.ctx), num(0, x.ctx)) if z3.is_bool(x) else x
 
 
-def _nary(make: Any, xs: Sequence[Any], empty: bool) -> Any:
+def _nary(make: Any, xs: Sequence[Any], empty: bool, ctx: z3.Context | None) -> Any:
     """``z3.And`` / ``z3.Or`` over Bools through the C API (no per-argument coercion)."""
     if not xs:
-        return z3.BoolVal(empty)
+        return z3.BoolVal(empty, ctx)
     if len(xs) == 1:
         return xs[0]
     arr = (z3.Ast * len(xs))()
@@ -85,19 +86,23 @@ def _nary(make: Any, xs: Sequence[Any], empty: bool) -> Any:
     return z3.BoolRef(make(ctx.ref(), len(xs), arr), ctx)
 
 
-def mk_and(xs: Sequence[Any]) -> Any:
-    return _nary(z3.z3.Z3_mk_and, xs, True)
+def mk_and(xs: Sequence[Any], ctx: z3.Context | None = None) -> Any:
+    return _nary(z3.z3.Z3_mk_and, xs, True, ctx)
 
 
-def mk_or(xs: Sequence[Any]) -> Any:
-    return _nary(z3.z3.Z3_mk_or, xs, False)
+def mk_or(xs: Sequence[Any], ctx: z3.Context | None = None) -> Any:
+    return _nary(z3.z3.Z3_mk_or, xs, False, ctx)
 
 
 class Z3Ops:
-    """``qm_expr.Ops`` over z3: guards become Bools, values Ints; operations coerce."""
+    """``qm_expr.Ops`` over z3 (in one context): guards become Bools, values bit-vectors;
+    operations coerce."""
+
+    def __init__(self, ctx: z3.Context | None = None) -> None:
+        self.ctx = ctx or z3.main_ctx()
 
     def const(self, value: int) -> Any:
-        return num(value)
+        return num(value, self.ctx)
 
     def eq(self, a: Any, b: Any) -> Any:
         if z3.is_bool(a) and z3.is_bool(b):
@@ -117,10 +122,10 @@ class Z3Ops:
         return as_int(a) + as_int(b)
 
     def and_(self, xs: Sequence[Any]) -> Any:
-        return mk_and([as_bool(x) for x in xs])
+        return mk_and([as_bool(x) for x in xs], self.ctx)
 
     def or_(self, xs: Sequence[Any]) -> Any:
-        return mk_or([as_bool(x) for x in xs])
+        return mk_or([as_bool(x) for x in xs], self.ctx)
 
     def not_(self, a: Any) -> Any:
         return z3.Not(as_bool(a))
@@ -131,22 +136,22 @@ class Z3Ops:
         return z3.If(as_bool(c), as_int(a), as_int(b))
 
 
-OPS = Z3Ops()
-
-
-def fold_shared(expr: Expr, env: Mapping[str, Any], memo: dict[Any, Any]) -> Any:
-    """``qm_expr.fold`` with ``OPS``, memoized on structure: a node whose operator and folded
+def fold_shared(expr: Expr, env: Mapping[str, Any], memo: dict[Any, Any],
+                ops: Z3Ops | None = None) -> Any:
+    """``qm_expr.fold`` with ``Z3Ops``, memoized on structure: a node whose operator and folded
     arguments were seen before (z3 terms are hash-consed, so equal terms have equal ids) is not
     built again. Each node is still interpreted by ``fold`` itself (one definition)."""
+    if ops is None:
+        ops = Z3Ops(next(iter(env.values())).ctx)
     if expr.op in ("var", "const"):
-        return fold(expr, env, OPS)
-    args = [fold_shared(a, env, memo) for a in expr.args]
+        return fold(expr, env, ops)
+    args = [fold_shared(a, env, memo, ops) for a in expr.args]
     key = (expr.op, *(a.get_id() for a in args))
     hit = memo.get(key)
     if hit is None:
         slots = {f"#{j}": a for j, a in enumerate(args)}
         shallow = Expr(expr.op, tuple(Expr("var", name=n) for n in slots))
-        hit = memo[key] = fold(shallow, slots, OPS)
+        hit = memo[key] = fold(shallow, slots, ops)
     return hit
 
 
@@ -182,6 +187,9 @@ class QMEncoding:
         self.init_state: State = model.init_states()[0]
         self.components = len(self.init_state)
         self.bits = BITS
+        # a context of its own: term ids, hence solver runs and models, do not depend on what
+        # else the process built before (byte-identical reports), and memory is freed with it
+        self.ctx = z3.Context()
         self._guards: dict[int, Expr] = {i: a.guard for i, a in enumerate(self.actions)}
         self._updates: dict[int, dict[str, Expr]] = {
             i: dict(a.updates) for i, a in enumerate(self.actions)}
@@ -225,7 +233,7 @@ class QMEncoding:
     # -- variables -------------------------------------------------------------------------
     def local_vars(self, tag: str, comp: int = 0) -> SymLocal:
         """Fresh variables of one component, named ``NAME.c{comp}.{tag}``."""
-        return {n: z3.BitVec(f"{n}.c{comp}.{tag}", BITS) for n in self.names}
+        return {n: z3.BitVec(f"{n}.c{comp}.{tag}", BITS, self.ctx) for n in self.names}
 
     def state_vars(self, tag: str) -> SymState:
         """Fresh variables of a whole state."""
@@ -247,10 +255,6 @@ class QMEncoding:
         """The initial state of the model (its one canonical initial state)."""
         return z3.And(*[self.local_init(s[c], loc) for c, loc in enumerate(self.init_state)])
 
-    def local_inits(self, s: SymLocal) -> Any:
-        """The initial component states of any role this model starts with."""
-        return z3.Or(*[self.local_init(s, loc) for loc in sorted(set(self.init_state))])
-
     def action_formula(self, i: int, pre: SymLocal, post: SymLocal) -> Any:
         """Action ``i`` on one component: guard, updates and frame."""
         new = self._updates[i]
@@ -263,14 +267,8 @@ class QMEncoding:
 
     def indicators(self, tag: str) -> dict[tuple[int, int], Any]:
         """One Bool per (component, action) of a step, named ``act.c{c}.{action id}.{tag}``."""
-        return {(c, i): z3.Bool(f"act.c{c}.{a.id}.{tag}")
+        return {(c, i): z3.Bool(f"act.c{c}.{a.id}.{tag}", self.ctx)
                 for c in range(self.components) for i, a in enumerate(self.actions)}
-
-    def local_trans(self, pre: SymLocal, post: SymLocal,
-                    picks: Mapping[int, Any]) -> Any:
-        """One step of one component; exactly one of ``picks`` (action -> Bool) is true."""
-        body = [z3.Implies(picks[i], self.action_formula(i, pre, post)) for i in picks]
-        return z3.And(*body, z3.PbEq([(p, 1) for p in picks.values()], 1))
 
     def local_effect(self, pre: SymLocal, post: SymLocal, picks: Mapping[int, Any]) -> Any:
         """Guards of the picked action and each variable's next value (functional form).
@@ -297,7 +295,7 @@ class QMEncoding:
         """``local_effect`` once over placeholder variables (instantiated by substitution)."""
         if self._template is None:
             pre, post = self._base, self.local_vars("post", -1)
-            picks = {i: z3.Bool(f"act.{i}.tmpl") for i in range(len(self.actions))}
+            picks = {i: z3.Bool(f"act.{i}.tmpl", self.ctx) for i in range(len(self.actions))}
             self._template = (z3.simplify(self.local_effect(pre, post, picks)), pre, post, picks)
         return self._template
 
@@ -342,12 +340,12 @@ class QMEncoding:
         for pos, comp in enumerate(s):
             for side, name in ((0, "iin"), (1, "rin")):
                 live = z3.Or(comp[name] == 1, comp[name] == 2)
-                host = z3.If(comp["role"] == 0, num(side), num(1 - side))
+                host = z3.If(comp["role"] == 0, num(side, self.ctx), num(1 - side, self.ctx))
                 entries.append((live, host, spi_of(pos)))
         clash = [z3.And(l1, l2, h1 == h2)
                  for k, (l1, h1, p1) in enumerate(entries)
                  for (l2, h2, p2) in entries[k + 1:] if p1 == p2]
-        return z3.simplify(z3.Or(*clash)) if clash else z3.BoolVal(False)
+        return z3.simplify(z3.Or(*clash)) if clash else z3.BoolVal(False, self.ctx)
 
     def deadlock(self, s: SymState) -> Any:
         """No step is enabled and some component is not quiescent (qm.no-deadlock)."""

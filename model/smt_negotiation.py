@@ -344,6 +344,15 @@ def _port_contains(ports: PortRange, sel: z3.BitVecRef | None, lenient: bool
     return _ite(in_range(sel, 0, 0), when_zero, ports_pred(ports, sel))
 
 
+def _peer_port_equal(ports: PortRange, sel: z3.BitVecRef | None) -> z3.BoolRef | bool:
+    """The concrete ``peer_port_equal`` (Libreswan)."""
+    if ports.is_any:
+        return True if sel is None else in_range(sel, 0, 0)
+    if not ports.is_single or sel is None:
+        return False
+    return in_range(sel, ports.lo, ports.lo)
+
+
 def contains(q: Policy, d: Derivation, p: SymPacket, opts: NegotiationOptions
              ) -> z3.BoolRef | bool:
     """R's policy ``q`` contains the selectors (mirrored: its source side holds IDcr)."""
@@ -357,7 +366,10 @@ def contains(q: Policy, d: Derivation, p: SymPacket, opts: NegotiationOptions
     lenient_port = opts.wildcard in ("lenient", "ports")
     parts: list[z3.BoolRef | bool] = []
     for ports, sel in ((q.source_port, d.cr_port), (q.destination_port, d.ci_port)):
-        part = _port_contains(ports, sel, lenient_port)
+        if sel is d.ci_port and opts.peer_port_rule == "equal":
+            part = _peer_port_equal(ports, sel)
+        else:
+            part = _port_contains(ports, sel, lenient_port)
         if part is False:
             return False
         parts.append(part)

@@ -10,6 +10,7 @@ to each region of the traffic between the hosts.
 from __future__ import annotations
 
 import argparse
+import os
 
 from qmcheck.model.errors import InputError
 from qmcheck.model.loader import load_host_spec
@@ -36,11 +37,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help=f"solver timeout per query (default {DEFAULT_TIMEOUT:g}); a "
                              "timeout gives 'unknown'")
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="analyse the directions and profiles in N processes "
-                             "(default 1; the report is the same)")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="analyse the directions and profiles in N processes (default: "
+                             "one per core for hosts with 2,000 policies or more, else 1; "
+                             "the report is the same)")
     add_output_options(parser, ("text", "json", "sarif"))
     parser.set_defaults(handler=run)
+
+
+PARALLEL_FROM_POLICIES = 2000
+
+
+def default_jobs(a: Host, b: Host) -> int:
+    """One process per core for large hosts (forking costs more than it saves on small ones)."""
+    if len(a.policies) + len(b.policies) < PARALLEL_FROM_POLICIES:
+        return 1
+    return max(1, os.cpu_count() or 1)
 
 
 def with_locations(results: list[Result], hosts: dict[str, Host]) -> list[Result]:
@@ -86,12 +98,13 @@ def run(args: argparse.Namespace) -> Report:
     if args.timeout <= 0:
         raise InputError("--timeout must be positive", source="<command line>",
                          field="--timeout")
-    if args.jobs < 1:
+    if args.jobs is not None and args.jobs < 1:
         raise InputError("--jobs must be at least 1", source="<command line>", field="--jobs")
     a = load_host_spec(args.initiator)
     b = load_host_spec(args.responder)
+    jobs = args.jobs if args.jobs is not None else default_jobs(a, b)
     profiles = list(PROFILE_OPTIONS) if args.profile == "all" else [args.profile]
-    results, table_text = analyse(a, b, profiles, args.timeout, args.summary, args.jobs)
+    results, table_text = analyse(a, b, profiles, args.timeout, args.summary, jobs)
     report = Report("peers", [args.initiator, args.responder], results)
     if table_text:
         plain = Report("peers", report.inputs, [r for r in results

@@ -49,7 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help=f"{' | '.join(PROFILES)} | all (default), or a test mutant "
                         f"({', '.join(MUTANTS)})")
     p.add_argument("--negotiations", type=str, default="1", metavar="N",
-                   help=f"concurrent negotiations, 1..{MAX_NEGOTIATIONS} (default 1)")
+                   help=f"concurrent negotiations, 1..{MAX_NEGOTIATIONS} (default 1), or "
+                        "'any' with --engine smt|all (one-component proof, "
+                        "docs/SMT-ENGINE.md)")
     p.add_argument("--loss", action="store_true", help="messages may be lost")
     p.add_argument("--duplicate", action="store_true", help="messages may be duplicated")
     p.add_argument("--reorder", action="store_true", help="channels are multisets")
@@ -65,8 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="timers may fire while messages are in flight (delay > timeout)")
     p.add_argument("--property", nargs="+", metavar="ID", default=None,
                    help="properties to check (default: all qm.* ids)")
-    p.add_argument("--engine", default="explicit", choices=["explicit"],
-                   help="the engine (explicit state graph)")
+    p.add_argument("--engine", default="explicit", choices=["explicit", "smt", "all"],
+                   help="explicit (state graph, default); smt (BMC + k-induction on z3: "
+                        "proofs for runs of any length; no qm.eventually-installed); all "
+                        "(both, one merged result per property; disagreements flagged)")
     p.add_argument("--out", default="counterexamples", metavar="DIR",
                    help="where counterexamples are written (default: counterexamples/)")
     p.add_argument("--max-states", type=str, default="20000000", metavar="N",
@@ -101,13 +105,20 @@ def run(args: argparse.Namespace) -> Report:
         profile=profiles[0], loss=args.loss, duplicate=args.duplicate, reorder=args.reorder,
         retransmits=_int_in("retransmits", 0, MAX_RETRANSMITS)(args.retransmits),
         commit_bit=args.commit_bit,
-        negotiations=_int_in("negotiations", 1, MAX_NEGOTIATIONS)(args.negotiations),
+        negotiations=1 if args.negotiations == "any"
+        else _int_in("negotiations", 1, MAX_NEGOTIATIONS)(args.negotiations),
         simultaneous=args.simultaneous,
         max_duplicates=_int_in("max-duplicates", 0, 4)(args.max_duplicates),
         eager_timers=args.eager_timers)
     max_states = _int_in("max-states", 1, 10**9)(args.max_states)
     out = Path(args.out)
     report = Report("protocol", [])
+    if args.engine != "explicit" or args.negotiations == "any":
+        from qmcheck.properties.smt_results import protocol_command
+
+        report.extend(protocol_command(args, profiles, ids, base, out, max_states,
+                                       args.negotiations == "any"))
+        return report
     if args.matrix:
         runs = run_matrix(profiles, base=base, property_ids=ids, out_dir=out)
         write_matrix(runs, Path(args.matrix))

@@ -146,10 +146,17 @@ def write_matrix(runs: Sequence[tuple[str, ProtocolRun]], directory: Path) -> li
 def check_step(scenario: Any, args: Any) -> list[Result]:
     """The ``qmcheck check`` step: the qm.* matrix for the scenario's ``protocol:`` mapping.
 
-    Skipped with ``--engine smt`` (the explicit engine decides these properties).
+    ``--engine explicit``: the explicit engine; ``smt``: the SMT engine alone; ``all``
+    (default): both, one merged result per property (``smt_results.check_step``).
     """
-    if getattr(args, "engine", "all") == "smt":
-        return []
+    engine = getattr(args, "engine", "all")
     out = Path(getattr(args, "out", "counterexamples"))
-    return protocol_results(getattr(scenario, "protocol", {}), out_dir=out,
-                            source=str(getattr(scenario, "source", "<scenario>")))
+    explicit: list[Result] = []
+    if engine != "smt":
+        explicit = protocol_results(getattr(scenario, "protocol", {}), out_dir=out,
+                                    source=str(getattr(scenario, "source", "<scenario>")))
+    if engine == "explicit":
+        return explicit
+    from qmcheck.properties.smt_results import check_step as smt_step
+
+    return smt_step(scenario, args, explicit)

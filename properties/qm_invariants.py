@@ -36,7 +36,7 @@ from qmcheck.model.qm_expr import (
 )
 from qmcheck.model.qm_options import QMOptions
 from qmcheck.model.qm_profiles import PROFILE_TABLE
-from qmcheck.model.qm_smt import QMEncoding, SymLocal, num
+from qmcheck.model.qm_smt import QMEncoding, SymLocal, mk_and, num
 from qmcheck.model.qm_state import (
     ABSENT,
     DATA,
@@ -253,11 +253,12 @@ class Houdini:
         """The conjunction of the kept invariants on one component."""
         chosen = [i for i in self.invariants if i.name in self.kept]
         assert self.enc is not None
-        return z3.And(*[self.enc.at(i.expr, s) for i in chosen])
+        return mk_and([self.enc.at(i.expr, s) for i in chosen], self.enc.ctx)
 
     def holds_all(self, state: Sequence[SymLocal]) -> Any:
         """The kept invariants on every component of a state."""
-        return z3.And(*[self.local(c) for c in state])
+        assert self.enc is not None
+        return mk_and([self.local(c) for c in state], self.enc.ctx)
 
     def by_name(self) -> dict[str, Invariant]:
         return {i.name: i for i in self.invariants}
@@ -265,11 +266,13 @@ class Houdini:
 
 def const_env(enc: QMEncoding, local: tuple[int, ...]) -> dict[str, Any]:
     """A concrete component as z3 constants."""
-    return {n: num(v) for n, v in zip(enc.names, local, strict=True)}
+    return {n: num(v, enc.ctx) for n, v in zip(enc.names, local, strict=True)}
 
 
-def _solver() -> z3.Solver:
-    return z3.SolverFor("QF_FD")
+def _solver(ctx: z3.Context) -> z3.Solver:
+    s = z3.SolverFor("QF_FD", ctx=ctx)
+    s.set("timeout", 60_000)  # a call that gives up drops the candidates (never unsound)
+    return s
 
 
 def houdini(enc: QMEncoding, invariants: Sequence[Invariant] | None = None) -> Houdini:
@@ -277,7 +280,7 @@ def houdini(enc: QMEncoding, invariants: Sequence[Invariant] | None = None) -> H
     cands = tuple(invariants) if invariants is not None else candidates(enc.model.options)
     out = Houdini(cands, enc=enc)
     pre, post = enc.local_vars("hpre"), enc.local_vars("hpost")
-    picks = {i: z3.Bool(f"hact.{a.id}") for i, a in enumerate(enc.actions)}
+    picks = {i: z3.Bool(f"hact.{a.id}", enc.ctx) for i, a in enumerate(enc.actions)}
     names = [i.name for i in cands]
     by_name = out.by_name()
     at_pre = {i.name: enc.at(i.expr, pre) for i in cands}
@@ -290,7 +293,7 @@ def houdini(enc: QMEncoding, invariants: Sequence[Invariant] | None = None) -> H
             out.why[name] = "fails initiation"
         else:
             alive.append(name)
-    step = _solver()
+    step = _solver(enc.ctx)
     step.add(enc.local_bounds(pre), enc.local_bounds(post),
              enc.local_step(pre, post, picks), z3.PbEq([(p, 1) for p in picks.values()], 1))
     # Houdini: while some kept candidate can be falsified by one step from a state satisfying
@@ -335,7 +338,7 @@ def inductiveness_report(result: Houdini, *, include_dropped: bool = False) -> l
     enc = result.enc
     assert enc is not None
     pre, post = enc.local_vars("rpre"), enc.local_vars("rpost")
-    s = _solver()
+    s = _solver(enc.ctx)
     s.add(enc.local_bounds(pre), enc.local_bounds(post), result.local(pre))
     names = result.kept + (result.dropped if include_dropped else [])
     inv = result.by_name()

@@ -16,48 +16,18 @@ from qmcheck.model.qm_interface import State
 from qmcheck.model.qm_model import QMModel
 from qmcheck.model.qm_options import QMOptions
 from qmcheck.properties import explicit_engine
+from qmcheck.properties.catalogue import CATALOGUE as ALL_PROPERTIES
+from qmcheck.properties.catalogue import PropertyInfo
 from qmcheck.properties.counterexample import build_trace, concrete_steps, save_trace
 from qmcheck.properties.explicit_engine import ExplicitEngine, Exploration, stderr_progress
 from qmcheck.properties.report import Result
 
-
-@dataclass(frozen=True)
-class QMProperty:
-    """A catalogue entry: id, one-line meaning, kind and temporal semantics."""
-
-    id: str
-    meaning: str
-    kind: str  # safety | liveness | reachability
-    semantics: str  # always | eventually | sometimes
-
-
-CATALOGUE: tuple[QMProperty, ...] = (
-    QMProperty("qm.responder-installs-after-msg3",
-               "R has both SAs installed only after it received message 3", "safety", "always"),
-    QMProperty("qm.responder-nothing-before-msg3",
-               "R installs no SA before message 3", "safety", "always"),
-    QMProperty("qm.initiator-spi-after-msg2",
-               "I's outbound entry holds R's SPI only after message 2", "safety", "always"),
-    QMProperty("qm.spi-unique", "no two inbound entries of a host share an SPI",
-               "safety", "always"),
-    QMProperty("qm.agreement",
-               "when both sides have installed, SPIs cross-match, transform and selectors agree",
-               "safety", "always"),
-    QMProperty("qm.no-black-hole",
-               "no protected data packet reaches a host without an installed inbound SA for it",
-               "safety", "always"),
-    QMProperty("qm.no-orphan",
-               "when nothing is in flight and no timer is pending, no pair is installed on one "
-               "side only", "safety", "always"),
-    QMProperty("qm.no-deadlock", "every state that is not final has a successor",
-               "safety", "always"),
-    QMProperty("qm.eventually-installed",
-               "if loss is not forever, every negotiation ends with the pair installed on both "
-               "sides", "liveness", "eventually"),
-    QMProperty("qm.reachable-installed", "a state with both sides installed is reachable",
-               "reachability", "sometimes"),
-)
-BY_ID: dict[str, QMProperty] = {p.id: p for p in CATALOGUE}
+#: The qm.* entries of the one property catalogue (ids, meanings, kinds, engines).
+CATALOGUE: tuple[PropertyInfo, ...] = tuple(p for p in ALL_PROPERTIES if p.kind == "protocol")
+#: always / eventually / sometimes, by the catalogue's flavour.
+SEMANTICS: dict[str, str] = {"safety": "always", "liveness": "eventually",
+                             "reachability": "sometimes"}
+BY_ID: dict[str, PropertyInfo] = {p.id: p for p in CATALOGUE}
 QM_IDS: tuple[str, ...] = tuple(p.id for p in CATALOGUE)
 
 

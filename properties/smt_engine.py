@@ -1,19 +1,19 @@
 """The SMT engine: bounded model checking and k-induction on z3 over ``model/qm_smt``.
 
 - BMC: one incremental solver holds ``Init(s0) & T(s0,s1) & ... & T(s_{k-1},s_k)``; for
-  k = 0, 1, ... each open property's bad predicate at ``s_k`` is checked under push/pop, so the
-  first counterexample found is a shortest one. Its states and action indicators are read
-  back and replayed through ``QMModel.next_state`` before it is reported.
+  k = 0, 1, ... the disjunction of the open properties' bad predicates at ``s_k`` is checked
+  under push/pop (then each one if it is satisfiable), so the first counterexample found is a
+  shortest one. Its states and action indicators are read back and replayed through
+  ``QMModel.next_state`` (``smt_results``) before it is reported.
 - k-induction: a second solver holds a chain of k+1 arbitrary states with the transition
   relation and the auxiliary invariants (``qm_invariants``, proved first by Houdini:
   initiation + consecution) at every state. A property is proved at k when the chain cannot go
-  from k good states to a bad one, and BMC found no counterexample of length < k. When the
-  1-step check fails, its model is kept as the counterexample to induction (a two-state trace).
-- Verdicts: ``refuted`` with a replayed shortest trace; ``holds`` only when k-induction proved
-  it; otherwise ``unknown`` with "no counterexample up to bound K" (``extra.bound``).
-  qm.reachable-installed: ``holds`` when BMC reaches an installed pair (witness trace),
-  ``refuted`` when k-induction proves that no state has one. qm.eventually-installed
-  (liveness) is left to the explicit engine.
+  from k good states to a bad one, and BMC found no counterexample of length < k; the open
+  properties are tried jointly first (their conjunction), then one by one. When the 1-step
+  check fails, its model is kept as the counterexample to induction (a two-state trace).
+- Outcomes: ``cex`` (length), ``proved`` (k) or ``open`` (bound explored); ``smt_results``
+  turns them into verdicts. qm.reachable-installed is decided as the safety property "no
+  installed pair" (``GOAL``). qm.eventually-installed (liveness) is left to the explicit engine.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ class SmtEngine:
         self.timeout_ms = timeout_ms
 
     def _solver(self) -> z3.Solver:
-        s = z3.SolverFor("QF_FD")
+        s = z3.SolverFor("QF_FD", ctx=self.enc.ctx)
         s.set("timeout", self.timeout_ms)
         return s
 
@@ -233,8 +233,8 @@ class SmtEngine:
         """Base case 0 and the 1-induction step on one component, in the invariant search's
         own one-step solver (same formulas as the general loop; no second bit-blasting)."""
         enc = self.enc
-        init = {n: z3.BitVecVal(v, enc.bits) for n, v in zip(enc.names, enc.init_state[0],
-                                                               strict=True)}
+        init = {n: z3.BitVecVal(v, enc.bits, enc.ctx)
+                for n, v in zip(enc.names, enc.init_state[0], strict=True)}
         open_ids = []
         for pid in pids:
             if z3.is_true(z3.simplify(enc.bad(pid, [init]))):

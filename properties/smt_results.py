@@ -115,7 +115,10 @@ def smt_check(options: Any, property_ids: Sequence[str] | None = None, *,
             extra["k"] = out.depth
             extra["invariants"] = list(run.invariants)
         if out.cti is not None and out.status != "cex":
-            extra["counterexample_to_induction"] = cti_dict(model, out.cti)
+            cti = extra["counterexample_to_induction"] = cti_dict(model, out.cti)
+            message += (f"\ncounterexample to 1-induction: from a state satisfying the "
+                        f"invariants and the property, n{cti['negotiation']} {cti['action']} "
+                        f"reaches a bad state (extra.counterexample_to_induction)")
         if verdict == "holds" and vacuous and pid != "qm.reachable-installed":
             message = "VACUOUS: qm.reachable-installed fails, " + message
             extra["vacuous"] = True

@@ -100,3 +100,19 @@ def test_libreswan_protocol_must_be_equal() -> None:
 
 def test_options_default_to_the_guide() -> None:
     assert NegotiationOptions() == PROFILE_OPTIONS["hpux"]
+
+
+def test_libreswan_peer_port_must_be_equal() -> None:
+    # the initiator names its source ports, so IDci carries the packet's port; a responder
+    # policy for any port on that side contains it, but Libreswan compares for equality
+    i = host("host: i3\ndefault-action: none\npolicies:\n  - {name: hi, source: 10.1.1.1,"
+             " source-port: 1024-65535, destination: 10.2.2.2, protocol: tcp,"
+             " action: [ESP_AES128_HMAC_SHA1]}\n", "i3")
+    r = responder("{name: tcp, source: 10.2.2.2, destination: 10.1.1.1, protocol: tcp,"
+                  " action: [ESP_AES128_HMAC_SHA1]}")
+    pkt = make_packet("10.1.1.1", "10.2.2.2", "tcp", 40000, 80)
+    assert negotiate(i, r, pkt, PROFILE_OPTIONS["hpux"]).status == "accepted"
+    assert negotiate(i, r, pkt, PROFILE_OPTIONS["libreswan"]).status == "INVALID_ID_INFORMATION"
+    refuted = {p: any(f.prop == "peers.negotiation" for f in check_direction(i, r, p).findings)
+               for p in ("hpux", "libreswan")}
+    assert refuted == {"hpux": False, "libreswan": True}

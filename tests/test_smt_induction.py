@@ -135,3 +135,15 @@ def test_parameterized_assumptions_are_checked() -> None:
     model.action_list = (leaky, *model.action_list[1:])
     assert check_locality(model) == [f"{action.id} reads other.ip"]
     assert spi_allocation_is_injective()
+
+
+def test_a_solver_that_gives_up_yields_unknown_never_holds(monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    import z3
+
+    from qmcheck.properties import smt_engine
+
+    monkeypatch.setattr(smt_engine, "solve", lambda solver, *fs: (z3.unknown, None))
+    check = smt_check(QMOptions(profile="hpux"), ["qm.agreement", "qm.no-orphan"], max_bound=2)
+    assert [r.verdict for r in check.results] == ["unknown", "unknown"]
+    assert all("timed out" in r.message and r.extra["bound"] == 2 for r in check.results)
