@@ -103,8 +103,12 @@ class Host:
     default_action: str | None = "PASS"
 
     def ordered(self) -> tuple[Policy, ...]:
-        """Policies in search order (priority, then file order)."""
-        return tuple(sorted(self.policies, key=lambda p: p.order_key))
+        """Policies in search order (priority, then file order); computed once per host."""
+        cached: tuple[Policy, ...] | None = self.__dict__.get("_ordered")
+        if cached is None:
+            cached = tuple(sorted(self.policies, key=lambda p: p.order_key))
+            object.__setattr__(self, "_ordered", cached)
+        return cached
 
     def policy(self, name: str) -> Policy:
         for p in self.policies:
