@@ -108,6 +108,23 @@ def matrix_markdown(runs: Sequence[tuple[str, ProtocolRun]]) -> str:
     return "\n".join(lines)
 
 
+def scenario_plan(mapping: Mapping[str, Any] | None, source: str = "<scenario>",
+                  settings: Sequence[tuple[str, dict[str, bool]]] = SETTINGS
+                  ) -> tuple[list[str], QMOptions, Sequence[tuple[str, dict[str, bool]]]]:
+    """Profiles, base options and fault settings that a ``protocol:`` mapping asks for: the
+    one setting it names when it sets a fault option, else ``settings``."""
+    data = dict(mapping or {})
+    wanted = data.pop("profiles", data.pop("profile", list(PROFILES)))
+    profiles = [wanted] if isinstance(wanted, str) else list(wanted)
+    for p in profiles:
+        if p not in PROFILES:
+            raise InputError(f"unknown profile {p!r}", source=source, field="protocol.profiles")
+    base = options_from_mapping(data, source=source)
+    if {k.replace("-", "_") for k in data} & set(FAULT_KEYS):
+        settings = [("scenario", {k: bool(getattr(base, k)) for k in FAULT_KEYS})]
+    return profiles, base, settings
+
+
 def protocol_results(mapping: Mapping[str, Any] | None = None, *, out_dir: Path | None = None,
                      source: str = "<scenario>",
                      settings: Sequence[tuple[str, dict[str, bool]]] = SETTINGS
@@ -119,16 +136,7 @@ def protocol_results(mapping: Mapping[str, Any] | None = None, *, out_dir: Path 
     otherwise every setting of ``settings`` (the whole matrix by default). Other keys are
     QMOptions fields (retransmits, negotiations, ...). Subjects are ``(profile, setting label)``.
     """
-    data = dict(mapping or {})
-    wanted = data.pop("profiles", data.pop("profile", list(PROFILES)))
-    profiles = [wanted] if isinstance(wanted, str) else list(wanted)
-    for p in profiles:
-        if p not in PROFILES:
-            raise InputError(f"unknown profile {p!r}", source=source, field="protocol.profiles")
-    base = options_from_mapping(data, source=source)
-    explicit = {k.replace("-", "_") for k in data} & set(FAULT_KEYS)
-    if explicit:
-        settings = [("scenario", {k: bool(getattr(base, k)) for k in FAULT_KEYS})]
+    profiles, base, settings = scenario_plan(mapping, source, settings)
     runs = run_matrix(profiles, settings, base, None, out_dir)
     return [r for _, run in runs for r in run.results]
 

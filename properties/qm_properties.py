@@ -51,7 +51,7 @@ class ProtocolRun:
     exploration: Exploration
 
 
-def _outcome(model: QMModel, state: State) -> str:
+def outcome_text(model: QMModel, state: State) -> str:
     """One line per negotiation that is not installed on both sides, for messages."""
     parts: list[str] = []
     for comp in model.describe(state):
@@ -110,9 +110,9 @@ def check_protocol(options: QMOptions, property_ids: Sequence[str] | None = None
             if target is not None:
                 verdict = "refuted"
                 final = steps[-1][2]
-                message = f"final state: {_outcome(model, final)}"
+                message = f"final state: {outcome_text(model, final)}"
                 if pid == "qm.eventually-installed" and ex.bad_terminal is None:
-                    message = "fair cycle without installation at: " + _outcome(model, final)
+                    message = "fair cycle without installation at: " + outcome_text(model, final)
             elif not ex.complete:
                 verdict = "unknown"
                 message = f"state budget of {max_states} exhausted"

@@ -18,20 +18,11 @@ from typing import Any
 from qmcheck.model.errors import InputError
 from qmcheck.model.qm_interface import State
 from qmcheck.model.qm_model import QMModel
-from qmcheck.model.qm_options import PROFILES, QMOptions, options_from_mapping
+from qmcheck.model.qm_options import QMOptions
 from qmcheck.properties.counterexample import build_trace, save_trace
+from qmcheck.properties.qm_properties import outcome_text
 from qmcheck.properties.report import Result
 from qmcheck.properties.smt_engine import GOAL, SMT_IDS, SmtEngine, SmtRun, Trace, replayed
-
-
-def _final(model: QMModel, state: State) -> str:
-    parts = []
-    for comp in model.describe(state):
-        parts.append(
-            f"n{comp['negotiation']}: I {comp['I.phase']} (in {comp['I.inbound']}, out "
-            f"{comp['I.outbound']}), R {comp['R.phase']} (in {comp['R.inbound']}, out "
-            f"{comp['R.outbound']})")
-    return "; ".join(parts)
 
 
 def cti_dict(model: QMModel, cti: Trace) -> dict[str, Any]:
@@ -98,7 +89,7 @@ def smt_check(options: Any, property_ids: Sequence[str] | None = None, *,
             verdict = "refuted"
             how = (f"counterexample at the other engine's bound {out.depth} (BMC)"
                    if pid in hints else f"shortest counterexample: {out.depth} steps (BMC)")
-            message = f"{how}; final state: {_final(model, steps[-1][2])}"
+            message = f"{how}; final state: {outcome_text(model, steps[-1][2])}"
         elif out.status == "proved":
             verdict = "holds"
             message = (f"proved for runs of any length by {out.depth}-induction with "
@@ -138,18 +129,9 @@ def smt_check(options: Any, property_ids: Sequence[str] | None = None, *,
 def configurations(mapping: Mapping[str, Any] | None, source: str = "<scenario>"
                    ) -> list[QMOptions]:
     """The configurations ``matrix.protocol_results`` checks for a ``protocol:`` mapping."""
-    from qmcheck.properties.matrix import FAULT_KEYS, SETTINGS
+    from qmcheck.properties.matrix import FAULT_KEYS, scenario_plan
 
-    data = dict(mapping or {})
-    wanted = data.pop("profiles", data.pop("profile", list(PROFILES)))
-    profiles = [wanted] if isinstance(wanted, str) else list(wanted)
-    for p in profiles:
-        if p not in PROFILES:
-            raise InputError(f"unknown profile {p!r}", source=source, field="protocol.profiles")
-    base = options_from_mapping(data, source=source)
-    settings: Sequence[tuple[str, dict[str, bool]]] = SETTINGS
-    if {k.replace("-", "_") for k in data} & set(FAULT_KEYS):
-        settings = [("scenario", {k: bool(getattr(base, k)) for k in FAULT_KEYS})]
+    profiles, base, settings = scenario_plan(mapping, source)
     return [base.with_(profile=profile, **{k: changes.get(k, False) for k in FAULT_KEYS})
             for _, changes in settings for profile in profiles]
 
