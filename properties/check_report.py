@@ -38,9 +38,19 @@ def _holds_lines(results: list[Result]) -> list[str]:
     by_property: dict[str, list[str]] = defaultdict(list)
     for r in results:
         if r.verdict == "holds":
-            by_property[r.property].append(",".join(r.subject) if r.subject else "all")
-    return [f"  HOLDS    {prop}: {'; '.join(subjects)}" for prop, subjects in
+            by_property[r.property].append(_scope(r))
+    return [f"  HOLDS    {prop}: {'; '.join(dict.fromkeys(subjects))}" for prop, subjects in
             by_property.items()]
+
+
+def _scope(r: Result) -> str:
+    """What a result that holds is about: its subject, or its direction and profile."""
+    if r.subject:
+        return ",".join(r.subject)
+    if "initiator" in r.extra and "responder" in r.extra:
+        scope = f"{r.extra['initiator']} -> {r.extra['responder']}"
+        return f"{scope} ({r.extra['profile']})" if "profile" in r.extra else scope
+    return "all"
 
 
 def _qm_section(results: list[Result]) -> list[str]:
