@@ -34,15 +34,18 @@ def _reps(lo: int, hi: int, bounds: set[int], nice: tuple[int, ...] = ()) -> lis
     return out
 
 
-def universe(host: Host, family: Family) -> Iterator[Packet]:
-    """One outbound packet per cell of the host's policies in ``family``."""
-    scope = [p for p in host.policies if p.family in (None, family)]
+def _boundaries(host: Host, family: Family
+                ) -> tuple[set[int], set[int], set[int], set[int], set[int]]:
+    """Where the policies of ``family`` start and stop: local and remote addresses, local and
+    remote ports, protocols (each value and the one after it), the cuts of the cells."""
     local: set[int] = set()
     remote: set[int] = set()
     lports: set[int] = set()
     rports: set[int] = set()
     protos: set[int] = set()
-    for p in scope:
+    for p in host.policies:
+        if p.family not in (None, family):
+            continue
         if p.family is not None:
             for v in p.source.values:
                 local |= {v.lo, v.hi + 1}
@@ -52,6 +55,12 @@ def universe(host: Host, family: Family) -> Iterator[Packet]:
         rports |= {p.destination_port.lo, p.destination_port.hi + 1}
         if p.protocol is not None:
             protos |= {p.protocol, p.protocol + 1}
+    return local, remote, lports, rports, protos
+
+
+def universe(host: Host, family: Family) -> Iterator[Packet]:
+    """One outbound packet per cell of the host's policies in ``family``."""
+    local, remote, lports, rports, protos = _boundaries(host, family)
     top = max_address(family)
     proto_reps = _reps(0, 255, protos, (*sorted(PORT_PROTOCOLS), 1))
     port_pairs = list(itertools.product(_reps(0, 65535, lports), _reps(0, 65535, rports)))
@@ -65,22 +74,7 @@ def universe(host: Host, family: Family) -> Iterator[Packet]:
 def selector_universe(host: Host, family: Family) -> Iterator[tuple[Selector, Selector]]:
     """One (IDci, IDcr) pair per cell of selector space: each side a single address or the
     wildcard, protocol and ports exact or the wildcard 0 (IDcr is the host's local side)."""
-    scope = [p for p in host.policies if p.family in (None, family)]
-    local: set[int] = set()
-    remote: set[int] = set()
-    lports: set[int] = set()
-    rports: set[int] = set()
-    protos: set[int] = set()
-    for p in scope:
-        if p.family is not None:
-            for v in p.source.values:
-                local |= {v.lo, v.hi + 1}
-            for v in p.destination.values:
-                remote |= {v.lo, v.hi + 1}
-        lports |= {p.source_port.lo, p.source_port.hi + 1}
-        rports |= {p.destination_port.lo, p.destination_port.hi + 1}
-        if p.protocol is not None:
-            protos |= {p.protocol, p.protocol + 1}
+    local, remote, lports, rports, protos = _boundaries(host, family)
     top = max_address(family)
     locals_: list[int | None] = [None, *_reps(0, top, local)]
     remotes: list[int | None] = [None, *_reps(0, top, remote)]
