@@ -1,6 +1,6 @@
 """Benchmark of ``qmcheck conflicts`` (all ``policy.*`` properties of one host).
 
-Seeded generated policy sets (``model/policy_gen.py``: prefixes, ranges, ports, protocols,
+Seeded generated policy sets (``model/formats/generator.py``: prefixes, ranges, ports, protocols,
 mixed actions, duplicates, exceptions, a few broad rules, 5% IPv6) of 100 .. 100,000
 policies. For each size: seconds per phase (and the properties each phase decides), seconds
 per property run alone (sizes up to ``--alone-max``), the total, the number of findings and of
@@ -25,10 +25,10 @@ from collections import Counter
 
 import z3
 
-from qmcheck.model.policy import Host
-from qmcheck.model.policy_gen import generate_host
-from qmcheck.properties.policy_checks import POLICY_PROPERTIES, analyse
-from qmcheck.properties.policy_plain import never_first
+from qmcheck.model.formats.generator import generate_host
+from qmcheck.model.values.policy import Host
+from qmcheck.properties.checks.policy import POLICY_PROPERTIES, analyse
+from qmcheck.properties.checks.policy_plain import never_first
 
 PHASES = {
     "index": "all",
@@ -44,7 +44,7 @@ PHASES = {
 
 
 def plain_shadowing(host: Host) -> tuple[float, int]:
-    """The plain approach (``properties/policy_plain.py``): seconds, policies never first."""
+    """The plain approach (``properties/checks/policy_plain.py``): seconds, policies never first."""
     start = time.perf_counter()
     dead = never_first(host)
     return time.perf_counter() - start, len(dead)

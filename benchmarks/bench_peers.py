@@ -14,7 +14,7 @@ import statistics
 import time
 
 from benchmarks.peer_pairs import generate_pair
-from qmcheck.properties.peers_checks import run_directions
+from qmcheck.properties.checks.peers import run_directions
 
 TARGET_SECONDS = 30.0
 

@@ -31,10 +31,10 @@ REFERENCE = {  # the issue's SPIN 6.5 figures on a machine like this one
 CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
-from qmcheck.model.qm_options import QMOptions
-from qmcheck.properties.qm_properties import check_protocol
-from qmcheck.model.qm_model import QMModel
-from qmcheck.properties.explicit_engine import ExplicitEngine
+from qmcheck.model.quickmode.options import QMOptions
+from qmcheck.properties.checks.protocol import check_protocol
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.properties.engines.explicit import ExplicitEngine
 n, mode = int(sys.argv[1]), sys.argv[2]
 opts = QMOptions(profile="hpux", loss=True, reorder=True, retransmits=2, negotiations=n)
 if mode == "reduced":

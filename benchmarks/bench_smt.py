@@ -19,13 +19,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from qmcheck.model.qm_model import QMModel
-from qmcheck.model.qm_options import PROFILES, QMOptions
-from qmcheck.model.qm_smt import SAFETY_IDS
-from qmcheck.properties.matrix import FAULT_KEYS, SETTINGS
-from qmcheck.properties.qm_properties import check_protocol
-from qmcheck.properties.smt_engine import SmtEngine
-from qmcheck.properties.smt_results import smt_check
+from qmcheck.model.encodings.z3_quickmode import SAFETY_IDS
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.model.quickmode.options import PROFILES, QMOptions
+from qmcheck.properties.checks.protocol import check_protocol
+from qmcheck.properties.checks.protocol_matrix import FAULT_KEYS, SETTINGS
+from qmcheck.properties.checks.protocol_smt import smt_check
+from qmcheck.properties.engines.smt import SmtEngine
 
 TARGET_SECONDS = 10.0
 

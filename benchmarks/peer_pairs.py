@@ -1,6 +1,6 @@
 """Seeded generator of host pairs for the peers benchmark and scale tests.
 
-Host A comes from ``qmcheck.model.policy_gen`` (the shared generator of large policy sets).
+Host A comes from ``qmcheck.model.formats.generator`` (the shared generator of large policy sets).
 Host B is its mirror image (source and destination swapped, ports too), the usual way the
 two ends of a crypto ACL are written, with a small share of the disagreements that break
 real deployments: a policy missing on B, another action, another transform list.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 
-from qmcheck.model.policy import Host, Policy, default_policy
-from qmcheck.model.policy_gen import ACTIONS, generate_host
+from qmcheck.model.formats.generator import ACTIONS, generate_host
+from qmcheck.model.values.policy import Host, Policy, default_policy
 
 
 def mirror(policy: Policy, name: str) -> Policy:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from itertools import product
 
-from qmcheck.model.addresses import max_address
-from qmcheck.model.negotiation import NegotiationOptions
-from qmcheck.model.packet import Packet
-from qmcheck.model.policy import Host
-from qmcheck.model.protocols import MAX_PORT, PORT_PROTOCOLS
-from qmcheck.properties.peers_checks import concrete_verdict, families, in_scope
+from qmcheck.model.semantics.negotiation import NegotiationOptions
+from qmcheck.model.values.addresses import max_address
+from qmcheck.model.values.packet import Packet
+from qmcheck.model.values.policy import Host
+from qmcheck.model.values.protocols import MAX_PORT, PORT_PROTOCOLS
+from qmcheck.properties.checks.peers import concrete_verdict, families, in_scope
 
 
 def _points(spans: list[tuple[int, int]], top: int) -> list[int]:

@@ -8,8 +8,8 @@ import ipaddress
 
 from hypothesis import strategies as st
 
-from qmcheck.model.policy import Host
-from qmcheck.model.policy_builder import RawField, build_policies
+from qmcheck.model.formats.builder import RawField, build_policies
+from qmcheck.model.values.policy import Host
 
 BASE = {4: int(ipaddress.IPv4Address("10.0.0.0")), 6: int(ipaddress.IPv6Address("2001:db8::"))}
 SIZE = 8

@@ -11,9 +11,9 @@ from itertools import product
 
 from hypothesis import strategies as st
 
-from qmcheck.model.packet import Packet
-from qmcheck.model.policy import Host
-from qmcheck.model.policy_builder import RawField, build_policies
+from qmcheck.model.formats.builder import RawField, build_policies
+from qmcheck.model.values.packet import Packet
+from qmcheck.model.values.policy import Host
 
 BASE4 = int(ipaddress.IPv4Address("10.0.0.0"))
 BASE6 = int(ipaddress.IPv6Address("2001:db8::"))

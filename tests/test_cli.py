@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from qmcheck.model.loader import load_scenario
-from qmcheck.model.lookup import lookup
-from qmcheck.model.negotiation import negotiate, profile_options
-from qmcheck.model.packet import packet_from_json
-from qmcheck.properties.cli import main
+from qmcheck.model.formats.loader import load_scenario
+from qmcheck.model.semantics.lookup import lookup
+from qmcheck.model.semantics.negotiation import negotiate, profile_options
+from qmcheck.model.values.packet import packet_from_json
+from qmcheck.properties.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = str(ROOT / "model" / "scenarios" / "default.yaml")

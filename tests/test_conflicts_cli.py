@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qmcheck.model.loader import load_host
-from qmcheck.model.lookup import lookup
-from qmcheck.model.packet import packet_from_json
-from qmcheck.properties.cli import main
+from qmcheck.model.formats.loader import load_host
+from qmcheck.model.semantics.lookup import lookup
+from qmcheck.model.values.packet import packet_from_json
+from qmcheck.properties.cli.main import main
 
 SITE = """\
 host: gw
@@ -179,7 +179,7 @@ def test_unknown_when_z3_times_out(site: Path, capsys: pytest.CaptureFixture[str
     """A solver that answers unknown gives verdicts unknown (exit 3), never holds."""
     import z3
 
-    from qmcheck.model import policy_smt
+    from qmcheck.model.encodings import smtlib_batches as policy_smt
 
     monkeypatch.setattr(policy_smt.BatchSolver, "hint", lambda self, q: None)
     monkeypatch.setattr(policy_smt, "_check", lambda solver, guards: z3.unknown)
@@ -190,8 +190,8 @@ def test_unknown_when_z3_times_out(site: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_check_runs_conflicts_for_every_host(capsys: pytest.CaptureFixture[str]) -> None:
-    from qmcheck.model.loader import load_scenario
-    from qmcheck.properties.cmd_conflicts import check_step
+    from qmcheck.model.formats.loader import load_scenario
+    from qmcheck.properties.cli.conflicts import check_step
 
     scenario = load_scenario(None)
     results = check_step(scenario, None)  # type: ignore[arg-type]
@@ -207,7 +207,7 @@ def test_progress_bar_only_after_a_second_and_only_when_enabled() -> None:
 
     from rich.console import Console
 
-    from qmcheck.properties.progress import LazyProgress
+    from qmcheck.properties.reports.progress import LazyProgress
 
     quiet = LazyProgress(enabled=False, show_after=0)
     quiet.update("first match", 1, 2)
@@ -229,7 +229,7 @@ def test_busy_bar_for_one_long_call() -> None:
 
     from rich.console import Console
 
-    from qmcheck.properties.progress import LazyProgress
+    from qmcheck.properties.reports.progress import LazyProgress
 
     with LazyProgress(enabled=True, show_after=60) as patient:
         patient.console = Console(file=io.StringIO(), force_terminal=True)

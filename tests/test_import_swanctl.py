@@ -7,18 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from qmcheck.model.errors import InputError
-from qmcheck.model.import_swanctl import (
+from qmcheck.model.formats.loader import load_host
+from qmcheck.model.formats.swanctl_conf import (
     TS,
     automatic_priority,
     load_swanctl_text,
     parse_ts,
     proposals_to_transforms,
 )
-from qmcheck.model.loader import load_host
-from qmcheck.model.lookup import lookup
-from qmcheck.model.packet import make_packet
-from qmcheck.properties.cli import main
+from qmcheck.model.semantics.lookup import lookup
+from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.packet import make_packet
+from qmcheck.properties.cli.main import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SITE = FIXTURES / "swanctl-site.conf"

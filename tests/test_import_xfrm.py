@@ -1,8 +1,8 @@
 """Importing ``ip xfrm policy`` listings, and exporting host policies to ``ip xfrm`` commands.
 
 tests/fixtures/xfrm-site.txt and xfrm-site-stats.txt are the kernel's own listings (plain and
-``ip -s``) of tests/fixtures/xfrm-site.yaml loaded with qmcheck.model.xfrm_export; the system
-test tests/system/test_kernel_lookup.py does the same for random policy sets.
+``ip -s``) of tests/fixtures/xfrm-site.yaml loaded with qmcheck.model.formats.xfrm_commands;
+the system test tests/system/test_kernel_lookup.py does the same for random policy sets.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from qmcheck.model.errors import InputError
-from qmcheck.model.import_xfrm import load_xfrm_text, looks_like_xfrm
-from qmcheck.model.loader import load_host
-from qmcheck.model.lookup import lookup
-from qmcheck.model.packet import Packet, make_packet
-from qmcheck.model.policy import Host
-from qmcheck.model.xfrm_export import to_xfrm_commands
-from qmcheck.properties.cli import main
+from qmcheck.model.formats.loader import load_host
+from qmcheck.model.formats.xfrm_commands import to_xfrm_commands
+from qmcheck.model.formats.xfrm_dump import load_xfrm_text, looks_like_xfrm
+from qmcheck.model.semantics.lookup import lookup
+from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.packet import Packet, make_packet
+from qmcheck.model.values.policy import Host
+from qmcheck.properties.cli.main import main
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ADDRESSES = {4: ("10.1.0.1", "10.1.7.7", "10.2.0.1", "10.2.3.3", "10.3.0.1"),

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from qmcheck.model.errors import InputError
-from qmcheck.model.loader import load, load_host, load_scenario
-from qmcheck.model.policy import DEFAULT_POLICY_PRIORITY, Host
-from qmcheck.properties.cli import main
+from qmcheck.model.formats.loader import load, load_host, load_scenario
+from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.policy import DEFAULT_POLICY_PRIORITY, Host
+from qmcheck.properties.cli.main import main
 
 GOOD = """\
 host: hostA
@@ -168,7 +168,7 @@ def test_bad_input_exits_2_without_traceback(tmp_path: Path, capsys: pytest.Capt
 
 def test_console_script_bad_input_no_traceback(tmp_path: Path) -> None:
     path = write(tmp_path, "policies: [", "broken.yaml")
-    code = ("import sys; from qmcheck.properties.cli import main; "
+    code = ("import sys; from qmcheck.properties.cli.main import main; "
             f"sys.exit(main(['lookup', {path!r}, '--src', '1.1.1.1', '--dst', '2.2.2.2']))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 2

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from qmcheck.model.addresses import address_text
-from qmcheck.model.loader import load_text
-from qmcheck.model.negotiation import PROFILE_OPTIONS, negotiate
-from qmcheck.model.policy import Host
-from qmcheck.properties.peers_checks import check_direction, concrete_verdict
+from qmcheck.model.formats.loader import load_text
+from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, negotiate
+from qmcheck.model.values.addresses import address_text
+from qmcheck.model.values.policy import Host
+from qmcheck.properties.checks.peers import check_direction, concrete_verdict
 
 
 def host(name: str, source: str, destination: str, default: str = "PASS") -> Host:

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import z3
 
-from qmcheck.model.loader import load_host_spec
-from qmcheck.model.negotiation import profile_options
-from qmcheck.model.packet import packet_from_json
-from qmcheck.properties import peers_checks
-from qmcheck.properties.cli import main
-from qmcheck.properties.peers_checks import concrete_verdict
+from qmcheck.model.formats.loader import load_host_spec
+from qmcheck.model.semantics.negotiation import profile_options
+from qmcheck.model.values.packet import packet_from_json
+from qmcheck.properties.checks import peers as peers_checks
+from qmcheck.properties.checks.peers import concrete_verdict
+from qmcheck.properties.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = str(ROOT / "model" / "scenarios" / "default.yaml")

@@ -10,11 +10,11 @@ import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qmcheck.model.negotiation import PROFILE_OPTIONS
-from qmcheck.model.policy import Host
-from qmcheck.model.smt_encoding import fresh_packet, policy_match
-from qmcheck.model.smt_negotiation import match, to_z3
-from qmcheck.properties.peers_checks import check_direction, concrete_verdict
+from qmcheck.model.encodings.z3_negotiation import match, to_z3
+from qmcheck.model.encodings.z3_policies import fresh_packet, policy_match
+from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
+from qmcheck.model.values.policy import Host
+from qmcheck.properties.checks.peers import check_direction, concrete_verdict
 from tests.peers_oracle import brute_force
 from tests.strategies import BASE4, BASE6, hosts
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from qmcheck.model.loader import load_text
-from qmcheck.model.negotiation import PROFILE_OPTIONS, NegotiationOptions, negotiate
-from qmcheck.model.packet import make_packet
-from qmcheck.model.policy import Host
-from qmcheck.properties.peers_checks import check_direction
+from qmcheck.model.formats.loader import load_text
+from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, NegotiationOptions, negotiate
+from qmcheck.model.values.packet import make_packet
+from qmcheck.model.values.policy import Host
+from qmcheck.properties.checks.peers import check_direction
 
 INITIATOR = """host: i
 default-action: none

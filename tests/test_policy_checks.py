@@ -8,12 +8,12 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qmcheck.model.lookup import first_match, lookup_order
-from qmcheck.model.negotiation import responder_search, selectors_match
-from qmcheck.model.packet import Packet
-from qmcheck.model.policy import Host, Policy
-from qmcheck.properties.policy_bruteforce import brute_force, universe
-from qmcheck.properties.policy_checks import POLICY_PROPERTIES, Analysis, analyse
+from qmcheck.model.semantics.lookup import first_match, lookup_order
+from qmcheck.model.semantics.negotiation import responder_search, selectors_match
+from qmcheck.model.values.packet import Packet
+from qmcheck.model.values.policy import Host, Policy
+from qmcheck.properties.checks.policy import POLICY_PROPERTIES, Analysis, analyse
+from qmcheck.properties.checks.policy_bruteforce import brute_force, universe
 from tests.policy_strategies import policy_hosts
 
 
@@ -112,7 +112,7 @@ def test_single_property_runs_report_only_that_property(host: Host, prop: str) -
 
 def test_union_cover_found_where_pairwise_checks_see_nothing() -> None:
     """A policy covered only by the union of two earlier ones (pairwise checkers miss it)."""
-    from qmcheck.model.loader import load_text
+    from qmcheck.model.formats.loader import load_text
 
     host = load_text(
         "policies:\n"
@@ -128,7 +128,7 @@ def test_union_cover_found_where_pairwise_checks_see_nothing() -> None:
 def test_selector_tie_without_packet_tie() -> None:
     """Two lower policies split the ports between them, so no packet reaches the tied pair;
     a selector with the port wildcard still does (the responder's search is order-bound)."""
-    from qmcheck.model.loader import load_text
+    from qmcheck.model.formats.loader import load_text
 
     host = load_text(
         "policies:\n"
@@ -151,8 +151,8 @@ def test_selector_tie_without_packet_tie() -> None:
 def test_never_first_agrees_with_the_plain_engine() -> None:
     """On a generated set (too large for enumeration) the batched checks and the plain
     one-query-per-policy engine find the same policies that are never the first match."""
-    from qmcheck.model.policy_gen import generate_host
-    from qmcheck.properties.policy_plain import never_first
+    from qmcheck.model.formats.generator import generate_host
+    from qmcheck.properties.checks.policy_plain import never_first
 
     for seed in (11, 12):
         host = generate_host(250, seed=seed)
@@ -166,7 +166,7 @@ def test_never_first_agrees_with_the_plain_engine() -> None:
 
 def test_generated_host_witnesses_replay() -> None:
     """A generated set of a few hundred policies: every witness replays concretely."""
-    from qmcheck.model.policy_gen import generate_host
+    from qmcheck.model.formats.generator import generate_host
 
     host = generate_host(300, seed=7)
     analysis = analyse(host)

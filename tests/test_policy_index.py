@@ -8,10 +8,10 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qmcheck.model.policy import Host
-from qmcheck.model.policy_gen import generate_host, host_yaml
-from qmcheck.model.policy_index import build_index
-from qmcheck.properties.policy_bruteforce import universe
+from qmcheck.model.encodings.overlap_index import build_index
+from qmcheck.model.formats.generator import generate_host, host_yaml
+from qmcheck.model.values.policy import Host
+from qmcheck.properties.checks.policy_bruteforce import universe
 from tests.policy_strategies import policy_hosts
 
 
@@ -35,7 +35,7 @@ def test_index_keeps_every_overlap_and_containment(host: Host, family: int) -> N
 
 
 def test_generator_is_seeded_and_loads_back() -> None:
-    from qmcheck.model.loader import load_text
+    from qmcheck.model.formats.loader import load_text
 
     a, b, c = generate_host(400, seed=3), generate_host(400, seed=3), generate_host(400, seed=4)
     assert a.policies == b.policies and a.policies != c.policies

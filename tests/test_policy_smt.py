@@ -7,10 +7,15 @@ import z3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qmcheck.model.policy import Host
-from qmcheck.model.policy_index import build_index
-from qmcheck.model.policy_smt import BatchSolver, Query, policy_define_text, query_holds
-from qmcheck.model.smt_encoding import fresh_packet, policy_match
+from qmcheck.model.encodings.overlap_index import build_index
+from qmcheck.model.encodings.smtlib_batches import (
+    BatchSolver,
+    Query,
+    policy_define_text,
+    query_holds,
+)
+from qmcheck.model.encodings.z3_policies import fresh_packet, policy_match
+from qmcheck.model.values.policy import Host
 from tests.policy_strategies import policy_hosts
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from qmcheck.properties.cli import main
+from qmcheck.properties.cli.main import main
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -103,7 +103,7 @@ def test_catalogue_ids_are_those_of_design_md() -> None:
     import re
 
     from qmcheck.properties import catalogue
-    from qmcheck.properties.qm_properties import QM_IDS, SEMANTICS
+    from qmcheck.properties.checks.protocol import QM_IDS, SEMANTICS
 
     design = Path(__file__).resolve().parents[2] / "shared" / "DESIGN.md"
     if not design.exists():

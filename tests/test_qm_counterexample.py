@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from qmcheck.model.errors import InputError
-from qmcheck.model.qm_options import QMOptions
-from qmcheck.properties.counterexample import load_trace, replay
-from qmcheck.properties.counterexample_render import render_trace
-from qmcheck.properties.matrix import run_matrix
-from qmcheck.properties.qm_properties import check_protocol
+from qmcheck.model.quickmode.options import QMOptions
+from qmcheck.model.values.errors import InputError
+from qmcheck.properties.checks.protocol import check_protocol
+from qmcheck.properties.checks.protocol_matrix import run_matrix
+from qmcheck.properties.traces.counterexample import load_trace, replay
+from qmcheck.properties.traces.render import render_trace
 
 FIXTURES = Path(__file__).resolve().parent.parent / "counterexamples" / "fixtures"
 

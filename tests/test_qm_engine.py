@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from qmcheck.model.qm_model import QMModel
-from qmcheck.model.qm_options import QMOptions
-from qmcheck.properties.explicit_engine import ExplicitEngine, Exploration
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.model.quickmode.options import QMOptions
+from qmcheck.properties.engines.explicit import ExplicitEngine, Exploration
 
 MANIFEST = json.loads((Path(__file__).parent / "expected_state_counts.json").read_text())
 
@@ -100,7 +100,7 @@ def test_progress_reports_states_per_second() -> None:
 
 
 def test_graph_is_built_only_on_request_and_fair_cycle_check_runs() -> None:
-    from qmcheck.properties.explicit_engine import fair_bad_cycle
+    from qmcheck.properties.engines.explicit import fair_bad_cycle
 
     engine = ExplicitEngine(QMModel(QMOptions(loss=True)), build_graph=True)
     ex = engine.explore()
@@ -113,7 +113,7 @@ def test_graph_is_built_only_on_request_and_fair_cycle_check_runs() -> None:
 def test_fair_cycle_needs_every_enabled_protocol_action_taken() -> None:
     import networkx as nx
 
-    from qmcheck.properties.explicit_engine import fair_bad_cycle
+    from qmcheck.properties.engines.explicit import fair_bad_cycle
 
     engine = ExplicitEngine(QMModel(QMOptions(loss=True)))
     model = engine.model

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from qmcheck.model.errors import InputError
-from qmcheck.model.qm_expr import and_, const, eq, evaluate, ite, or_, to_python, var
-from qmcheck.model.qm_model import QMModel
-from qmcheck.model.qm_options import QMOptions, options_from_mapping
-from qmcheck.model.qm_state import Layout
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.model.quickmode.expressions import and_, const, eq, evaluate, ite, or_, to_python, var
+from qmcheck.model.quickmode.options import QMOptions, options_from_mapping
+from qmcheck.model.quickmode.state import Layout
+from qmcheck.model.values.errors import InputError
 
 CONFIGS = [
     QMOptions(),

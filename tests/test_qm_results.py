@@ -6,9 +6,9 @@ import itertools
 
 import pytest
 
-from qmcheck.model.qm_options import PROFILES, QMOptions
-from qmcheck.properties.counterexample import build_trace, concrete_steps, replay
-from qmcheck.properties.qm_properties import check_protocol
+from qmcheck.model.quickmode.options import PROFILES, QMOptions
+from qmcheck.properties.checks.protocol import check_protocol
+from qmcheck.properties.traces.counterexample import build_trace, concrete_steps, replay
 
 FAULTS = [dict(zip(("loss", "duplicate", "reorder"), bits, strict=True))
           for bits in itertools.product((False, True), repeat=3)]
@@ -56,8 +56,8 @@ def test_message_3_lost_until_the_responder_gives_up(profile: str) -> None:
 
 
 def _trace(options: QMOptions, pid: str) -> dict[str, object]:
-    from qmcheck.model.qm_model import QMModel
-    from qmcheck.properties.explicit_engine import ExplicitEngine
+    from qmcheck.model.quickmode.compiled import QMModel
+    from qmcheck.properties.engines.explicit import ExplicitEngine
 
     engine = ExplicitEngine(QMModel(options))
     ex = engine.explore()
@@ -138,8 +138,8 @@ def test_simultaneous_initiation_keeps_spis_unique() -> None:
 @pytest.mark.parametrize("commit", [False, True])
 def test_which_side_can_be_orphaned(profile: str, commit: bool) -> None:
     """Without the commit bit only the initiator can keep a lone pair; with it, only R."""
-    from qmcheck.model.qm_model import QMModel
-    from qmcheck.properties.explicit_engine import ExplicitEngine
+    from qmcheck.model.quickmode.compiled import QMModel
+    from qmcheck.properties.engines.explicit import ExplicitEngine
 
     engine = ExplicitEngine(QMModel(QMOptions(profile=profile, loss=True, duplicate=True,
                                               reorder=True, commit_bit=commit)))

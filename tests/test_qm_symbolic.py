@@ -8,9 +8,9 @@ from typing import Any
 
 import z3
 
-from qmcheck.model.qm_expr import fold
-from qmcheck.model.qm_model import QMModel
-from qmcheck.model.qm_options import QMOptions
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.model.quickmode.expressions import fold
+from qmcheck.model.quickmode.options import QMOptions
 
 
 def _b(x: Any) -> Any:

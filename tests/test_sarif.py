@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from qmcheck.model.loader import load_host
+from qmcheck.model.formats.loader import load_host
 from qmcheck.properties.catalogue import BY_ID
-from qmcheck.properties.cli import main
-from qmcheck.properties.report import Report, Result
-from qmcheck.properties.sarif import to_sarif
+from qmcheck.properties.cli.main import main
+from qmcheck.properties.reports.sarif import to_sarif
+from qmcheck.properties.results import Report, Result
 from tests.test_conflicts_cli import SITE
 
 LEVELS = {"none", "note", "warning", "error"}

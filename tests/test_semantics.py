@@ -7,20 +7,20 @@ from itertools import product
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qmcheck.model.dump import dump_host
-from qmcheck.model.loader import load_scenario, load_text
-from qmcheck.model.lookup import lookup, lookup_order
-from qmcheck.model.negotiation import (
+from qmcheck.model.formats.loader import load_scenario, load_text
+from qmcheck.model.formats.yaml_dump import dump_host
+from qmcheck.model.semantics.lookup import lookup, lookup_order
+from qmcheck.model.semantics.negotiation import (
     NegotiationOptions,
     choose_proposal,
     message1,
     negotiate,
     responder_search,
 )
-from qmcheck.model.packet import Packet, make_packet
-from qmcheck.model.policy import Host, Policy
-from qmcheck.model.selectors import Selector
-from qmcheck.model.transforms import parse_transform
+from qmcheck.model.values.packet import Packet, make_packet
+from qmcheck.model.values.policy import Host, Policy
+from qmcheck.model.values.selectors import Selector
+from qmcheck.model.values.transforms import parse_transform
 from tests.strategies import BASE4, BASE6, PORTS, PROTOCOLS, hosts, universe
 
 UNIVERSE = {4: universe(4), 6: universe(6)}

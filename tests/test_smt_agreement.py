@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from qmcheck.model.qm_model import QMModel
-from qmcheck.model.qm_options import MUTANTS, PROFILES, QMOptions
-from qmcheck.model.qm_smt import LOCAL_IDS
-from qmcheck.properties.counterexample import build_trace, replay
-from qmcheck.properties.matrix import FAULT_KEYS, SETTINGS
-from qmcheck.properties.qm_properties import check_protocol
-from qmcheck.properties.smt_engine import SMT_IDS
-from qmcheck.properties.smt_results import smt_check
+from qmcheck.model.encodings.z3_quickmode import LOCAL_IDS
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.model.quickmode.options import MUTANTS, PROFILES, QMOptions
+from qmcheck.properties.checks.protocol import check_protocol
+from qmcheck.properties.checks.protocol_matrix import FAULT_KEYS, SETTINGS
+from qmcheck.properties.checks.protocol_smt import smt_check
+from qmcheck.properties.engines.smt import SMT_IDS
+from qmcheck.properties.traces.counterexample import build_trace, replay
 
 #: Every fault setting of the results matrix x every profile, the two mutants included.
 CASES = [(name, profile) for name, _ in SETTINGS for profile in PROFILES + MUTANTS]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from qmcheck.properties.cli import main
-from qmcheck.properties.counterexample import load_trace, replay
-from qmcheck.properties.report import Result
-from qmcheck.properties.smt_results import check_step, merge
+from qmcheck.properties.checks.protocol_smt import check_step, merge
+from qmcheck.properties.cli.main import main
+from qmcheck.properties.results import Result
+from qmcheck.properties.traces.counterexample import load_trace, replay
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -7,27 +7,27 @@ import dataclasses
 
 import pytest
 
-from qmcheck.model.qm_expr import evaluate, ne, var
-from qmcheck.model.qm_model import QMModel
-from qmcheck.model.qm_options import PROFILES, QMOptions
-from qmcheck.model.qm_smt import LOCAL_IDS, SAFETY_IDS, QMEncoding
-from qmcheck.model.qm_state import R_DONE
-from qmcheck.properties.explicit_engine import SUMMARY, ExplicitEngine
-from qmcheck.properties.parameterized import (
+from qmcheck.model.encodings.z3_quickmode import LOCAL_IDS, SAFETY_IDS, QMEncoding
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.model.quickmode.expressions import evaluate, ne, var
+from qmcheck.model.quickmode.options import PROFILES, QMOptions
+from qmcheck.model.quickmode.state import R_DONE
+from qmcheck.properties.checks.parameterized import (
     check_locality,
     parameterized_results,
     spi_allocation_is_injective,
 )
-from qmcheck.properties.qm_invariants import (
+from qmcheck.properties.checks.protocol import check_protocol
+from qmcheck.properties.checks.protocol_smt import smt_check
+from qmcheck.properties.engines.explicit import SUMMARY, ExplicitEngine
+from qmcheck.properties.engines.invariants import (
     Invariant,
     candidates,
     houdini,
     inductiveness_report,
     report_text,
 )
-from qmcheck.properties.qm_properties import check_protocol
-from qmcheck.properties.smt_engine import SmtEngine
-from qmcheck.properties.smt_results import smt_check
+from qmcheck.properties.engines.smt import SmtEngine
 
 CONFIGS = [
     QMOptions(profile="hpux"),
@@ -141,7 +141,7 @@ def test_a_solver_that_gives_up_yields_unknown_never_holds(monkeypatch: pytest.M
                                                            ) -> None:
     import z3
 
-    from qmcheck.properties import smt_engine
+    from qmcheck.properties.engines import smt as smt_engine
 
     monkeypatch.setattr(smt_engine, "solve", lambda solver, *fs: (z3.unknown, None))
     check = smt_check(QMOptions(profile="hpux"), ["qm.agreement", "qm.no-orphan"], max_bound=2)

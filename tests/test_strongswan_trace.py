@@ -12,19 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from qmcheck.model.import_swanctl import load_swanctl_text
-from qmcheck.model.negotiation import negotiate, profile_options
-from qmcheck.model.packet import make_packet
-from qmcheck.model.qm_model import QMModel
-from qmcheck.model.qm_options import PROFILES, QMOptions
-from qmcheck.properties.strongswan_trace import (
+from qmcheck.model.formats.swanctl_conf import load_swanctl_text
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.model.quickmode.options import PROFILES, QMOptions
+from qmcheck.model.semantics.negotiation import negotiate, profile_options
+from qmcheck.model.values.packet import make_packet
+from qmcheck.properties.traces.inclusion import check_inclusion, smallest_bound
+from qmcheck.properties.traces.strongswan_log import (
     Event,
     negotiations,
     of_negotiation,
     outcome,
     parse_charon_log,
 )
-from qmcheck.properties.trace_inclusion import check_inclusion, smallest_bound
 
 LOGS = Path(__file__).parent / "fixtures" / "strongswan"
 RUNS = ("success", "narrower", "no-proposal", "disjoint", "message3-lost", "message2-lost-once",
@@ -157,7 +157,7 @@ def test_outcome_matches_the_model(run: str) -> None:
 def test_trace_command(capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from qmcheck.properties.cli import main
+    from qmcheck.properties.cli.main import main
 
     logs = [str(LOGS / "message3-lost-i.log"), str(LOGS / "message3-lost-r.log")]
     assert main(["trace", *logs, "--format", "json"]) == 0
@@ -172,7 +172,7 @@ def test_trace_command(capsys: pytest.CaptureFixture[str]) -> None:
 def test_outcome_agrees_with_qmcheck_peers(run: str, capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from qmcheck.properties.cli import main
+    from qmcheck.properties.cli.main import main
     from tests.system.scenarios import peers_agree
 
     i, r = load(run)

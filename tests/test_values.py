@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qmcheck.model.addresses import AddressValue, parse_address_value
-from qmcheck.model.errors import InputError
-from qmcheck.model.intervals import IntervalSet
-from qmcheck.model.protocols import PortRange, parse_port, parse_protocol
-from qmcheck.model.transforms import parse_action, parse_transform
+from qmcheck.model.values.addresses import AddressValue, parse_address_value
+from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.intervals import IntervalSet
+from qmcheck.model.values.protocols import PortRange, parse_port, parse_protocol
+from qmcheck.model.values.transforms import parse_action, parse_transform
 
 
 def test_address_kinds() -> None:

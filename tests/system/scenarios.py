@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qmcheck.properties.strongswan_trace import Event
+from qmcheck.properties.traces.strongswan_log import Event
 from tests.system.strongswan import IKE, INNER, CharonPair, swanctl_conf
 
 SUBNET_I = "10.10.1.0/24"

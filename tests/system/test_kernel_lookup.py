@@ -2,8 +2,9 @@
 
 Hypothesis draws random host policies (IPv4, IPv6 and both-family ones; PASS, DISCARD and
 IPsec actions; ties of priority; several values per field; address and small port ranges).
-Each set is translated by ``qmcheck.model.xfrm_export`` into ``ip xfrm policy add`` commands in
-namespace A; UDP, TCP and ICMP probes go out of A to B and in from B to A; what the kernel does
+Each set is translated by ``qmcheck.model.formats.xfrm_commands`` into ``ip xfrm policy add``
+commands in namespace A; UDP, TCP and ICMP probes go out of A to B and in from B to A; what the
+kernel does
 is observed (delivered, EPERM on send, or silently held for an IPsec SA that does not exist)
 and compared with the verdict of ``qmcheck lookup`` on the same policy file and packets.
 """
@@ -28,13 +29,13 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from qmcheck.model.import_xfrm import load_xfrm_text
-from qmcheck.model.loader import load_host
-from qmcheck.model.lookup import lookup
-from qmcheck.model.packet import make_packet
-from qmcheck.model.policy import Host
-from qmcheck.model.xfrm_export import to_xfrm_commands
-from qmcheck.properties.cli import main
+from qmcheck.model.formats.loader import load_host
+from qmcheck.model.formats.xfrm_commands import to_xfrm_commands
+from qmcheck.model.formats.xfrm_dump import load_xfrm_text
+from qmcheck.model.semantics.lookup import lookup
+from qmcheck.model.values.packet import make_packet
+from qmcheck.model.values.policy import Host
+from qmcheck.properties.cli.main import main
 from tests.system.conftest import SUMMARY
 from tests.system.netns import A4, A6, B4, B6, HostPair, run, skip_reason
 
@@ -250,7 +251,7 @@ def _action(host: Host, probe: dict[str, Any]) -> str | list[str]:
 def test_importing_the_kernel_listing_keeps_every_lookup(pair: HostPair, tmp_path: Path,
                                                          host: dict[str, Any], seed: int) -> None:
     """``ip xfrm policy`` and ``ip -s xfrm policy`` output of the loaded policies, imported by
-    qmcheck.model.import_xfrm, gives every probe the action of the original host policies."""
+    qmcheck.model.formats.xfrm_dump, gives every probe the action of the original host policies."""
     policy_file = tmp_path / "host.yaml"
     policy_file.write_text(yaml.safe_dump(host, sort_keys=False))
     original = load_host(str(policy_file))

@@ -14,11 +14,11 @@ from itertools import product
 
 import pytest
 
-from qmcheck.model.import_swanctl import load_swanctl_text
-from qmcheck.model.import_xfrm import load_xfrm_text
-from qmcheck.model.lookup import lookup
-from qmcheck.model.packet import Packet, make_packet
-from qmcheck.model.policy import Host, Policy
+from qmcheck.model.formats.swanctl_conf import load_swanctl_text
+from qmcheck.model.formats.xfrm_dump import load_xfrm_text
+from qmcheck.model.semantics.lookup import lookup
+from qmcheck.model.values.packet import Packet, make_packet
+from qmcheck.model.values.policy import Host, Policy
 from tests.system.conftest import SUMMARY
 from tests.system.netns import run, skip_reason
 from tests.system.strongswan import IKE, PLUGINS_KERNEL_POLICIES, CharonPair, charon_skip_reason

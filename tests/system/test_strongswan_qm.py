@@ -13,17 +13,17 @@ from typing import Any
 
 import pytest
 
-from qmcheck.model.qm_model import QMModel
-from qmcheck.model.qm_options import PROFILES, QMOptions
-from qmcheck.properties.cli import main
-from qmcheck.properties.strongswan_trace import (
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.model.quickmode.options import PROFILES, QMOptions
+from qmcheck.properties.cli.main import main
+from qmcheck.properties.traces.inclusion import Inclusion, smallest_bound
+from qmcheck.properties.traces.strongswan_log import (
     Event,
     negotiations,
     of_negotiation,
     outcome,
     parse_charon_log,
 )
-from qmcheck.properties.trace_inclusion import Inclusion, smallest_bound
 from tests.system.conftest import SUMMARY
 from tests.system.netns import skip_reason
 from tests.system.scenarios import (

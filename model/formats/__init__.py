@@ -1,0 +1,1 @@
+"""Policy file formats: YAML, ipsec_config batch, ip xfrm, swanctl.conf; writers."""

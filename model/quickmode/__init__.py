@@ -1,0 +1,1 @@
+"""Quick Mode as a transition system: expressions, state, profiles, actions."""

@@ -1,0 +1,1 @@
+"""Concrete semantics, the oracle: packet lookup, negotiation, traffic classes."""

@@ -1,0 +1,1 @@
+"""Model values: addresses, ports, protocols, transforms, packets, selectors, policies."""

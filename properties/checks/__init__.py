@@ -1,0 +1,1 @@
+"""Checks per subject: policy.* (one host), peers.* (two hosts), qm.* (protocol)."""

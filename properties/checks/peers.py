@@ -1,0 +1,320 @@
+"""The two-host properties ``peers.negotiation``, ``peers.consistency`` and ``peers.symmetry``
+(DESIGN.md 4), decided by z3 over all packets, each host in turn as the initiator.
+
+For every policy ``i`` of the initiator I, ``smt_negotiation`` gives the region of packets
+whose first match is ``i`` and, over it, the responder's choice and lookup. A refutation is a
+packet in some region; its witness is replayed by the concrete semantics (``negotiate``,
+``lookup``), which also words the reason. Regions are solved in batches: one query asks
+whether any region of the batch holds a bad packet; a model names one (region, property)
+pair, which is recorded and dropped, and the query is repeated until it is unsatisfiable.
+A solver timeout gives ``unknown`` for what the batch left undecided, never ``holds``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import z3
+
+from qmcheck.model.encodings.z3_negotiation import (
+    PairEncoding,
+    conj,
+    eq_bv,
+    neg,
+    region_terms,
+    responder_region,
+    to_z3,
+)
+from qmcheck.model.semantics.lookup import lookup
+from qmcheck.model.semantics.negotiation import (
+    PROFILE_OPTIONS,
+    NegotiationOptions,
+    Outcome,
+    negotiate,
+    profile_options,
+)
+from qmcheck.model.values.addresses import Family
+from qmcheck.model.values.packet import Packet
+from qmcheck.model.values.policy import Host, Policy
+from qmcheck.properties.results import Result
+
+PROPERTIES = ("peers.negotiation", "peers.consistency", "peers.symmetry")
+MEANING = {
+    "peers.negotiation": "every packet {i} protects toward {r} negotiates: {r} finds a policy "
+                         "for the selectors, an IPsec one sharing a transform",
+    "peers.consistency": "for every packet {i} protects toward {r}, the policy {r} chose from "
+                         "the selectors is the one its own packet lookup applies",
+    "peers.symmetry": "no packet from {i} to {r} is protected by one side and passed or "
+                      "discarded by the other",
+}
+BATCH = 64
+HEAVY = 150  # regions mentioning more policies are solved one by one
+DEFAULT_TIMEOUT = 60.0
+
+
+def in_scope(initiator: Host, responder: Host, packet: Packet) -> bool:
+    """A packet from the initiator toward the responder (their addresses, when given)."""
+    ok_src = not initiator.addresses or (packet.family, packet.src) in initiator.addresses
+    ok_dst = not responder.addresses or (packet.family, packet.dst) in responder.addresses
+    return ok_src and ok_dst
+
+
+@dataclass(frozen=True)
+class PacketVerdict:
+    """What the concrete semantics says about one outbound packet of the initiator."""
+
+    outcome: Outcome
+    responder_lookup: Policy | None
+    failed: tuple[str, ...]  # the property ids this packet refutes
+
+    @property
+    def initiator_policy(self) -> Policy | None:
+        return self.outcome.initiator_policy
+
+
+def concrete_verdict(initiator: Host, responder: Host, packet: Packet,
+                     options: NegotiationOptions) -> PacketVerdict:
+    """The three properties on one packet: the brute-force oracle of the SMT encoding."""
+    out = negotiate(initiator, responder, packet, options)
+    pkt = out.packet
+    arriving = lookup(responder, pkt.as_seen_by_peer())
+    reply = lookup(responder, pkt.as_seen_by_peer().reversed())
+    i_ipsec = out.initiator_policy is not None and out.initiator_policy.action.is_ipsec
+    r_ipsec = arriving is not None and arriving.action.is_ipsec
+    ok = out.succeeded and out.covers_packet
+    failed = []
+    if i_ipsec and not ok:
+        failed.append("peers.negotiation")
+    if ok and not (out.responder_policy is arriving and arriving is reply):
+        failed.append("peers.consistency")
+    if i_ipsec != r_ipsec:
+        failed.append("peers.symmetry")
+    return PacketVerdict(out, arriving, tuple(failed))
+
+
+@dataclass
+class Finding:
+    """One refuted (or undecided) property for one initiator policy."""
+
+    prop: str
+    verdict: str  # refuted | unknown
+    policy: str  # the policy whose region the packet lies in
+    side: str = "I"  # I: a region of the initiator's policy; R: of the responder's
+    packet: Packet | None = None
+    detail: PacketVerdict | None = None
+
+
+@dataclass
+class DirectionReport:
+    """The outcome of the three properties with ``initiator`` initiating toward ``responder``."""
+
+    initiator: Host
+    responder: Host
+    profile: str
+    findings: list[Finding] = field(default_factory=list)
+    seconds: float = 0.0
+    regions: int = 0
+    queries: int = 0
+
+
+def families(initiator: Host, responder: Host) -> list[Family]:
+    """The address families worth analysing (those named by policies, within the scope)."""
+    named = {p.family for h in (initiator, responder) for p in h.policies if p.family}
+    fams = set(named) or {4}
+    for host in (initiator, responder):
+        if host.addresses:
+            fams &= {f for f, _ in host.addresses}
+    return sorted(fams)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One bad-packet formula: for a region of I's policy (side "I") or R's (side "R")."""
+
+    side: str
+    n: int
+    prop: str
+    formula: z3.BoolRef
+    weight: int
+
+
+def _items(enc: PairEncoding) -> list[Item]:
+    """The bad-packet formulas: negotiation and consistency over each IPsec region of I;
+    symmetry over each IPsec region of I (R does not protect) and of R (I does not)."""
+    items: list[Item] = []
+    for n, policy in enumerate(enc.i_order):
+        if not policy.action.is_ipsec:
+            continue
+        t = region_terms(enc, n)
+        w = t.weight
+        for prop, bad in (("peers.negotiation", conj(t.region, neg(t.success))),
+                          ("peers.consistency",
+                           conj(t.region, t.success, neg(eq_bv(t.chosen, t.lookup)))),
+                          ("peers.symmetry", conj(t.region, neg(t.r_ipsec)))):
+            if bad is not False:
+                items.append(Item("I", n, prop, to_z3(bad, enc.ctx), w))
+    for k, policy in enumerate(enc.r_order):
+        if policy.action.is_ipsec:
+            region, i_ipsec, w = responder_region(enc, k)
+            bad = conj(region, neg(i_ipsec))
+            if bad is not False:
+                items.append(Item("R", k, "peers.symmetry", to_z3(bad, enc.ctx), w))
+    return items
+
+
+def _batches(items: list[Item]) -> list[list[Item]]:
+    """Light items in batches of ``BATCH``; the items of a heavy region (many policies)
+    together in a batch of their own (they share the region's terms)."""
+    light = [it for it in items if it.weight <= HEAVY]
+    out = [light[s:s + BATCH] for s in range(0, len(light), BATCH)]
+    heavy: dict[tuple[str, int], list[Item]] = {}
+    for it in items:
+        if it.weight > HEAVY:
+            heavy.setdefault((it.side, it.n), []).append(it)
+    out.extend(heavy.values())
+    return out
+
+
+def make_solver(ctx: z3.Context, timeout_ms: int) -> z3.Solver:
+    """The solver for one batch: z3's SMT core with its lazy bit-vector theory, which on these
+    many small interval constraints is about twice as fast as eager bit-blasting (QF_BV)."""
+    return z3.TryFor(z3.Tactic("smt", ctx=ctx), timeout_ms, ctx=ctx).solver()
+
+
+def _solve(enc: PairEncoding, items: list[Item], timeout_ms: int, report: DirectionReport,
+           initiator: Host, responder: Host, options: NegotiationOptions) -> None:
+    for chunk in _batches(items):
+        active = list(chunk)
+        while active:
+            solver = make_solver(enc.ctx, timeout_ms)
+            solver.add(z3.Or(*[it.formula for it in active]) if len(active) > 1
+                       else active[0].formula)
+            answer = solver.check()
+            report.queries += 1
+            if answer == z3.unsat:
+                break
+            if answer != z3.sat:
+                report.findings.extend(Finding(it.prop, "unknown", _name(enc, it.side, it.n),
+                                               it.side) for it in active)
+                break
+            model = solver.model()
+            packet = enc.concrete(model)
+            hit = [it for it in active
+                   if z3.is_true(model.eval(it.formula, model_completion=True))]
+            detail = concrete_verdict(initiator, responder, packet, options)
+            for it in hit:
+                confirmed = it.prop in detail.failed
+                report.findings.append(Finding(it.prop, "refuted" if confirmed else "unknown",
+                                               _name(enc, it.side, it.n), it.side, packet,
+                                               detail))
+            if not hit:  # cannot happen: the model satisfies one of the disjuncts
+                raise AssertionError("a model of the batch satisfies none of its items")
+            active = [it for it in active if all(it is not h for h in hit)]
+
+
+def _name(enc: PairEncoding, side: str, n: int) -> str:
+    return (enc.i_order if side == "I" else enc.r_order)[n].name
+
+
+def check_direction(initiator: Host, responder: Host, profile: str,
+                    timeout: float = DEFAULT_TIMEOUT) -> DirectionReport:
+    """Decide the three properties with ``initiator`` initiating toward ``responder``."""
+    options = profile_options(profile)
+    report = DirectionReport(initiator, responder, profile)
+    started = time.perf_counter()
+    for family in families(initiator, responder):
+        enc = PairEncoding(initiator, responder, family, options)
+        items = _items(enc)
+        report.regions += len(enc.i_order)
+        _solve(enc, items, max(1, int(timeout * 1000)), report, initiator, responder, options)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def direction_results(rep: DirectionReport) -> list[Result]:
+    """Report entries: each refutation with its witness; a property with none holds once."""
+    i_name, r_name = rep.initiator.name, rep.responder.name
+    head = f"{i_name} -> {r_name} ({rep.profile})"
+    extra_base: dict[str, Any] = {"initiator": i_name, "responder": r_name,
+                                  "profile": rep.profile}
+    results: list[Result] = []
+    for prop in PROPERTIES:
+        mine = [f for f in rep.findings if f.prop == prop]
+        if not mine:
+            results.append(Result(prop, "holds", (), "note", "smt",
+                                  f"{head}: {MEANING[prop].format(i=i_name, r=r_name)}",
+                                  seconds=rep.seconds, extra=dict(extra_base)))
+            continue
+        for f in mine:
+            results.append(_finding_result(f, head, extra_base, rep.seconds))
+    return results
+
+
+def _finding_result(f: Finding, head: str, extra_base: dict[str, Any], seconds: float
+                    ) -> Result:
+    if f.detail is None or f.packet is None:
+        return Result(f.prop, "unknown", (f.policy,), "warning", "smt",
+                      f"{head}: the solver gave no answer in time for the packets of "
+                      f"{f.policy}", seconds=seconds, extra=dict(extra_base))
+    d = f.detail
+    out = d.outcome
+    related = [p.name for p in (out.initiator_policy, out.responder_policy, d.responder_lookup)
+               if p is not None]
+    subject = tuple(dict.fromkeys(related[:2] if f.prop != "peers.symmetry"
+                                  else [d.initiator_policy.name if d.initiator_policy
+                                        else "<no policy>",
+                                        d.responder_lookup.name if d.responder_lookup
+                                        else "<no policy>"]))
+    message = f"{head}: {_explain(f.prop, d, extra_base['responder'], extra_base['initiator'])}"
+    witness = {"packet": out.packet.to_json(), "related": related}
+    extra = dict(extra_base)
+    extra["negotiation"] = out.to_json()
+    if f.verdict != "refuted":
+        return Result(f.prop, "unknown", subject, "warning", "smt",
+                      message + "\n(the concrete replay does not confirm this witness)",
+                      witness, seconds=seconds, extra=extra)
+    return Result(f.prop, "refuted", subject, "error", "smt", message, witness,
+                  seconds=seconds, extra=extra)
+
+
+def _explain(prop: str, d: PacketVerdict, r_name: str, i_name: str) -> str:
+    out = d.outcome
+    look = d.responder_lookup
+    look_text = f"{look.name} ({look.action})" if look else "no policy"
+    if prop == "peers.negotiation":
+        status = out.status if out.covers_packet else "narrowed away"
+        return f"{status}: {out.reason}"
+    if prop == "peers.consistency":
+        chosen = out.responder_policy.name if out.responder_policy else "-"
+        return (f"{r_name} negotiates under {chosen} but its packet lookup applies "
+                f"{look_text} to the same traffic")
+    ipol = out.initiator_policy
+    i_text = f"{ipol.name} ({ipol.action})" if ipol else "no policy"
+    return f"{i_name} applies {i_text}, {r_name} applies {look_text}"
+
+
+def run_directions(tasks: list[tuple[Host, Host, str]], timeout: float = DEFAULT_TIMEOUT,
+                   jobs: int = 1) -> list[DirectionReport]:
+    """``check_direction`` for each (initiator, responder, profile), in order; with
+    ``jobs`` > 1 in that many worker processes (each analysis has its own z3 context, so the
+    reports are the same as in one process)."""
+    if jobs <= 1 or len(tasks) <= 1:
+        return [check_direction(i, r, p, timeout) for i, r, p in tasks]
+    import multiprocessing
+
+    pool_context = multiprocessing.get_context("fork")
+    with pool_context.Pool(min(jobs, len(tasks))) as pool:
+        return pool.starmap(check_direction, [(i, r, p, timeout) for i, r, p in tasks])
+
+
+def peers_results(a: Host, b: Host, profiles: list[str] | None = None,
+                  timeout: float = DEFAULT_TIMEOUT, jobs: int = 1) -> list[Result]:
+    """Both directions (``a`` initiating, then ``b``) under each profile."""
+    tasks = [(i, r, profile) for profile in profiles or list(PROFILE_OPTIONS)
+             for i, r in ((a, b), (b, a))]
+    results: list[Result] = []
+    for rep in run_directions(tasks, timeout, jobs):
+        results.extend(direction_results(rep))
+    return results

@@ -1,0 +1,1 @@
+"""The qmcheck command line: one module per command, shared options."""

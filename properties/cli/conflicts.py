@@ -1,0 +1,145 @@
+"""``qmcheck conflicts POLICY``: every policy that never fires, every order-dependent overlap,
+every gap, each with a witness packet; and proofs (z3) for the properties that hold."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from qmcheck.model.formats.loader import load_host_spec
+from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.policy import Host, Policy, Scenario
+from qmcheck.properties.catalogue import info
+from qmcheck.properties.checks.policy import (
+    POLICY_PROPERTIES,
+    Analysis,
+    Finding,
+    analyse,
+    finding_key,
+)
+from qmcheck.properties.cli.options import add_output_options
+from qmcheck.properties.reports.progress import LazyProgress
+from qmcheck.properties.results import Report, Result
+
+DEFAULT_TIMEOUT = 10.0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+
+    parser = sub.add_parser("conflicts", help="policy conflicts of one host (policy.*)",
+                            description=__doc__)
+    parser.add_argument("policy", metavar="POLICY",
+                        help="host policy file (YAML or ipsec_config batch), or SCENARIO:HOST")
+    parser.add_argument("--property", action="append", choices=list(POLICY_PROPERTIES),
+                        metavar="ID", help="check only this property (repeatable; default: "
+                        f"all of {', '.join(POLICY_PROPERTIES)})")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help="z3 time limit per query; past it the verdict is unknown "
+                             f"(default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar on stderr")
+    add_output_options(parser, ("text", "json", "sarif"))
+    parser.set_defaults(handler=run)
+
+
+def _location(host: Host, policy: Policy) -> dict[str, Any]:
+    return {"file": host.source, "line": policy.line}
+
+
+def finding_result(host: Host, f: Finding, analysis: Analysis,
+                   prefix: tuple[str, ...] = ()) -> Result:
+    """A report result for one finding; located at the last subject policy in search order."""
+    witness = None
+    if f.packet is not None:
+        witness = {"packet": f.packet.to_json(), "related": list(f.related)}
+    elif f.selectors is not None:
+        idci, idcr = f.selectors
+        witness = {"selectors": {"idci": idci.to_json(), "idcr": idcr.to_json()},
+                   "related": list(f.related)}
+    extra: dict[str, Any] = {}
+    if f.subject:
+        anchor = f.subject[-1]
+        extra["location"] = _location(host, anchor)
+        names = [p.name for p in f.subject[:-1]] + [n for n in f.related
+                                                    if n not in {p.name for p in f.subject}]
+        related = []
+        for name in names:
+            try:
+                policy = host.policy(name)
+            except KeyError:
+                continue
+            if not policy.implicit:
+                related.append({**_location(host, policy), "message": name})
+        if related:
+            extra["related_locations"] = related
+    else:
+        extra["location"] = {"file": host.source, "line": None}
+    seconds = analysis.property_seconds(f.property)
+    return Result(f.property, f.verdict, prefix + tuple(p.name for p in f.subject),  # type: ignore[arg-type]
+                  f.severity, "smt", f.message, witness, None, seconds, extra)  # type: ignore[arg-type]
+
+
+def _holds_message(prop: str, host: Host, analysis: Analysis) -> str:
+    n = analysis.policies
+    default = next((p for p in host.policies if p.implicit), None)
+    return {
+        "policy.determinism": f"no packet's first match depends on the file order ({n} "
+                              "policies)",
+        "policy.shadowed": f"each of the {n} policies is the first match for some packet, or "
+                           "its traffic keeps its action",
+        "policy.redundant": f"removing any one of the {n} policies changes some packet's "
+                            "action",
+        "policy.correlated": "no two policies with different actions partly overlap",
+        "policy.generalization": "no policy contains an earlier one with a different action",
+        "policy.uncovered": (f"the default policy ({default.action}) matches every packet"
+                             if default is not None else "every packet matches some policy"),
+    }[prop]
+
+
+def host_results(host: Host, *, properties: tuple[str, ...] = POLICY_PROPERTIES,
+                 timeout: float = DEFAULT_TIMEOUT, prefix: tuple[str, ...] = (),
+                 progress: LazyProgress | None = None) -> tuple[list[Result], Analysis]:
+    """The results of the ``policy.*`` properties for one host: the findings, then one
+    ``holds`` result per property without any finding (a proof by z3 for all packets)."""
+    analysis = analyse(host, properties=properties, timeout_ms=max(1, int(timeout * 1000)),
+                       progress=progress.update if progress is not None else None)
+    results: list[Result] = []
+    for prop in POLICY_PROPERTIES:
+        if prop not in properties:
+            continue
+        mine = sorted((f for f in analysis.findings if f.property == prop), key=finding_key)
+        if not mine:
+            entry = info(prop)
+            results.append(Result(prop, "holds", prefix, entry.severity if entry else "error",
+                                  "smt", _holds_message(prop, host, analysis), None, None,
+                                  analysis.property_seconds(prop)))
+        results.extend(finding_result(host, f, analysis, prefix) for f in mine)
+    return results, analysis
+
+
+def run(args: argparse.Namespace) -> Report:
+    if args.timeout <= 0:
+        raise InputError("--timeout must be positive", source="<command line>",
+                         field="--timeout")
+    properties = tuple(p for p in POLICY_PROPERTIES if not args.property or p in args.property)
+    report = Report("conflicts", [args.policy])
+    with LazyProgress(enabled=False if args.no_progress else None) as progress:
+        with progress.busy("loading"):
+            host = load_host_spec(args.policy)
+        results, _ = host_results(host, properties=properties, timeout=args.timeout,
+                                  progress=progress)
+    report.extend(results)
+    return report
+
+
+def check_step(scenario: Scenario, args: argparse.Namespace) -> list[Result]:
+    """``qmcheck check``: the ``policy.*`` properties of every host, subjects prefixed by the
+    host name (SMT engine: skipped with ``--engine explicit``)."""
+    if getattr(args, "engine", "all") == "explicit":
+        return []
+    out: list[Result] = []
+    with LazyProgress() as progress:
+        for name in sorted(scenario.hosts):
+            results, _ = host_results(scenario.hosts[name], prefix=(name,), progress=progress)
+            out.extend(results)
+    return out

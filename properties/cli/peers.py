@@ -1,0 +1,130 @@
+"""``qmcheck peers INITIATOR RESPONDER``: does Quick Mode succeed, and agree with packet
+lookup, for every packet either host protects toward the other (DESIGN.md 4, ``peers.*``)?
+
+Each host initiates in turn. z3 decides every property over all packets; each refutation
+carries a witness packet (outbound at the initiator) that the concrete semantics replays.
+``--summary`` adds the traffic table: which policies on each side and which transform apply
+to each region of the traffic between the hosts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from qmcheck.model.formats.loader import load_host_spec
+from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
+from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.policy import Host, Scenario
+from qmcheck.properties.checks.peers import DEFAULT_TIMEOUT, peers_results
+from qmcheck.properties.cli.options import add_output_options, scenario_profiles
+from qmcheck.properties.reports.traffic_summary import summary_results, summary_rows, summary_text
+from qmcheck.properties.results import Report, Result
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+
+    parser = sub.add_parser("peers", help="two-host analysis: negotiation, consistency, "
+                            "symmetry over all packets", description=__doc__)
+    parser.add_argument("initiator", metavar="INITIATOR", help="first host's policy file "
+                        "(FILE or SCENARIO:HOST)")
+    parser.add_argument("responder", metavar="RESPONDER", help="second host's policy file")
+    parser.add_argument("--profile", default="hpux", choices=[*PROFILE_OPTIONS, "all"],
+                        help="implementation profile: selector and proposal rules "
+                             "(default: hpux; all: every profile)")
+    parser.add_argument("--summary", action="store_true",
+                        help="add the traffic summary (what will be protected, how)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                        help=f"solver timeout per query (default {DEFAULT_TIMEOUT:g}); a "
+                             "timeout gives 'unknown'")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+                        help="analyse the directions and profiles in N processes (default: "
+                             "one per core for hosts with 2,000 policies or more, else 1; "
+                             "the report is the same)")
+    add_output_options(parser, ("text", "json", "sarif"))
+    parser.set_defaults(handler=run)
+
+
+PARALLEL_FROM_POLICIES = 2000
+
+
+def default_jobs(a: Host, b: Host) -> int:
+    """One process per core for large hosts (forking costs more than it saves on small ones)."""
+    if len(a.policies) + len(b.policies) < PARALLEL_FROM_POLICIES:
+        return 1
+    return max(1, os.cpu_count() or 1)
+
+
+def with_locations(results: list[Result], hosts: dict[str, Host]) -> list[Result]:
+    """Point each refutation at the initiator policy's line (SARIF), the responder's as
+    related location."""
+    out = []
+    for r in results:
+        if r.verdict == "holds" or "initiator" not in r.extra:
+            out.append(r)
+            continue
+        extra = dict(r.extra)
+        i_host, r_host = hosts[extra["initiator"]], hosts[extra["responder"]]
+        locs = []
+        for host, name in zip((i_host, r_host), r.subject, strict=False):
+            policy = next((p for p in host.policies if p.name == name), None)
+            locs.append({"file": host.source, "line": policy.line if policy else None,
+                         "message": f"{host.name}: {name}"})
+        if locs:
+            extra["location"] = locs[0]
+            extra["related_locations"] = locs[1:]
+        out.append(Result(r.property, r.verdict, r.subject, r.severity, r.engine, r.message,
+                          r.witness, r.counterexample, r.seconds, extra))
+    return out
+
+
+def analyse(a: Host, b: Host, profiles: list[str], timeout: float, summary: bool,
+            jobs: int = 1) -> tuple[list[Result], str]:
+    """The peers results for both directions (and the summary rows and table, if asked)."""
+    if a.name == b.name:
+        b = Host(f"{b.name}'", b.policies, b.addresses, b.source, b.default_action)
+    results = with_locations(peers_results(a, b, profiles, timeout, jobs),
+                             {a.name: a, b.name: b})
+    text = ""
+    if summary:
+        rows = [row for p in profiles for i, r in ((a, b), (b, a))
+                for row in summary_rows(i, r, p, timeout)]
+        results.extend(summary_results(rows))
+        text = summary_text(rows)
+    return results, text
+
+
+def run(args: argparse.Namespace) -> Report:
+    if args.timeout <= 0:
+        raise InputError("--timeout must be positive", source="<command line>",
+                         field="--timeout")
+    if args.jobs is not None and args.jobs < 1:
+        raise InputError("--jobs must be at least 1", source="<command line>", field="--jobs")
+    a = load_host_spec(args.initiator)
+    b = load_host_spec(args.responder)
+    jobs = args.jobs if args.jobs is not None else default_jobs(a, b)
+    profiles = list(PROFILE_OPTIONS) if args.profile == "all" else [args.profile]
+    results, table_text = analyse(a, b, profiles, args.timeout, args.summary, jobs)
+    report = Report("peers", [args.initiator, args.responder], results)
+    if table_text:
+        plain = Report("peers", report.inputs, [r for r in results
+                                                if r.property != "peers.traffic"])
+        timings = getattr(args, "timings", False)
+        report.text_renderer = lambda rep: plain.to_text(timings=timings) + table_text
+    return report
+
+
+def check_step(scenario: Scenario, args: argparse.Namespace) -> list[Result]:
+    """The ``qmcheck check`` step: ``peers.*`` for every pair of hosts (each initiating in
+    turn) under the scenario's profiles. SMT only: skipped with ``--engine explicit``."""
+    if getattr(args, "engine", "all") == "explicit":
+        return []
+
+    profiles = scenario_profiles(scenario)
+    names = list(scenario.hosts)
+    results: list[Result] = []
+    for x, a_name in enumerate(names):
+        for b_name in names[x + 1:]:
+            a, b = scenario.hosts[a_name], scenario.hosts[b_name]
+            results.extend(analyse(a, b, profiles, DEFAULT_TIMEOUT, False)[0])
+    return results

@@ -1,0 +1,142 @@
+"""``qmcheck protocol``: decide the qm.* properties of the Quick Mode exchange.
+
+For each selected profile, the exchange with the chosen faults and bounds is explored once by
+the explicit engine; refutations are written as counterexample traces under ``--out``.
+``--matrix DIR`` runs every fault setting of the results matrix instead and writes
+``matrix.md`` and ``matrix.csv`` there.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from qmcheck.model.quickmode.options import (
+    MAX_NEGOTIATIONS,
+    MAX_RETRANSMITS,
+    MUTANTS,
+    PROFILES,
+    QMOptions,
+)
+from qmcheck.model.values.errors import InputError
+from qmcheck.properties.checks.protocol import QM_IDS, check_protocol, validate_ids
+from qmcheck.properties.checks.protocol_matrix import run_matrix, write_matrix
+from qmcheck.properties.cli.options import add_output_options
+from qmcheck.properties.results import Report
+
+
+def _int_in(name: str, lo: int, hi: int) -> type[int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise InputError(f"{name} must be an integer, got {text!r}",
+                             source="<command line>", field=name) from None
+        if not lo <= value <= hi:
+            raise InputError(f"{name} must be from {lo} to {hi}, got {value}",
+                             source="<command line>", field=name)
+        return value
+
+    parse.__name__ = name
+    return parse  # type: ignore[return-value]
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+
+    p = sub.add_parser("protocol", help="check the qm.* properties of the Quick Mode exchange",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--profile", default="all", metavar="PROFILE",
+                   help=f"{' | '.join(PROFILES)} | all (default), or a test mutant "
+                        f"({', '.join(MUTANTS)})")
+    p.add_argument("--negotiations", type=str, default="1", metavar="N",
+                   help=f"concurrent negotiations, 1..{MAX_NEGOTIATIONS} (default 1), or "
+                        "'any' with --engine smt|all (one-component proof, "
+                        "docs/SMT-ENGINE.md)")
+    p.add_argument("--loss", action="store_true", help="messages may be lost")
+    p.add_argument("--duplicate", action="store_true", help="messages may be duplicated")
+    p.add_argument("--reorder", action="store_true", help="channels are multisets")
+    p.add_argument("--retransmits", type=str, default="2", metavar="R",
+                   help=f"retransmissions before giving up, 0..{MAX_RETRANSMITS} (default 2)")
+    p.add_argument("--max-duplicates", type=str, default="1", metavar="D",
+                   help="copies the network may make per negotiation (default 1)")
+    p.add_argument("--commit-bit", action="store_true",
+                   help="R answers message 3 with CONNECTED; I waits for it")
+    p.add_argument("--simultaneous", action="store_true",
+                   help="both hosts initiate for the same traffic")
+    p.add_argument("--eager-timers", action="store_true",
+                   help="timers may fire while messages are in flight (delay > timeout)")
+    p.add_argument("--property", nargs="+", metavar="ID", default=None,
+                   help="properties to check (default: all qm.* ids)")
+    p.add_argument("--engine", default="explicit", choices=["explicit", "smt", "all"],
+                   help="explicit (state graph, default); smt (BMC + k-induction on z3: "
+                        "proofs for runs of any length; no qm.eventually-installed); all "
+                        "(both, one merged result per property; disagreements flagged)")
+    p.add_argument("--out", default="counterexamples", metavar="DIR",
+                   help="where counterexamples are written (default: counterexamples/)")
+    p.add_argument("--max-states", type=str, default="20000000", metavar="N",
+                   help="state budget; beyond it results are unknown (default 20000000)")
+    p.add_argument("--matrix", metavar="DIR", default=None,
+                   help="run every fault setting and write matrix.md and matrix.csv to DIR")
+    p.add_argument("--progress", action="store_true", help="print states/s to stderr")
+    p.add_argument("--reduction", default="full", choices=["full", "symmetry", "none"],
+                   help="state-space reduction: full (symmetry + partial order + dead "
+                        "variables, default), symmetry, or none")
+    p.add_argument("--graph-dot", metavar="FILE", default=None,
+                   help="also write the explored state graph in DOT (FILE-PROFILE.dot when "
+                        "several profiles)")
+    add_output_options(p)
+    p.set_defaults(handler=run)
+
+
+def profiles_of(text: str) -> list[str]:
+    """``all`` or one profile name (InputError otherwise)."""
+    if text == "all":
+        return list(PROFILES)
+    if text not in PROFILES + MUTANTS:
+        raise InputError(f"unknown profile {text!r} (expected {', '.join(PROFILES)} or all)",
+                         source="<command line>", field="profile")
+    return [text]
+
+
+def run(args: argparse.Namespace) -> Report:
+    profiles = profiles_of(args.profile)
+    ids = validate_ids(args.property)
+    base = QMOptions(
+        profile=profiles[0], loss=args.loss, duplicate=args.duplicate, reorder=args.reorder,
+        retransmits=_int_in("retransmits", 0, MAX_RETRANSMITS)(args.retransmits),
+        commit_bit=args.commit_bit,
+        negotiations=1 if args.negotiations == "any"
+        else _int_in("negotiations", 1, MAX_NEGOTIATIONS)(args.negotiations),
+        simultaneous=args.simultaneous,
+        max_duplicates=_int_in("max-duplicates", 0, 4)(args.max_duplicates),
+        eager_timers=args.eager_timers)
+    max_states = _int_in("max-states", 1, 10**9)(args.max_states)
+    out = Path(args.out)
+    report = Report("protocol", [])
+    if args.engine != "explicit" or args.negotiations == "any":
+        from qmcheck.properties.checks.protocol_smt import protocol_command
+
+        report.extend(protocol_command(args, profiles, ids, base, out, max_states,
+                                       args.negotiations == "any"))
+        return report
+    if args.matrix:
+        runs = run_matrix(profiles, base=base, property_ids=ids, out_dir=out)
+        write_matrix(runs, Path(args.matrix))
+        for _, r in runs:
+            report.extend(r.results)
+        return report
+    for profile in profiles:
+        opts = base.with_(profile=profile)
+        dot: Path | None = None
+        if args.graph_dot:
+            dot = Path(args.graph_dot)
+            if len(profiles) > 1:
+                dot = dot.with_name(f"{dot.stem}-{profile}.dot")
+        result = check_protocol(opts, ids, out_dir=out, max_states=max_states,
+                                progress=args.progress, graph_dot=dot,
+                                reduction=args.reduction)
+        report.extend(result.results)
+    return report
+
+
+__all__ = ["QM_IDS", "register", "run"]

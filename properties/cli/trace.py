@@ -1,0 +1,66 @@
+"""``qmcheck trace INITIATOR.log RESPONDER.log``: is a real strongSwan Quick Mode run a path of
+the model? Reads two charon file logs (levels: default 1, ike 2, chd 2, knl 2, esp 2), one
+result per Quick Mode negotiation the initiator started: ``holds`` when the run is a path of the
+profile's model (message loss allowed), with the witness path and the smallest retransmission
+bound (and whether it needs eager timers); ``refuted`` with the first events no model step
+explains."""
+
+from __future__ import annotations
+
+import argparse
+
+from qmcheck.model.formats.loader import read_text
+from qmcheck.model.quickmode.options import PROFILES
+from qmcheck.properties.cli.options import add_output_options
+from qmcheck.properties.results import Report, Result
+from qmcheck.properties.traces.inclusion import smallest_bound
+from qmcheck.properties.traces.strongswan_log import (
+    negotiations,
+    of_negotiation,
+    outcome,
+    parse_charon_log,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+
+    parser = sub.add_parser("trace", help="check that strongSwan logs are a path of the model",
+                            description=__doc__)
+    parser.add_argument("initiator", metavar="INITIATOR.log", help="the initiator's charon log")
+    parser.add_argument("responder", metavar="RESPONDER.log", help="the responder's charon log")
+    parser.add_argument("--profile", choices=list(PROFILES), default="strongswan",
+                        help="implementation profile of the model (default: strongswan)")
+    parser.add_argument("--max-retransmits", type=int, default=4, metavar="N",
+                        help="largest retransmission bound to try (default 4)")
+    add_output_options(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> Report:
+    i_all = parse_charon_log(read_text(args.initiator), "I")
+    r_all = parse_charon_log(read_text(args.responder), "R")
+    report = Report("trace", [args.initiator, args.responder])
+    initiated = [m for m in negotiations(i_all)
+                 if any(e.kind == "send" and e.message == "msg1" for e in i_all if e.mid == m)]
+    for mid in initiated:
+        i_ev, r_ev = of_negotiation(i_all, mid), of_negotiation(r_all, mid)
+        result = smallest_bound(i_ev, r_ev, args.profile, args.max_retransmits)
+        verdict = "holds" if result.included else "refuted"
+        status = outcome(i_ev, r_ev)
+        if result.included:
+            timers = ", eager timers" if result.eager_timers else ""
+            message = (f"Quick Mode {mid} ({status}) is a path of the {args.profile} model with "
+                       f"at most {result.retransmits} retransmissions{timers}: "
+                       f"{' '.join(result.path)}")
+        else:
+            message = (f"Quick Mode {mid} ({status}) is not a path of the {args.profile} model "
+                       f"(up to {args.max_retransmits} retransmissions); no step explains "
+                       f"{' / '.join(result.blocked_at) or 'the end'}")
+        report.add(Result(
+            "trace.inclusion", verdict, (str(mid),), "error", "explicit", message,
+            {"events": [e.to_json() for e in i_ev + r_ev]},
+            extra={"outcome": status, "inclusion": result.to_json()}))
+    if not initiated:
+        report.add(Result("trace.inclusion", "holds", (), "note", "explicit",
+                          "the initiator's log holds no Quick Mode it started"))
+    return report

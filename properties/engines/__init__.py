@@ -1,0 +1,1 @@
+"""Engines over a transition system: explicit state graph, SMT, invariants."""

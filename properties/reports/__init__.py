@@ -1,0 +1,1 @@
+"""Reports: check report text, SARIF, traffic summary, progress display."""

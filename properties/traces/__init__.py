@@ -1,0 +1,1 @@
+"""Counterexample traces, their replay and renderings; strongSwan logs."""
