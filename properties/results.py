@@ -1,4 +1,4 @@
-"""One report shape for every command (DESIGN.md 7): results, summary, exit codes, renderings.
+"""One report shape for every command (docs/SPEC.md 7): results, summary, exit codes, renderings.
 
 Reports are deterministic: the same input gives byte-identical output. Measured times are
 therefore left out (``"seconds": null``) unless the user asks for them with ``--timings``.
@@ -20,6 +20,11 @@ EXIT_OK = 0
 EXIT_REFUTED = 1
 EXIT_INPUT = 2
 EXIT_UNKNOWN = 3
+EXIT_INTERNAL = 4
+
+#: Severities, most severe first; ``--severity S`` shows findings of S and above.
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "note")
+PLURAL = {"error": "errors", "warning": "warnings", "note": "notes"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,7 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self, *, timings: bool = False) -> dict[str, Any]:
-        """The JSON object of this result (DESIGN.md 7)."""
+        """The JSON object of this result (docs/SPEC.md 7)."""
         out: dict[str, Any] = {
             "property": self.property,
             "subject": list(self.subject),
@@ -65,16 +70,29 @@ class Result:
         """A refutation of severity error fails the run (exit code 1)."""
         return self.verdict == "refuted" and self.severity == "error"
 
+    @property
+    def is_finding(self) -> bool:
+        """A refutation: reported under its severity (error, warning or note)."""
+        return self.verdict == "refuted"
+
 
 @dataclass
 class Report:
-    """All results of one command run."""
+    """All results of one command run.
+
+    ``min_severity`` and ``max_findings`` select which findings the renderings list (the
+    summary, the finding counts and the exit code always count every result); ``files`` are
+    the files the run wrote, named by every rendering.
+    """
 
     command: str
     inputs: list[str]
     results: list[Result] = field(default_factory=list)
     # A command may render its text form itself (for example as a table).
     text_renderer: Callable[[Report], str] | None = field(default=None, repr=False)
+    files: list[str] = field(default_factory=list)
+    min_severity: Severity = "note"
+    max_findings: int | None = None
 
     def add(self, result: Result) -> None:
         self.results.append(result)
@@ -88,6 +106,31 @@ class Report:
             counts[result.verdict] += 1
         return counts
 
+    def finding_counts(self) -> dict[str, int]:
+        """Refutations per severity (every result, whatever the filters show)."""
+        counts = {s: 0 for s in SEVERITIES}
+        for r in self.results:
+            if r.is_finding:
+                counts[r.severity] += 1
+        return counts
+
+    def shown_results(self) -> list[Result]:
+        """The results the renderings list: findings at or above ``min_severity``, at most
+        ``max_findings`` of them (most severe first, then in report order); every result
+        that holds or is unknown."""
+        rank = SEVERITIES.index(self.min_severity)
+        findings = [r for r in self.results
+                    if r.is_finding and SEVERITIES.index(r.severity) <= rank]
+        if self.max_findings is not None:
+            findings = sorted(findings, key=lambda r: SEVERITIES.index(r.severity))
+            findings = findings[:self.max_findings]
+        keep = {id(r) for r in findings}
+        return [r for r in self.results if not r.is_finding or id(r) in keep]
+
+    def omitted(self) -> int:
+        """How many findings the filters leave out."""
+        return len(self.results) - len(self.shown_results())
+
     def exit_code(self) -> int:
         """0 all holds; 1 an error-severity refutation; 3 something unknown, nothing refuted."""
         if any(r.counts_as_failure() for r in self.results):
@@ -96,29 +139,55 @@ class Report:
             return EXIT_UNKNOWN
         return EXIT_OK
 
+    def verdict_word(self) -> str:
+        """``refuted``, ``unknown`` or ``holds``: what the exit code says, in words."""
+        return {EXIT_REFUTED: "refuted", EXIT_UNKNOWN: "unknown"}.get(self.exit_code(), "holds")
+
+    def headline(self) -> list[str]:
+        """The verdict line and the counts line that every text rendering starts with."""
+        s, f = self.summary(), self.finding_counts()
+        omitted = self.omitted()
+        counts = (f"{self.command}: {s['holds']} holds, {s['refuted']} refuted, "
+                  f"{s['unknown']} unknown; findings: "
+                  + ", ".join(f"{f[k]} {PLURAL[k] if f[k] != 1 else k}" for k in SEVERITIES))
+        lines = [f"verdict: {self.verdict_word().upper()} (exit {self.exit_code()})", counts]
+        if omitted:
+            lines.append(f"({omitted} findings not shown: --severity {self.min_severity}"
+                         + (f", --max-findings {self.max_findings}"
+                            if self.max_findings is not None else "") + ")")
+        return lines
+
+    def files_lines(self) -> list[str]:
+        """``wrote N files:`` and one path per line (nothing when nothing was written)."""
+        if not self.files:
+            return []
+        return [f"wrote {len(self.files)} file{'s' if len(self.files) != 1 else ''}:",
+                *(f"  {name}" for name in self.files)]
+
     def to_dict(self, *, timings: bool = False) -> dict[str, Any]:
         return {
             "qmcheck": __version__,
             "command": self.command,
             "inputs": list(self.inputs),
-            "results": [r.to_dict(timings=timings) for r in self.results],
+            "results": [r.to_dict(timings=timings) for r in self.shown_results()],
             "summary": self.summary(),
+            "findings": self.finding_counts(),
+            "omitted": self.omitted(),
+            "files": list(self.files),
         }
 
     def to_json(self, *, timings: bool = False) -> str:
         return json.dumps(self.to_dict(timings=timings), indent=2, sort_keys=False) + "\n"
 
     def to_text(self, *, timings: bool = False) -> str:
-        """A plain, column-aligned rendering for terminals and logs."""
+        """Verdict and counts first, then one block per result, column-aligned."""
         if self.text_renderer is not None:
             return self.text_renderer(self)
-        lines: list[str] = []
-        for r in self.results:
+        lines: list[str] = self.headline()
+        for r in self.shown_results():
             subject = ",".join(r.subject) if r.subject else "-"
-            head = f"{r.verdict.upper():8} {r.property:38} {subject}"
-            if r.verdict == "refuted" and r.severity != "error":
-                head += f"  [{r.severity}]"
-            lines.append(head.rstrip())
+            word = r.severity if r.verdict == "refuted" else r.verdict
+            lines.append(f"{word.upper():8} {r.property:38} {subject}".rstrip())
             if r.message:
                 lines.extend(f"         {line}" for line in r.message.splitlines())
             if r.witness and "packet" in r.witness:
@@ -127,10 +196,7 @@ class Report:
                 lines.append(f"         counterexample: {r.counterexample}")
             if timings and r.seconds is not None:
                 lines.append(f"         {r.engine}, {r.seconds:.3f} s")
-        s = self.summary()
-        lines.append(
-            f"{self.command}: {s['holds']} holds, {s['refuted']} refuted, {s['unknown']} unknown"
-        )
+        lines.extend(self.files_lines())
         return "\n".join(lines) + "\n"
 
 

@@ -64,7 +64,7 @@ def test_output_is_deterministic_and_text_names_witnesses(capsys: pytest.Capture
     outs = [run(capsys, "peers", A, B, "--format", "json")[1] for _ in range(2)]
     assert outs[0] == outs[1]
     code, text, _ = run(capsys, "peers", A, B)
-    assert code == 1 and "REFUTED  peers.symmetry" in text and "witness: 10.1.1.1:" in text
+    assert code == 1 and "ERROR    peers.symmetry" in text and "witness: 10.1.1.1:" in text
 
 
 def test_mirrored_hosts_hold_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,10 +1,14 @@
-"""``qmcheck check [SCENARIO]``: validate a scenario and check it; without a scenario, the
-built-in default one (two hosts as in the guide, all properties, all profiles)."""
+"""qmcheck check [SCENARIO]: check what a scenario holds. Its host policies (policy.*), its
+host pairs (peers.*, and the Quick Mode outcome of every traffic class), and the protocol runs
+those pairs drive (qm.*, with the scenario's profiles and protocol options). Without a
+scenario, the built-in one (two hosts as in the guide). The generic properties x profiles x
+faults matrix runs only with --protocol-matrix (or: qmcheck protocol --matrix DIR)."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,84 +16,154 @@ from qmcheck.model.formats.loader import load_scenario
 from qmcheck.model.semantics.negotiation import negotiate, profile_options
 from qmcheck.model.semantics.traffic import traffic_classes
 from qmcheck.model.values.policy import Scenario
-from qmcheck.properties.checks.protocol_matrix import protocol_results
-from qmcheck.properties.checks.protocol_smt import check_step as smt_step
+from qmcheck.properties.checks.protocol_matrix import (
+    FAULT_KEYS,
+    SETTINGS,
+    run_matrix,
+    scenario_plan,
+)
+from qmcheck.properties.checks.protocol_smt import smt_protocol_results
 from qmcheck.properties.cli.conflicts import check_step as policy_step
 from qmcheck.properties.cli.negotiate import outcome_result
-from qmcheck.properties.cli.options import add_output_options, scenario_profiles
+from qmcheck.properties.cli.options import (
+    add_out_option,
+    add_output_options,
+    add_progress_option,
+    max_findings,
+    progress_enabled,
+    scenario_profiles,
+)
 from qmcheck.properties.cli.peers import check_step as peers_step
 from qmcheck.properties.reports.check_text import render_check_text
+from qmcheck.properties.reports.output import Written, output_dir
+from qmcheck.properties.reports.progress import LazyProgress
 from qmcheck.properties.results import Report, Result
 
-# Later checks register here: each takes the scenario and the parsed arguments and returns
-# its results, in a deterministic order.
+# Each step takes the scenario and the parsed arguments and returns its results, in a
+# deterministic order.
 CheckStep = Callable[[Scenario, argparse.Namespace], list[Result]]
+#: The fault setting of a scenario whose protocol options name no fault.
+RELIABLE = (("reliable", {}),)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
-    parser = sub.add_parser("check", help="check a scenario (default: the built-in one)",
+    parser = sub.add_parser("check", help="check a scenario: policies, pairs, the protocol "
+                            "runs they drive (default: the built-in scenario)",
                             description=__doc__)
     parser.add_argument("scenario", metavar="SCENARIO", nargs="?",
                         help="scenario or host file (default: the built-in scenario)")
     parser.add_argument("--engine", default="all", choices=["explicit", "smt", "all"],
                         help="which engines decide the properties (default: all)")
-    parser.add_argument("--out", default="counterexamples", metavar="DIR",
-                        help="where counterexamples are written (default: counterexamples/)")
-    add_output_options(parser)
+    parser.add_argument("--protocol-matrix", action="store_true",
+                        help="run the protocol under every fault setting of the results "
+                             "matrix, not only the scenario's")
+    add_out_option(parser)
+    add_progress_option(parser)
+    add_output_options(parser, ("text", "json", "sarif", "html"))
     parser.set_defaults(handler=run)
+
+
+def pair_outcomes(scenario: Scenario, profile: str) -> list[tuple[str, str, Any, Any]]:
+    """``(initiator, responder, policy, outcome or None)`` per traffic class and ordered pair;
+    None when no representative packet of the class first-matches its policy."""
+    options = profile_options(profile)
+    out: list[tuple[str, str, Any, Any]] = []
+    names = list(scenario.hosts)
+    for i_name in names:
+        for r_name in names:
+            if i_name == r_name:
+                continue
+            initiator, responder = scenario.hosts[i_name], scenario.hosts[r_name]
+            for policy, packet in traffic_classes(initiator, responder):
+                outcome = None if packet is None else negotiate(initiator, responder, packet,
+                                                                options)
+                out.append((i_name, r_name, policy, outcome))
+    return out
 
 
 def negotiation_results(scenario: Scenario, args: argparse.Namespace) -> list[Result]:
     """One negotiation per traffic class, per ordered pair of hosts and per profile."""
     results: list[Result] = []
-    names = list(scenario.hosts)
     for profile in scenario_profiles(scenario):
-        options = profile_options(profile)
-        for i_name in names:
-            for r_name in names:
-                if i_name == r_name:
-                    continue
-                initiator, responder = scenario.hosts[i_name], scenario.hosts[r_name]
-                for policy, packet in traffic_classes(initiator, responder):
-                    subject = (profile, i_name, r_name, policy.name)
-                    if packet is None:
-                        results.append(Result(
-                            "negotiate", "unknown", subject, "warning", "concrete",
-                            f"no representative packet of {policy.name} toward {r_name} "
-                            "first-matches it"))
-                        continue
-                    outcome = negotiate(initiator, responder, packet, options)
-                    r = outcome_result(initiator, responder, outcome)
-                    results.append(Result(r.property, r.verdict, subject, r.severity, r.engine,
-                                          r.message, r.witness, extra=r.extra))
+        for i_name, r_name, policy, outcome in pair_outcomes(scenario, profile):
+            subject = (profile, i_name, r_name, policy.name)
+            if outcome is None:
+                results.append(Result(
+                    "negotiate", "unknown", subject, "warning", "concrete",
+                    f"no representative packet of {policy.name} toward {r_name} "
+                    "first-matches it"))
+                continue
+            r = outcome_result(scenario.hosts[i_name], scenario.hosts[r_name], outcome)
+            results.append(Result(r.property, r.verdict, subject, r.severity, r.engine,
+                                  r.message, r.witness, extra=r.extra))
     return results
 
 
+def driving_pairs(scenario: Scenario, profile: str) -> list[str]:
+    """The ordered host pairs (``I -> R``) with traffic whose negotiation sends message 1
+    under ``profile``: these pairs run Quick Mode, so the protocol is checked for them."""
+    pairs = [f"{i} -> {r}" for i, r, _, outcome in pair_outcomes(scenario, profile)
+             if outcome is not None and outcome.message1 is not None]
+    return list(dict.fromkeys(pairs))
+
+
 def protocol_step(scenario: Any, args: Any) -> list[Result]:
-    """The ``qmcheck check`` step: the qm.* matrix for the scenario's ``protocol:`` mapping.
+    """The qm.* results of the protocol runs the scenario's pairs drive: one run per profile
+    that some pair negotiates under, with the scenario's protocol options (every fault
+    setting of the results matrix with ``--protocol-matrix``).
 
     ``--engine explicit``: the explicit engine; ``smt``: the SMT engine alone; ``all``
-    (default): both, one merged result per property (``checks.protocol_smt.check_step``).
+    (default): both, one merged result per property.
     """
     engine = getattr(args, "engine", "all")
-    out = Path(getattr(args, "out", "counterexamples"))
+    out = getattr(args, "out_dir", None)
+    source = str(getattr(scenario, "source", "<scenario>"))
+    mapping = {k: v for k, v in dict(getattr(scenario, "protocol", {}) or {}).items()
+               if k not in ("profile", "profiles")}
+    pairs = {p: driving_pairs(scenario, p) for p in scenario_profiles(scenario)}
+    mapping["profiles"] = [p for p, drive in pairs.items() if drive]
+    if not mapping["profiles"]:
+        return []
+    settings = SETTINGS if getattr(args, "protocol_matrix", False) else RELIABLE
+    profiles, base, settings = scenario_plan(mapping, source, settings)
+    configs = [base.with_(profile=p, **{k: changes.get(k, False) for k in FAULT_KEYS})
+               for _, changes in settings for p in profiles]
     explicit: list[Result] = []
     if engine != "smt":
-        explicit = protocol_results(getattr(scenario, "protocol", {}), out_dir=out,
-                                    source=str(getattr(scenario, "source", "<scenario>")))
+        runs = run_matrix(profiles, settings, base, None, out)
+        explicit = [r for _, run in runs for r in run.results]
+        configs = [run.options for _, run in runs]
     if engine == "explicit":
-        return explicit
-    return smt_step(scenario, args, explicit)
+        results = explicit
+    else:
+        results = smt_protocol_results(configs, explicit,
+                                       out_dir=None if out is None else Path(out))
+    return [replace(r, extra={**r.extra, "pairs": pairs.get(r.subject[0], [])})
+            if r.subject else r for r in results]
 
 
-STEPS: list[CheckStep] = [negotiation_results, policy_step, protocol_step, peers_step]
+STEPS: list[CheckStep] = [negotiation_results, policy_step, peers_step, protocol_step]
+STEP_NAMES = {negotiation_results: "negotiations", policy_step: "policies",
+              peers_step: "peers", protocol_step: "protocol runs"}
 
 
 def run(args: argparse.Namespace) -> Report:
+    """Validate the options and the scenario, then run every step."""
+    out = output_dir(args.out, force=args.force)
+    limit = max_findings(args)
     scenario = load_scenario(args.scenario)
     report = Report("check", [args.scenario or scenario.source],
-                    text_renderer=render_check_text)
-    for step in STEPS:
-        report.extend(step(scenario, args))
+                    text_renderer=render_check_text, min_severity=args.severity,
+                    max_findings=limit)
+    written = Written([out]) if out is not None else None
+    args.out_dir = out
+    with LazyProgress(enabled=progress_enabled(args)) as progress:
+        args.progress_bar = progress
+        for done, step in enumerate(STEPS):
+            progress.update("check", done, len(STEPS))
+            report.extend(step(scenario, args))
+        progress.update("check", len(STEPS), len(STEPS))
+    if written is not None:
+        report.files = written.files()
     return report

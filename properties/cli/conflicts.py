@@ -17,7 +17,11 @@ from qmcheck.properties.checks.policy import (
     analyse,
     finding_key,
 )
-from qmcheck.properties.cli.options import add_output_options
+from qmcheck.properties.cli.options import (
+    add_output_options,
+    add_progress_option,
+    progress_enabled,
+)
 from qmcheck.properties.reports.progress import LazyProgress
 from qmcheck.properties.results import Report, Result
 
@@ -36,8 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help="z3 time limit per query; past it the verdict is unknown "
                              f"(default {DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--no-progress", action="store_true",
-                        help="no progress bar on stderr")
+    add_progress_option(parser)
     add_output_options(parser, ("text", "json", "sarif"))
     parser.set_defaults(handler=run)
 
@@ -123,7 +126,7 @@ def run(args: argparse.Namespace) -> Report:
                          field="--timeout")
     properties = tuple(p for p in POLICY_PROPERTIES if not args.property or p in args.property)
     report = Report("conflicts", [args.policy])
-    with LazyProgress(enabled=False if args.no_progress else None) as progress:
+    with LazyProgress(enabled=progress_enabled(args)) as progress:
         with progress.busy("loading"):
             host = load_host_spec(args.policy)
         results, _ = host_results(host, properties=properties, timeout=args.timeout,
@@ -138,8 +141,8 @@ def check_step(scenario: Scenario, args: argparse.Namespace) -> list[Result]:
     if getattr(args, "engine", "all") == "explicit":
         return []
     out: list[Result] = []
-    with LazyProgress() as progress:
-        for name in sorted(scenario.hosts):
-            results, _ = host_results(scenario.hosts[name], prefix=(name,), progress=progress)
-            out.extend(results)
+    progress = getattr(args, "progress_bar", None)
+    for name in sorted(scenario.hosts):
+        results, _ = host_results(scenario.hosts[name], prefix=(name,), progress=progress)
+        out.extend(results)
     return out

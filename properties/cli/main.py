@@ -21,7 +21,8 @@ from qmcheck.properties.cli import peers as cmd_peers
 from qmcheck.properties.cli import protocol as cmd_protocol
 from qmcheck.properties.cli import show as cmd_show
 from qmcheck.properties.cli import trace as cmd_trace
-from qmcheck.properties.results import EXIT_INPUT, render
+from qmcheck.properties.cli.options import max_findings
+from qmcheck.properties.results import EXIT_INPUT, Report, render
 
 COMMANDS = (cmd_check, cmd_conflicts, cmd_lookup, cmd_negotiate, cmd_peers, cmd_protocol,
             cmd_show, cmd_trace)
@@ -40,19 +41,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def render_any(report: Report, fmt: str, *, timings: bool = False) -> str:
+    """The report in ``fmt``: text, json, sarif or html."""
+    if fmt == "sarif":
+        from qmcheck.properties.reports.sarif import to_sarif
+
+        return to_sarif(report)
+    if fmt == "html":
+        from qmcheck.properties.reports.html import to_html
+
+        return to_html(report)
+    return render(report, fmt, timings=timings)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the exit code (DESIGN.md 7)."""
+    """Entry point of the console script; returns the exit code (docs/SPEC.md 7)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        limit = max_findings(args)
         report = args.handler(args)
-        fmt = args.format
-        if fmt == "sarif":
-            from qmcheck.properties.reports.sarif import to_sarif
-
-            text = to_sarif(report)
-        else:
-            text = render(report, fmt, timings=getattr(args, "timings", False))
+        report.min_severity = getattr(args, "severity", None) or report.min_severity
+        report.max_findings = limit if limit is not None else report.max_findings
+        text = render_any(report, args.format, timings=getattr(args, "timings", False))
     except InputError as error:
         print(f"qmcheck: error: {error}", file=sys.stderr)
         return EXIT_INPUT

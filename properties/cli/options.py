@@ -1,29 +1,95 @@
-"""Options and helpers shared by the commands: output options, the profiles of a scenario."""
+"""Options and helpers shared by the commands: output, files written, progress, profiles."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, profile_options
+from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Scenario
+from qmcheck.properties.results import SEVERITIES
+
+#: The profile a scenario gets when its ``protocol:`` mapping names none: the guide's.
+DEFAULT_PROFILE = "hpux"
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"--max-findings must be a whole number, got {text!r}",
+                         source="<command line>", field="--max-findings") from None
+    if value < 0:
+        raise InputError("--max-findings must be 0 or more", source="<command line>",
+                         field="--max-findings")
+    return value
 
 
 def add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] = ("text", "json")
                        ) -> None:
-    """The options every command shares: ``--format`` and ``--timings``."""
+    """The options every command shares: --format, --timings, --severity, --max-findings."""
     parser.add_argument("--format", choices=list(formats), default="text",
-                        help="output format (default: text)")
+                        help=f"output format: {', '.join(formats)} (default: text)")
     parser.add_argument("--timings", action="store_true",
                         help="include measured seconds (reports are otherwise byte-identical "
                              "from run to run)")
+    parser.add_argument("--severity", choices=list(SEVERITIES), default="note",
+                        help="list findings of this severity and above (default: note, all); "
+                             "counts and exit code still count every finding")
+    parser.add_argument("--max-findings", type=str, default=None, metavar="N",
+                        help="list at most N findings, most severe first")
 
+
+def max_findings(args: argparse.Namespace) -> int | None:
+    """``--max-findings`` as a number (None: no limit)."""
+    text = getattr(args, "max_findings", None)
+    return None if text is None else _count(str(text))
+
+
+def add_out_option(parser: argparse.ArgumentParser, what: str = "counterexamples") -> None:
+    """``--out DIR`` (nothing is written without it) and ``--force``."""
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help=f"write {what} into DIR, a new or empty folder (default: write "
+                             "nothing)")
+    add_force_option(parser)
+
+
+def add_force_option(parser: argparse.ArgumentParser) -> None:
+    """``--force``: write into a folder that holds files, replace an existing file."""
+    parser.add_argument("--force", action="store_true",
+                        help="write into an output folder that already holds files, or "
+                             "replace an existing output file")
+
+
+def add_progress_option(parser: argparse.ArgumentParser) -> None:
+    """``--progress / --no-progress`` (default: a bar on stderr for runs longer than about a
+    second, when stdout and stderr are terminals)."""
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show progress on stderr (default: only on a terminal, for runs "
+                             "longer than about a second)")
+
+
+def progress_enabled(args: argparse.Namespace) -> bool:
+    """The ``--progress`` choice; by default on when stdout and stderr are terminals."""
+    choice = getattr(args, "progress", None)
+    if choice is not None:
+        return bool(choice)
+    return sys.stdout.isatty() and sys.stderr.isatty()
 
 
 def scenario_profiles(scenario: Scenario) -> list[str]:
-    """The profiles a scenario asks for (``protocol: profiles:``), all by default."""
-    wanted = scenario.protocol.get("profiles", list(PROFILE_OPTIONS))
+    """The profiles a scenario asks for (``protocol: profiles:`` or ``profile:``); the guide's
+    profile (hpux) when it names none."""
+    protocol = scenario.protocol or {}
+    wanted = protocol.get("profiles", protocol.get("profile", [DEFAULT_PROFILE]))
     names = [wanted] if isinstance(wanted, str) else list(wanted)
     for name in names:
+        if str(name) not in PROFILE_OPTIONS:
+            raise InputError(f"unknown profile {name!r} (expected one of "
+                             f"{', '.join(PROFILE_OPTIONS)})",
+                             source=str(getattr(scenario, "source", "<scenario>")),
+                             field="protocol.profiles")
         profile_options(str(name))
     return [str(n) for n in names]

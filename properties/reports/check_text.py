@@ -1,21 +1,32 @@
-"""The text form of ``qmcheck check``: one section per property family, holds collapsed.
+"""The text form of qmcheck check: the verdict and a summary table first, then the findings
+grouped by severity (error, warning, note), then the unknowns, then what holds, in lines of at
+most 100 columns.
 
-JSON and SARIF keep every result; the text form is for people: it lists each refutation and
-unknown in full, names what holds in one line per property, and shows the ``qm.*`` results as
-a properties x profiles table (a cell counts the fault settings that refute the property).
+JSON, SARIF and HTML carry the same counts; the text lists each finding in full (a witness
+packet, or the counterexample file), names what holds in a few lines per property, and shows
+the protocol runs as a properties x profiles table.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 
-from qmcheck.properties.results import Report, Result, format_packet_dict, table
+from qmcheck.properties.results import (
+    PLURAL,
+    SEVERITIES,
+    Report,
+    Result,
+    format_packet_dict,
+    table,
+)
 
+WIDTH = 100
 FAMILY_TITLES = {
-    "negotiate": "Quick Mode outcome per traffic class (concrete semantics)",
-    "policy": "One host: policy conflicts (policy.*)",
-    "peers": "Two hosts: negotiation and consistency (peers.*)",
-    "qm": "Protocol: Quick Mode exchange (qm.*), properties x profiles",
+    "negotiate": "Quick Mode outcome per traffic class",
+    "policy": "policy.* one host",
+    "peers": "peers.* two hosts",
+    "qm": "qm.* protocol runs",
 }
 
 
@@ -23,92 +34,154 @@ def family(result: Result) -> str:
     return result.property.split(".", 1)[0]
 
 
-def _detail(r: Result) -> list[str]:
-    subject = ",".join(r.subject) if r.subject else "-"
-    lines = [f"  {r.verdict.upper():8} {r.property}  {subject}".rstrip()]
-    lines.extend(f"           {line}" for line in r.message.splitlines() if line)
+def wrap(text: str, indent: str) -> list[str]:
+    """``text`` in lines of at most WIDTH columns, each starting with ``indent``."""
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_on_hyphens=False, break_long_words=True) or [indent.rstrip()]
+
+
+def subject_text(r: Result) -> str:
+    return ",".join(r.subject) if r.subject else "-"
+
+
+def detail(r: Result) -> list[str]:
+    """One finding: the property and subject, its message, its witness or counterexample."""
+    lines = wrap(f"{r.property}  {subject_text(r)}", "  ")
+    for line in r.message.splitlines():
+        if line:
+            lines.extend(wrap(line, "      "))
     if r.witness and "packet" in r.witness:
-        lines.append(f"           witness: {format_packet_dict(r.witness['packet'])}")
+        lines.extend(wrap(f"witness: {format_packet_dict(r.witness['packet'])}", "      "))
     if r.counterexample:
-        lines.append(f"           counterexample: {r.counterexample}")
+        lines.extend(wrap(f"counterexample: {r.counterexample}", "      "))
+    elif r.property.startswith("qm.") and r.extra.get("trace_length") is not None:
+        lines.append("      counterexample: not written (add --out DIR to write it)")
+    if r.extra.get("pairs"):
+        lines.extend(wrap(f"driven by: {', '.join(r.extra['pairs'])}", "      "))
     return lines
 
 
-def _holds_lines(results: list[Result]) -> list[str]:
+def summary_table(report: Report) -> list[str]:
+    """Per family: holds, findings per severity, unknown; a total row."""
+    header = ["", "holds", *[PLURAL[s] for s in SEVERITIES], "unknown"]
+    groups: dict[str, list[Result]] = defaultdict(list)
+    for r in report.results:
+        groups[family(r)].append(r)
+    rows: list[list[str]] = []
+
+    def row(name: str, results: list[Result]) -> list[str]:
+        cells = [sum(r.verdict == "holds" for r in results)]
+        cells += [sum(r.is_finding and r.severity == s for r in results) for s in SEVERITIES]
+        cells.append(sum(r.verdict == "unknown" for r in results))
+        return [name, *(str(c) for c in cells)]
+
+    for fam, results in groups.items():
+        rows.append(row(FAMILY_TITLES.get(fam, fam), results))
+    rows.append(row("total", report.results))
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    out = []
+    for cells in [header, *rows]:
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        out.append(("  " + "  ".join([first, *rest])).rstrip())
+    return out
+
+
+def holds_lines(results: list[Result]) -> list[str]:
+    """One wrapped line per property that holds, naming where."""
     by_property: dict[str, list[str]] = defaultdict(list)
     for r in results:
-        if r.verdict == "holds":
-            by_property[r.property].append(_scope(r))
-    return [f"  HOLDS    {prop}: {'; '.join(dict.fromkeys(subjects))}" for prop, subjects in
-            by_property.items()]
+        if r.verdict == "holds" and family(r) not in ("negotiate", "qm"):
+            by_property[r.property].append(scope(r))
+    lines: list[str] = []
+    for prop, subjects in by_property.items():
+        lines.extend(wrap(f"{prop}: {'; '.join(dict.fromkeys(subjects))}", "  "))
+    negotiated = sum(r.property == "negotiate" and r.verdict == "holds" for r in results)
+    if negotiated:
+        lines.append(f"  negotiate: {negotiated} traffic classes negotiate as their policies "
+                     "say (JSON lists each)")
+    return lines
 
 
-def _scope(r: Result) -> str:
+def scope(r: Result) -> str:
     """What a result that holds is about: its subject, or its direction and profile."""
     if r.subject:
         return ",".join(r.subject)
     if "initiator" in r.extra and "responder" in r.extra:
-        scope = f"{r.extra['initiator']} -> {r.extra['responder']}"
-        return f"{scope} ({r.extra['profile']})" if "profile" in r.extra else scope
+        where = f"{r.extra['initiator']} -> {r.extra['responder']}"
+        return f"{where} ({r.extra['profile']})" if "profile" in r.extra else where
     return "all"
 
 
-def _qm_section(results: list[Result]) -> list[str]:
-    profiles = list(dict.fromkeys(r.subject[0] if r.subject else "-" for r in results))
+def qm_table(results: list[Result]) -> list[str]:
+    """qm.* properties x (profile, fault setting) runs."""
+    columns = list(dict.fromkeys(r.subject[:2] for r in results if r.subject))
+    if not columns:
+        return []
     properties = list(dict.fromkeys(r.property for r in results))
-    cells: dict[tuple[str, str], list[Result]] = defaultdict(list)
-    for r in results:
-        cells[(r.property, r.subject[0] if r.subject else "-")].append(r)
+    cells = {(r.property, r.subject[:2]): r for r in results}
     rows = []
     for prop in properties:
         row = [prop]
-        for profile in profiles:
-            runs = cells.get((prop, profile), [])
-            refuted = sum(r.verdict == "refuted" for r in runs)
-            unknown = sum(r.verdict == "unknown" for r in runs)
-            vacuous = sum(bool(r.extra.get("vacuous")) for r in runs)
-            if not runs:
-                text = "-"
-            elif refuted:
-                text = f"refuted {refuted}/{len(runs)}"
-            elif unknown:
-                text = f"unknown {unknown}/{len(runs)}"
+        for col in columns:
+            r = cells.get((prop, col))
+            if r is None:
+                row.append("-")
+            elif r.verdict == "refuted":
+                row.append(r.severity)
             else:
-                text = "holds" + (" (vacuous)" if vacuous else "")
-            row.append(text)
+                row.append(r.verdict + (" (vacuous)" if r.extra.get("vacuous") else ""))
         rows.append(row)
-    lines = ["  " + line for line in table(rows, ["property", *profiles])]
-    lines.append("  (a cell counts the fault settings that refute the property; the first "
-                 "counterexample of each is below)")
-    shown: set[tuple[str, str]] = set()
+    labels = {col: col[0] for col in columns}
+    if len({c[1] for c in columns}) > 1:
+        labels = {col: f"{col[0]} {col[1].split(',')[0]}" for col in columns}
+    head = ["property", *(labels[c] for c in columns)]
+    lines = ["  " + line for line in table(rows, head)]
+    settings = sorted({c[1] for c in columns})
+    states = {}
     for r in results:
-        key = (r.property, r.subject[0] if r.subject else "-")
-        if r.verdict != "holds" and key not in shown:
-            shown.add(key)
-            lines.extend(_detail(r))
+        if r.subject and "states" in r.extra:
+            states[r.subject[:2]] = r.extra["states"]
+    lines.extend(wrap(f"settings: {'; '.join(settings)}; states: " + ", ".join(
+        f"{labels[c]} {states[c]}" for c in columns if c in states), "  "))
+    if len(lines) and max(len(line) for line in lines) > WIDTH:
+        return wrap("(the properties x runs table is wider than 100 columns: see --format "
+                    "json or html)", "  ")
     return lines
 
 
 def render_check_text(report: Report) -> str:
-    """Sections per property family, then the summary line."""
-    groups: dict[str, list[Result]] = defaultdict(list)
-    for r in report.results:
-        groups[family(r)].append(r)
-    lines: list[str] = [f"qmcheck check: {', '.join(report.inputs)}"]
-    for fam, results in groups.items():
-        counts = {v: sum(r.verdict == v for r in results) for v in ("holds", "refuted",
-                                                                    "unknown")}
-        lines.append("")
-        lines.append(f"{FAMILY_TITLES.get(fam, fam)}: {counts['holds']} holds, "
-                     f"{counts['refuted']} refuted, {counts['unknown']} unknown")
-        if fam == "qm":
-            lines.extend(_qm_section(results))
+    """Verdict, counts and summary table; findings by severity; unknowns; what holds."""
+    shown = report.shown_results()
+    lines = [*wrap(f"qmcheck check: {', '.join(report.inputs)}", ""), *report.headline(), ""]
+    lines.extend(summary_table(report))
+    for severity in SEVERITIES:
+        findings = [r for r in shown if r.is_finding and r.severity == severity]
+        total = report.finding_counts()[severity]
+        if not total:
             continue
-        for r in results:
-            if r.verdict != "holds":
-                lines.extend(_detail(r))
-        lines.extend(_holds_lines(results))
-    s = report.summary()
-    lines.append("")
-    lines.append(f"check: {s['holds']} holds, {s['refuted']} refuted, {s['unknown']} unknown")
+        lines.append("")
+        more = f", {total - len(findings)} not shown" if total > len(findings) else ""
+        lines.append(f"{PLURAL[severity]} ({total}{more})")
+        for r in findings:
+            lines.extend(detail(r))
+    unknown = [r for r in shown if r.verdict == "unknown"]
+    if unknown:
+        lines.append("")
+        lines.append(f"unknown ({len(unknown)})")
+        for r in unknown:
+            lines.extend(detail(r))
+    qm = [r for r in report.results if family(r) == "qm"]
+    if qm:
+        lines.append("")
+        lines.append("protocol runs (qm.*), properties x profiles")
+        lines.extend(qm_table(qm))
+    holds = holds_lines(report.results)
+    if holds:
+        lines.append("")
+        lines.append("holds")
+        lines.extend(holds)
+    if report.files:
+        lines.append("")
+        lines.extend(report.files_lines())
     return "\n".join(lines) + "\n"

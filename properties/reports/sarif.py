@@ -90,7 +90,7 @@ def sarif_result(result: Result, rule_index: int, fallback_file: str | None
 
 def to_sarif_dict(report: Report) -> dict[str, Any]:
     """The SARIF log as a dictionary."""
-    findings = [r for r in report.results if r.verdict in ("refuted", "unknown")]
+    findings = [r for r in report.shown_results() if r.verdict in ("refuted", "unknown")]
     rule_ids = sorted({r.property for r in findings})
     index = {rid: k for k, rid in enumerate(rule_ids)}
     fallback = report.inputs[0] if report.inputs and not str(report.inputs[0]).startswith(
@@ -103,7 +103,9 @@ def to_sarif_dict(report: Report) -> dict[str, Any]:
                             "rules": [_rule(rid) for rid in rule_ids]}},
         "artifacts": [{"location": {"uri": uri}} for uri in artifacts],
         "results": [sarif_result(r, index[r.property], fallback) for r in findings],
-        "properties": {"command": report.command, "summary": report.summary()},
+        "properties": {"command": report.command, "summary": report.summary(),
+                       "findings": report.finding_counts(), "omitted": report.omitted(),
+                       "files": list(report.files)},
     }
     return {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
 

@@ -1,0 +1,236 @@
+"""A single-file HTML report (qmcheck check --format html): verdict and summary table,
+findings by severity, the peer matrix, each protocol counterexample as a sequence diagram, and
+a plot of state counts per protocol run. Everything is inline (CSS and SVG generated here):
+no script, no network, no CDN."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from qmcheck.model.quickmode.options import QMOptions
+from qmcheck.properties.checks.protocol import check_protocol
+from qmcheck.properties.results import PLURAL, SEVERITIES, Report, Result, format_packet_dict
+from qmcheck.properties.traces.counterexample import load_trace
+from qmcheck.properties.traces.render import render_mermaid
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em}
+th{background:#f3f3f3;text-align:left}td.n{text-align:right}
+.error{color:#b00020}.warning{color:#a05a00}.note{color:#555}.holds{color:#1b5e20}
+.unknown{color:#6a1b9a}pre{background:#f7f7f7;padding:.4em;white-space:pre-wrap}
+section.finding{border-left:4px solid #ccc;padding-left:.8em;margin:.8em 0}
+section.error{border-color:#b00020}section.warning{border-color:#a05a00}
+"""
+
+
+def esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def summary_rows(report: Report) -> str:
+    groups: dict[str, list[Result]] = defaultdict(list)
+    for r in report.results:
+        groups[r.property.split(".", 1)[0]].append(r)
+    rows = []
+    for name, results in [*groups.items(), ("total", report.results)]:
+        cells = [sum(r.verdict == "holds" for r in results)]
+        cells += [sum(r.is_finding and r.severity == s for r in results) for s in SEVERITIES]
+        cells.append(sum(r.verdict == "unknown" for r in results))
+        rows.append(f"<tr><th>{esc(name)}</th>"
+                    + "".join(f'<td class="n">{c}</td>' for c in cells) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ["", "holds", *[PLURAL[s] for s in SEVERITIES],
+                                                "unknown"])
+    return f'<table id="summary"><tr>{head}</tr>{"".join(rows)}</table>'
+
+
+def finding_html(r: Result, diagram: str) -> str:
+    word = r.severity if r.is_finding else r.verdict
+    parts = [f'<section class="finding {esc(word)}"><h4><span class="{esc(word)}">'
+             f"{esc(word)}</span> {esc(r.property)} <code>{esc(', '.join(r.subject))}</code>"
+             "</h4>"]
+    if r.message:
+        parts.append(f"<pre>{esc(r.message)}</pre>")
+    if r.witness and "packet" in r.witness:
+        parts.append(f"<p>witness: <code>{esc(format_packet_dict(r.witness['packet']))}"
+                     "</code></p>")
+    if r.counterexample:
+        parts.append(f"<p>counterexample: <code>{esc(r.counterexample)}</code></p>")
+    parts.append(diagram)
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def trace_of(r: Result) -> dict[str, Any] | None:
+    """The counterexample trace of a qm.* refutation: the file written, or the run again."""
+    if r.counterexample and Path(r.counterexample).is_file():
+        return load_trace(r.counterexample)
+    options = r.extra.get("options")
+    if not r.property.startswith("qm.") or not isinstance(options, dict):
+        return None
+    with tempfile.TemporaryDirectory(prefix="qmcheck-html-") as tmp:
+        again = check_protocol(QMOptions(**options), [r.property], out_dir=Path(tmp))
+        files = [x.counterexample for x in again.results if x.counterexample]
+        return load_trace(files[0]) if files else None
+
+
+ARROW = re.compile(r"^\s*(\w+)(->>|-x|-\))(\w+): (.*)$")
+NOTE = re.compile(r"^\s*Note over ([\w,]+): (.*)$")
+
+
+def sequence_svg(mermaid: str) -> str:
+    """A Mermaid sequence diagram (as render_mermaid writes it) drawn as inline SVG."""
+    names: dict[str, str] = {}
+    rows: list[tuple[str, ...]] = []
+    for line in mermaid.splitlines()[1:]:
+        if line.strip().startswith("participant"):
+            _, key, _, label = line.split(None, 3)
+            names[key] = label
+        elif (m := ARROW.match(line)) is not None:
+            rows.append(("msg", m.group(1), m.group(3), m.group(2), m.group(4)))
+        elif (n := NOTE.match(line)) is not None:
+            rows.append(("note", n.group(1), n.group(2)))
+    keys = list(names) or ["A", "B"]
+    x = {k: 160 + 420 * i for i, k in enumerate(keys)}
+    width, height = 160 * 2 + 420 * (len(keys) - 1), 60 + 30 * len(rows) + 20
+    out = [f'<svg class="sequence" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+           f'height="{height}" viewBox="0 0 {width} {height}" font-size="12" '
+           'font-family="sans-serif">',
+           '<defs><marker id="arrow" markerWidth="8" markerHeight="8" refX="8" refY="4" '
+           'orient="auto"><path d="M0,0 L8,4 L0,8 z"/></marker></defs>']
+    for k in keys:
+        out.append(f'<rect x="{x[k] - 60}" y="8" width="120" height="26" fill="#e8eef7" '
+                   f'stroke="#345"/><text x="{x[k]}" y="26" text-anchor="middle">'
+                   f'{esc(names.get(k, k))}</text>'
+                   f'<line x1="{x[k]}" y1="34" x2="{x[k]}" y2="{height - 10}" stroke="#999" '
+                   'stroke-dasharray="4,3"/>')
+    y = 60
+    for row in rows:
+        if row[0] == "msg":
+            _, a, b, kind, text = row
+            xa, xb = x.get(a, x[keys[0]]), x.get(b, x[keys[-1]])
+            dash = ' stroke-dasharray="6,3"' if kind == "-)" else ""
+            end = (xa + xb) // 2 if kind == "-x" else xb
+            out.append(f'<line x1="{xa}" y1="{y}" x2="{end}" y2="{y}" stroke="#222"{dash} '
+                       f'marker-end="url(#arrow)"/>')
+            if kind == "-x":
+                out.append(f'<text x="{end + 4}" y="{y + 4}" fill="#b00020">✕</text>')
+            out.append(f'<text x="{(xa + xb) // 2}" y="{y - 4}" text-anchor="middle">'
+                       f"{esc(text)}</text>")
+        else:
+            _, over, text = row
+            cols = [x[k] for k in over.split(",") if k in x] or [x[keys[0]]]
+            left, right = min(cols) - 150, max(cols) + 150
+            out.append(f'<rect x="{left}" y="{y - 14}" width="{right - left}" height="20" '
+                       'fill="#fff8d6" stroke="#cc9"/>'
+                       f'<text x="{(left + right) // 2}" y="{y}" text-anchor="middle">'
+                       f"{esc(text[:90])}</text>")
+        y += 30
+    out.append("</svg>")
+    return "".join(out)
+
+
+def states_plot(points: list[tuple[str, int, int]]) -> str:
+    """State counts per protocol run as an inline SVG bar chart: (label, N, states)."""
+    if not points:
+        return ""
+    top = max(s for _, _, s in points) or 1
+    bar, gap, height = 34, 16, 200
+    width = 60 + (bar + gap) * len(points)
+    out = [f'<svg id="states-plot" xmlns="http://www.w3.org/2000/svg" width="{width}" '
+           f'height="{height + 90}" font-size="11" font-family="sans-serif">',
+           f'<line x1="50" y1="{height + 10}" x2="{width}" y2="{height + 10}" stroke="#333"/>']
+    for i, (label, n, states) in enumerate(points):
+        h = max(1, round(height * states / top))
+        x0 = 60 + i * (bar + gap)
+        out.append(f'<rect x="{x0}" y="{height + 10 - h}" width="{bar}" height="{h}" '
+                   f'fill="#4a78b5"><title>{esc(label)} N={n}: {states} states</title></rect>'
+                   f'<text x="{x0 + bar // 2}" y="{height + 5 - h}" text-anchor="middle">'
+                   f"{states}</text>"
+                   f'<text x="{x0}" y="{height + 24}" transform="rotate(35 {x0} '
+                   f'{height + 24})">{esc(label)} N={n}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def peer_matrix(report: Report) -> str:
+    """Hosts x hosts: per ordered pair, the peers.* findings (or holds)."""
+    cells: dict[tuple[str, str], list[Result]] = defaultdict(list)
+    hosts: list[str] = []
+    for r in report.results:
+        if r.property.startswith("peers.") and "initiator" in r.extra:
+            pair = (str(r.extra["initiator"]), str(r.extra["responder"]))
+            cells[pair].append(r)
+            hosts.extend(pair)
+    hosts = sorted(set(hosts))
+    if not hosts:
+        return "<p>no host pairs</p>"
+    rows = ["<tr><th>initiator \\ responder</th>"
+            + "".join(f"<th>{esc(h)}</th>" for h in hosts) + "</tr>"]
+    for a in hosts:
+        tds = []
+        for b in hosts:
+            rs = cells.get((a, b), [])
+            if a == b or not rs:
+                tds.append("<td>-</td>")
+                continue
+            bad = [r for r in rs if r.is_finding]
+            text = (f'<span class="error">{len(bad)} findings</span>' if bad
+                    else '<span class="holds">holds</span>')
+            tds.append(f"<td>{text}</td>")
+        rows.append(f"<tr><th>{esc(a)}</th>{''.join(tds)}</tr>")
+    return f'<table id="peer-matrix">{"".join(rows)}</table>'
+
+
+def to_html(report: Report) -> str:
+    """The whole report as one HTML document (deterministic)."""
+    s, f = report.summary(), report.finding_counts()
+    verdict = report.verdict_word()
+    body = [f"<h1>qmcheck {esc(report.command)}: {esc(', '.join(report.inputs))}</h1>",
+            f'<p id="verdict" class="{esc(verdict)}"><b>verdict: {esc(verdict.upper())}</b> '
+            f"(exit {report.exit_code()}): {s['holds']} holds, {s['refuted']} refuted, "
+            f"{s['unknown']} unknown; findings: "
+            + ", ".join(f"{f[k]} {PLURAL[k]}" for k in SEVERITIES) + "</p>",
+            summary_rows(report), "<h2>Findings</h2>"]
+    shown = report.shown_results()
+    for severity in SEVERITIES:
+        mine = [r for r in shown if r.is_finding and r.severity == severity]
+        if not mine:
+            continue
+        body.append(f"<h3>{PLURAL[severity]} ({len(mine)})</h3>")
+        for r in mine:
+            trace = trace_of(r) if r.property.startswith("qm.") else None
+            diagram = sequence_svg(render_mermaid(trace)) if trace else ""
+            body.append(finding_html(r, diagram))
+    unknown = [r for r in shown if r.verdict == "unknown"]
+    if unknown:
+        body.append(f"<h3>unknown ({len(unknown)})</h3>")
+        body.extend(finding_html(r, "") for r in unknown)
+    if report.omitted():
+        body.append(f"<p>{report.omitted()} findings not shown (--severity, --max-findings)"
+                    "</p>")
+    body.append("<h2>Peer matrix</h2>")
+    body.append(peer_matrix(report))
+    points: dict[tuple[str, int], int] = {}
+    for r in report.results:
+        if r.property.startswith("qm.") and "states" in r.extra and r.subject:
+            n = int(r.extra.get("options", {}).get("negotiations", 1))
+            points[(", ".join(r.subject), n)] = int(r.extra["states"])
+    if points:
+        body.append("<h2>Protocol runs: states per run</h2>")
+        body.append(states_plot([(label, n, st) for (label, n), st in points.items()]))
+    if report.files:
+        body.append("<h2>Files written</h2><ul>"
+                    + "".join(f"<li><code>{esc(p)}</code></li>" for p in report.files)
+                    + "</ul>")
+    data = json.dumps({"summary": s, "findings": f}, sort_keys=True)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>qmcheck {esc(report.command)}</title><style>{STYLE}</style>"
+            f'<meta name="qmcheck-counts" content="{esc(data)}"></head><body>'
+            + "\n".join(body) + "</body></html>\n")

@@ -1,0 +1,152 @@
+"""qmcheck check: it checks the user's input (policies, pairs, the protocol runs they drive),
+writes nothing unasked, refuses unsafe output paths, and prints the verdict first."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from qmcheck.model.formats.loader import load_scenario
+from qmcheck.properties.cli.main import main
+from qmcheck.properties.traces.counterexample import load_trace, replay
+
+ROOT = Path(__file__).resolve().parents[1]
+CLEAN = str(ROOT / "examples" / "clean.yaml")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_clean_scenario_exits_0_and_checks_only_its_profile(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "check", CLEAN, "--format", "json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["summary"]["refuted"] == 0 and report["summary"]["holds"] > 0
+    qm = [r for r in report["results"] if r["property"].startswith("qm.")]
+    assert qm and {tuple(r["subject"]) for r in qm} == {("hpux", "reliable,R=2,N=1")}
+    assert all(r["pairs"] == ["hostA -> hostB", "hostB -> hostA"] for r in qm)
+    assert {r["property"].split(".")[0] for r in report["results"]} == {
+        "negotiate", "policy", "peers", "qm"}
+    assert list(tmp_path.iterdir()) == [], "nothing is written without --out"
+    assert report["files"] == []
+
+
+def test_protocol_runs_follow_the_pairs(capsys: pytest.CaptureFixture[str],
+                                        tmp_path: Path) -> None:
+    # no pair protects anything: there is no Quick Mode to check
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("hosts:\n  a:\n    policies:\n      - {name: p, source: 10.0.0.1, "
+                     "destination: 10.0.0.2, action: PASS}\n  b:\n    policies:\n"
+                     "      - {name: q, source: 10.0.0.2, destination: 10.0.0.1, action: PASS}\n"
+                     "protocol: {profiles: [racoon], loss: true}\n", encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(plain), "--format", "json")
+    report = json.loads(out)
+    assert not [r for r in report["results"] if r["property"].startswith("qm.")]
+    # the scenario's own fault options and profile are the run checked
+    scen = tmp_path / "lossy.yaml"
+    scen.write_text(Path(CLEAN).read_text(encoding="utf-8").replace(
+        "profiles: [hpux]", "profiles: [strongswan]\n  loss: true"), encoding="utf-8")
+    code, out, _ = run(capsys, "check", str(scen), "--format", "json", "--engine", "explicit")
+    report = json.loads(out)
+    qm = [r for r in report["results"] if r["property"].startswith("qm.")]
+    assert {tuple(r["subject"]) for r in qm} == {("strongswan", "loss,R=2,N=1")}
+    assert code == 1 and any(r["verdict"] == "refuted" for r in qm)
+
+
+def test_protocol_matrix_only_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "check", CLEAN, "--format", "json", "--engine", "explicit",
+                       "--protocol-matrix")
+    qm = [r for r in json.loads(out)["results"] if r["property"].startswith("qm.")]
+    assert len({tuple(r["subject"]) for r in qm}) == 10  # every fault setting, one profile
+
+
+def test_counterexamples_only_with_out_and_named(capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path) -> None:
+    out_dir = tmp_path / "cex"
+    code, out, _ = run(capsys, "check", "--engine", "explicit", "--format", "json",
+                       "--out", str(out_dir))
+    report = json.loads(out)
+    on_disk = sorted(str(p) for p in out_dir.rglob("*") if p.is_file())
+    assert on_disk and report["files"] == on_disk
+    refuted = [r for r in report["results"] if r["property"].startswith("qm.")
+               and r["verdict"] == "refuted"]
+    assert refuted
+    for r in refuted:  # every counterexample written replays in the concrete semantics
+        assert r["counterexample"] in on_disk
+        trace = load_trace(r["counterexample"])
+        replay(trace)  # raises when a step is not enabled or a state differs
+    # the folder now holds files: a second run refuses (exit 2) unless --force
+    code, _, err = run(capsys, "check", "--engine", "explicit", "--out", str(out_dir))
+    assert code == 2 and "--out" in err and "--force" in err and len(err.splitlines()) == 1
+    code, text, _ = run(capsys, "check", "--engine", "explicit", "--out", str(out_dir),
+                        "--force")
+    assert code == 1 and "wrote " in text and on_disk[0] in text
+
+
+@pytest.mark.parametrize("target", ["", "/dev/null", "FILE", "/proc/qmcheck-nowhere/x"])
+def test_bad_out_is_a_clean_input_error(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                        target: str) -> None:
+    if target == "FILE":
+        target = str(tmp_path / "f.txt")
+        Path(target).write_text("mine\n", encoding="utf-8")
+    code, out, err = run(capsys, "check", CLEAN, "--out", target)
+    assert code == 2 and out == "" and err.startswith("qmcheck: error: <command line>")
+    assert "'--out'" in err and len(err.splitlines()) == 1
+    if target.endswith("f.txt"):
+        assert Path(target).read_text(encoding="utf-8") == "mine\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_unwritable_out(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    code, _, err = run(capsys, "check", CLEAN, "--out", str(locked / "x"))
+    assert code == 2 and "not writable" in err
+
+
+def test_text_verdict_first_fits_100_columns_and_names_severities(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "check")
+    lines = out.splitlines()
+    assert lines[1] == "verdict: REFUTED (exit 1)" and code == 1
+    assert max(len(line) for line in lines) <= 100
+    assert "errors (" in out and "warnings (" in out and "notes (" in out
+    assert "REFUTED " not in out.replace("verdict: REFUTED", "")
+    code, js, _ = run(capsys, "check", "--format", "json")
+    report = json.loads(js)
+    s, f = report["summary"], report["findings"]
+    assert f"check: {s['holds']} holds, {s['refuted']} refuted, {s['unknown']} unknown" in out
+    assert f"{f['error']} errors, {f['warning']} warnings" in out
+    assert sum(f.values()) == s["refuted"]
+    code, sarif, _ = run(capsys, "check", "--format", "sarif")
+    props = json.loads(sarif)["runs"][0]["properties"]
+    assert props["summary"] == s and props["findings"] == f
+
+
+def test_severity_and_max_findings_filter_the_listing_not_the_counts(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    _, full, _ = run(capsys, "check", "--format", "json")
+    code, errors_only, _ = run(capsys, "check", "--format", "json", "--severity", "error")
+    a, b = json.loads(full), json.loads(errors_only)
+    assert a["summary"] == b["summary"] and a["findings"] == b["findings"] and code == 1
+    shown = [r for r in b["results"] if r["verdict"] == "refuted"]
+    assert shown and all(r["severity"] == "error" for r in shown)
+    assert b["omitted"] == a["findings"]["warning"] + a["findings"]["note"]
+    code, one, _ = run(capsys, "check", "--max-findings", "1")
+    assert code == 1 and "not shown" in one
+    code, _, err = run(capsys, "check", "--max-findings", "x")
+    assert code == 2 and "--max-findings" in err
+
+
+def test_builtin_scenario_profiles_are_its_own() -> None:
+    scenario = load_scenario(None)
+    assert scenario.protocol["profiles"] == ["hpux", "racoon", "strongswan", "libreswan"]
