@@ -150,3 +150,34 @@ def test_severity_and_max_findings_filter_the_listing_not_the_counts(
 def test_builtin_scenario_profiles_are_its_own() -> None:
     scenario = load_scenario(None)
     assert scenario.protocol["profiles"] == ["hpux", "racoon", "strongswan", "libreswan"]
+
+
+@pytest.mark.parametrize("option", ["--out", "--matrix", "--graph-dot"])
+@pytest.mark.parametrize("target", ["", "/dev/null", "FILE"])
+def test_protocol_outputs_are_checked_before_the_run(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, option: str, target: str) -> None:
+    if target == "FILE":
+        target = str(tmp_path / "mine.txt")
+        Path(target).write_text("mine\n", encoding="utf-8")
+    code, out, err = run(capsys, "protocol", "--profile", "hpux", option, target)
+    assert code == 2 and out == "" and f"'{option}'" in err and len(err.splitlines()) == 1
+    if target.endswith("mine.txt"):
+        assert Path(target).read_text(encoding="utf-8") == "mine\n"
+
+
+def test_protocol_writes_nothing_unasked_and_names_its_files(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = run(capsys, "protocol", "--profile", "hpux", "--loss")
+    assert code == 1 and list(tmp_path.iterdir()) == []
+    dot = tmp_path / "g.dot"
+    code, out, _ = run(capsys, "protocol", "--profile", "hpux", "--loss", "--out", "cex",
+                       "--graph-dot", str(dot), "--format", "json")
+    files = json.loads(out)["files"]
+    assert str(dot) in files and files == sorted(
+        [str(dot), *(str(p) for p in Path("cex").rglob("*") if p.is_file())])
+    code, _, err = run(capsys, "protocol", "--profile", "hpux", "--graph-dot", str(dot))
+    assert code == 2 and "--force" in err
+    code, _, _ = run(capsys, "protocol", "--profile", "hpux", "--graph-dot", str(dot), "--force")
+    assert code == 0 and dot.read_text(encoding="utf-8").startswith("digraph")

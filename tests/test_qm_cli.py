@@ -39,7 +39,7 @@ def test_loss_refutes_and_writes_counterexamples(tmp_path: Path,
 
 def test_json_is_byte_identical(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["protocol", "--profile", "racoon", "--loss", "--reorder", "--negotiations", "2",
-            "--format", "json", "--out", str(tmp_path)]
+            "--format", "json", "--out", str(tmp_path), "--force"]
     assert run(argv, capsys)[1] == run(argv, capsys)[1]
 
 

@@ -21,7 +21,13 @@ from qmcheck.model.quickmode.options import (
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.checks.protocol import QM_IDS, check_protocol, validate_ids
 from qmcheck.properties.checks.protocol_matrix import run_matrix, write_matrix
-from qmcheck.properties.cli.options import add_output_options
+from qmcheck.properties.cli.options import (
+    add_out_option,
+    add_output_options,
+    add_progress_option,
+    progress_enabled,
+)
+from qmcheck.properties.reports.output import Written, output_dir, output_file
 from qmcheck.properties.results import Report
 
 
@@ -71,13 +77,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="explicit (state graph, default); smt (BMC + k-induction on z3: "
                         "proofs for runs of any length; no qm.eventually-installed); all "
                         "(both, one merged result per property; disagreements flagged)")
-    p.add_argument("--out", default="counterexamples", metavar="DIR",
-                   help="where counterexamples are written (default: counterexamples/)")
+    add_out_option(p)
     p.add_argument("--max-states", type=str, default="20000000", metavar="N",
                    help="state budget; beyond it results are unknown (default 20000000)")
     p.add_argument("--matrix", metavar="DIR", default=None,
-                   help="run every fault setting and write matrix.md and matrix.csv to DIR")
-    p.add_argument("--progress", action="store_true", help="print states/s to stderr")
+                   help="run every fault setting and write matrix.md and matrix.csv into DIR "
+                        "(a new or empty folder)")
+    add_progress_option(p)
     p.add_argument("--reduction", default="full", choices=["full", "symmetry", "none"],
                    help="state-space reduction: full (symmetry + partial order + dead "
                         "variables, default), symmetry, or none")
@@ -111,29 +117,47 @@ def run(args: argparse.Namespace) -> Report:
         max_duplicates=_int_in("max-duplicates", 0, 4)(args.max_duplicates),
         eager_timers=args.eager_timers)
     max_states = _int_in("max-states", 1, 10**9)(args.max_states)
-    out = Path(args.out)
+    out = output_dir(args.out, force=args.force)
+    matrix = output_dir(args.matrix, "--matrix", force=args.force)
+    dots: dict[str, Path | None] = {}
+    if args.graph_dot is not None:
+        dots = {p: output_file(dot_name(args.graph_dot, p, len(profiles)), "--graph-dot",
+                               force=args.force) for p in profiles}
+    written = Written([x for x in (out, matrix, *dots.values()) if x is not None])
+    report = run_checks(args, profiles, ids, base, max_states, out, matrix, dots)
+    report.files = written.files()
+    return report
+
+
+def dot_name(text: str, profile: str, count: int) -> str:
+    """``--graph-dot FILE``: FILE, or FILE-PROFILE.dot when several profiles run."""
+    if count == 1 or not text.strip():
+        return text
+    path = Path(text)
+    return str(path.with_name(f"{path.stem}-{profile}.dot"))
+
+
+def run_checks(args: argparse.Namespace, profiles: list[str], ids: tuple[str, ...],
+               base: QMOptions, max_states: int, out: Path | None, matrix: Path | None,
+               dots: dict[str, Path | None]) -> Report:
+    """The runs themselves, after every output path has been checked."""
     report = Report("protocol", [])
     if args.engine != "explicit" or args.negotiations == "any":
         from qmcheck.properties.checks.protocol_smt import protocol_command
 
-        report.extend(protocol_command(args, profiles, ids, base, out, max_states,
+        report.extend(protocol_command(args, profiles, ids, base, out, max_states,  # type: ignore[arg-type]
                                        args.negotiations == "any"))
         return report
     if args.matrix:
         runs = run_matrix(profiles, base=base, property_ids=ids, out_dir=out)
-        write_matrix(runs, Path(args.matrix))
+        write_matrix(runs, matrix or Path(args.matrix))
         for _, r in runs:
             report.extend(r.results)
         return report
     for profile in profiles:
         opts = base.with_(profile=profile)
-        dot: Path | None = None
-        if args.graph_dot:
-            dot = Path(args.graph_dot)
-            if len(profiles) > 1:
-                dot = dot.with_name(f"{dot.stem}-{profile}.dot")
         result = check_protocol(opts, ids, out_dir=out, max_states=max_states,
-                                progress=args.progress, graph_dot=dot,
+                                progress=progress_enabled(args), graph_dot=dots.get(profile),
                                 reduction=args.reduction)
         report.extend(result.results)
     return report
