@@ -35,6 +35,7 @@ from qmcheck.model.semantics.negotiation import (
     negotiate,
     profile_options,
 )
+from qmcheck.model.semantics.witness import RegionIndex, natural_packet
 from qmcheck.model.values.addresses import Family
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
@@ -204,6 +205,7 @@ def _solve(enc: PairEncoding, items: list[Item], timeout_ms: int, report: Direct
             hit = [it for it in active
                    if z3.is_true(model.eval(it.formula, model_completion=True))]
             detail = concrete_verdict(initiator, responder, packet, options)
+            packet, detail = natural_witness(initiator, responder, packet, detail, options)
             for it in hit:
                 confirmed = it.prop in detail.failed
                 report.findings.append(Finding(it.prop, "refuted" if confirmed else "unknown",
@@ -212,6 +214,27 @@ def _solve(enc: PairEncoding, items: list[Item], timeout_ms: int, report: Direct
             if not hit:  # cannot happen: the model satisfies one of the disjuncts
                 raise AssertionError("a model of the batch satisfies none of its items")
             active = [it for it in active if all(it is not h for h in hit)]
+
+
+def natural_witness(initiator: Host, responder: Host, packet: Packet, detail: PacketVerdict,
+                    options: NegotiationOptions) -> tuple[Packet, PacketVerdict]:
+    """The witness moved to a natural packet of its region (``semantics.witness``), kept only
+    when the concrete semantics gives it the same policies and the same failed properties."""
+    focus = tuple(p for p in (detail.initiator_policy,) if p is not None)
+    found: list[PacketVerdict] = []
+
+    def same(candidate: Packet) -> bool:
+        d = concrete_verdict(initiator, responder, candidate, options)
+        found.append(d)
+        return (in_scope(initiator, responder, candidate) and d.failed == detail.failed
+                and d.initiator_policy is detail.initiator_policy
+                and d.responder_lookup is detail.responder_lookup
+                and d.outcome.responder_policy is detail.outcome.responder_policy)
+
+    region = RegionIndex(initiator.policies, responder.policies)
+    natural = natural_packet(packet, region, focus, src_addresses=initiator.addresses,
+                             dst_addresses=responder.addresses, keep=same)
+    return (natural, found[-1]) if natural != packet else (packet, detail)
 
 
 def _name(enc: PairEncoding, side: str, n: int) -> str:

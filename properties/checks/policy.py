@@ -36,6 +36,7 @@ from qmcheck.model.encodings.overlap_index import FamilyIndex, build_index
 from qmcheck.model.encodings.smtlib_batches import Answer, BatchSolver, Query
 from qmcheck.model.semantics.lookup import first_match
 from qmcheck.model.semantics.negotiation import responder_search, selectors_match
+from qmcheck.model.semantics.witness import RegionIndex, natural_packet
 from qmcheck.model.values.addresses import Family
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
@@ -111,6 +112,7 @@ class _Analyser:
         self.differs: list[Packet | None] = [None] * n  # first match here, removal matters
         self.shadow: list[Packet | None] = [None] * n  # packet of it, first match elsewhere
         self.unknown: list[bool] = [False] * n
+        self.region: RegionIndex | None = None  # for natural witnesses, built on first use
 
     # ----------------------------------------------------------------------------------
     def timed(self, name: str, fn: Callable[[], None]) -> None:
@@ -564,8 +566,19 @@ class _Analyser:
 
     def add(self, prop: str, subject: tuple[Policy, ...], verdict: str, severity: str,
             message: str, packet: Packet | None, related: tuple[str, ...]) -> None:
+        if packet is not None:
+            packet = self.natural(packet, subject)
         self.analysis.findings.append(Finding(prop, subject, verdict, severity, message,
                                               packet, related))
+
+    def natural(self, packet: Packet, subject: tuple[Policy, ...]) -> Packet:
+        """The witness moved to a natural packet of its region (``semantics.witness``)."""
+        if self.region is None:
+            self.region = RegionIndex(self.policies)
+        own = self.host.addresses
+        return natural_packet(packet, self.region, subject,
+                              src_addresses=own if packet.direction == "out" else (),
+                              dst_addresses=own if packet.direction == "in" else ())
 
     def run(self, wanted: set[str]) -> Analysis:
         self.timed("index", self.build)
