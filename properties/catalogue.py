@@ -1,4 +1,4 @@
-"""The property catalogue (DESIGN.md 4): stable ids, one-line meanings, kinds and engines.
+"""The property catalogue (docs/SPEC.md 4): stable ids, one-line meanings, kinds and engines.
 
 Reports, SARIF rules, tests and documentation take ids and meanings from here.
 """

@@ -181,3 +181,62 @@ def test_protocol_writes_nothing_unasked_and_names_its_files(
     assert code == 2 and "--force" in err
     code, _, _ = run(capsys, "protocol", "--profile", "hpux", "--graph-dot", str(dot), "--force")
     assert code == 0 and dot.read_text(encoding="utf-8").startswith("digraph")
+
+
+def test_help_texts_are_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from qmcheck.properties.cli.main import build_parser
+
+    root = build_parser()
+    texts = [root.format_help()]
+    for action in root._actions:
+        if hasattr(action, "choices") and isinstance(action.choices, dict):
+            texts.extend(p.format_help() for p in action.choices.values())
+    assert len(texts) > 5 and not any("``" in t for t in texts)
+    assert not any("DESIGN.md" in t for t in texts)
+
+
+def test_bash_completion_is_generated_from_the_parser(capsys: pytest.CaptureFixture[str],
+                                                      tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    code, script, _ = run(capsys, "completion", "bash")
+    assert code == 0 and "complete -o filenames -F _qmcheck qmcheck" in script
+    assert run(capsys, "completion", "bash")[1] == script  # deterministic
+    if shutil.which("bash") is None:
+        pytest.skip("no bash")
+    path = tmp_path / "c.sh"
+    path.write_text(script, encoding="utf-8")
+
+    def complete(*words: str) -> list[str]:
+        argv = " ".join(f"'{w}'" for w in words)
+        probe = (f"source {path}; COMP_WORDS=(qmcheck {argv}); "
+                 f"COMP_CWORD={len(words)}; _qmcheck; echo \"${{COMPREPLY[@]}}\"")
+        done = subprocess.run(["bash", "-c", probe], capture_output=True, text=True,
+                              check=True)
+        return done.stdout.split()
+
+    assert complete("prot") == ["protocol"]
+    assert "--protocol-matrix" in complete("check", "--pro")
+    assert complete("check", "--format", "") == ["text", "json", "sarif", "html"]
+    assert complete("protocol", "--no-pro") == ["--no-progress"]
+    assert complete("completion", "") == ["bash", "zsh"]
+    code, zsh, _ = run(capsys, "completion", "zsh")
+    assert code == 0 and "bashcompinit" in zsh
+
+
+def test_packet_files_accept_service_and_protocol_names(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    scenario = str(ROOT / "model" / "scenarios" / "default.yaml")
+    packets = tmp_path / "p.jsonl"
+    packets.write_text('{"src": "10.1.1.1", "dst": "10.2.2.2", "protocol": "TCP", '
+                       '"sport": 49152, "dport": "telnet"}\n', encoding="utf-8")
+    code, out, _ = run(capsys, "lookup", f"{scenario}:hostA", "--packets", str(packets),
+                       "--format", "json")
+    result = json.loads(out)["results"][0]
+    assert code == 0 and result["subject"] == ["telnet-b"]
+    assert result["witness"]["packet"]["dport"] == 23
+    packets.write_text('{"src": "10.1.1.1", "dst": "10.2.2.2", "dport": "nope"}\n',
+                       encoding="utf-8")
+    code, _, err = run(capsys, "lookup", f"{scenario}:hostA", "--packets", str(packets))
+    assert code == 2 and "dport" in err and ":1" in err

@@ -1,4 +1,4 @@
-"""z3 encoding of the Quick Mode negotiation step (DESIGN.md 3, steps 1-2) over all packets.
+"""z3 encoding of the Quick Mode negotiation step (docs/SPEC.md 3, steps 1-2) over all packets.
 
 Everything is written in the initiator's coordinates: the symbolic packet ``p`` is an outbound
 packet of the initiator I (local = source, remote = destination). For each policy ``i`` of I

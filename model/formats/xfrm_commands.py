@@ -1,6 +1,6 @@
 """Translate a host's policies into Linux XFRM policies (``ip xfrm policy add`` commands).
 
-A host policy is mirrored (DESIGN.md 2), an XFRM policy is not: each host policy becomes a
+A host policy is mirrored (docs/SPEC.md 2), an XFRM policy is not: each host policy becomes a
 ``dir out`` policy with its own selectors and a ``dir in`` policy with source and destination
 (addresses and ports) swapped. PASS becomes ``action allow``, DISCARD ``action block``, an IPsec
 action ``action allow`` with a transport-mode template of its first transform's protocol

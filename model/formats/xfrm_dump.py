@@ -1,6 +1,6 @@
 """Import Linux XFRM policies: the output of ``ip xfrm policy`` or ``ip -s xfrm policy``.
 
-A kernel policy is one-directional, a host policy mirrored (DESIGN.md 2). The importer pairs each
+A kernel policy is one-directional, a host policy mirrored (docs/SPEC.md 2). The importer pairs each
 ``dir out`` policy with the ``dir in`` policy that has source and destination (addresses and
 ports) swapped, the same protocol, priority and action, and makes the pair one host policy; a
 policy without its mirror is an error naming its line (the model could not reproduce the

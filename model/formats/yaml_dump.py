@@ -1,4 +1,5 @@
-"""Write hosts and scenarios back as YAML (DESIGN.md 8); loading the dump gives the same model."""
+"""Write hosts and scenarios back as YAML (docs/SPEC.md 8); loading the dump gives the same
+model."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Load host and scenario YAML files (DESIGN.md 8), keeping the line of every key.
+"""Load host and scenario YAML files (docs/SPEC.md 8), keeping the line of every key.
 
 PyYAML's node tree is walked directly (not ``safe_load``), so that every error can name the
 line, and values such as ``1:2::3`` or ``no`` are read as the text the user wrote.

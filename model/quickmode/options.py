@@ -7,7 +7,7 @@ from typing import Any
 
 from qmcheck.model.values.errors import InputError
 
-#: The implementation profiles of DESIGN.md 3, in table order.
+#: The implementation profiles of docs/SPEC.md 3, in table order.
 PROFILES: tuple[str, ...] = ("hpux", "racoon", "strongswan", "libreswan")
 #: Deliberately wrong responders, for testing that the checker can refute.
 MUTANTS: tuple[str, ...] = ("mutant-install-msg1", "mutant-never-install")

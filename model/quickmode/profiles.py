@@ -1,4 +1,5 @@
-"""Implementation profiles: when each side touches its SA database (DESIGN.md 3, profile table)."""
+"""Implementation profiles: when each side touches its SA database (docs/SPEC.md 3, the profile
+table)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ class Profile:
     entries when it processes message 1 (and builds message 2). ``i_install_after_msg3``: the
     initiator sends message 3 first and installs in a separate, later step (racoon); otherwise
     it installs both entries and then sends message 3 in one step. ``r_msg3``: the responder's
-    entries after message 3. ``row`` is the DESIGN.md table row, for the mapping document.
+    entries after message 3. ``row`` is the docs/SPEC.md table row, for the mapping document.
     """
 
     name: str

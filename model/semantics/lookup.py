@@ -1,4 +1,4 @@
-"""Concrete packet lookup: the first policy in search order that matches (DESIGN.md 2).
+"""Concrete packet lookup: the first policy in search order that matches (docs/SPEC.md 2).
 
 This is the reference semantics that every other engine is tested against.
 """

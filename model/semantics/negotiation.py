@@ -1,4 +1,4 @@
-"""The concrete outcome of one Quick Mode negotiation for a packet (DESIGN.md 3, steps 1-3).
+"""The concrete outcome of one Quick Mode negotiation for a packet (docs/SPEC.md 3, steps 1-3).
 
 The initiator looks the packet up, derives its client IDs and proposals; the responder searches
 its policies for the received selectors and evaluates the proposals.
@@ -33,7 +33,7 @@ Status = Literal["accepted", "INVALID_ID_INFORMATION", "NO_PROPOSAL_CHOSEN", "no
 
 @dataclass(frozen=True, slots=True)
 class NegotiationOptions:
-    """The open points of DESIGN.md 3 that change a negotiation's outcome (docs/PROFILES.md).
+    """The open points of docs/SPEC.md 3 that change a negotiation's outcome (docs/PROFILES.md).
 
     ``wildcard``: how a received wildcard (0) is contained (strict, lenient in every field, or
     lenient in ports only). ``proposal_order``: whose preference picks the transform.

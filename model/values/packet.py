@@ -7,7 +7,13 @@ from typing import Any, Literal
 
 from qmcheck.model.values.addresses import Family, address_text, parse_address
 from qmcheck.model.values.errors import InputError
-from qmcheck.model.values.protocols import MAX_PORT, has_ports, parse_protocol, protocol_text
+from qmcheck.model.values.protocols import (
+    MAX_PORT,
+    SERVICE_PORTS,
+    has_ports,
+    parse_protocol,
+    protocol_text,
+)
 
 Direction = Literal["out", "in"]
 
@@ -81,9 +87,13 @@ def make_packet(src: str, dst: str, protocol: str | int = "any", sport: str | in
     number = 0 if proto is None else proto
     ports = []
     for name, value in (("sport", sport), ("dport", dport)):
-        text = str(value).strip()
+        text = str(value).strip().lower()
+        if text in SERVICE_PORTS:  # a service name, as policy files accept (ssh, telnet, ...)
+            ports.append(SERVICE_PORTS[text])
+            continue
         if not text.isdigit() or int(text) > MAX_PORT:
-            raise InputError(f"'{value}' is not a port number (0..65535)", field=name)
+            raise InputError(f"'{value}' is not a port number (0..65535) or a service name",
+                             field=name)
         ports.append(int(text))
     if not has_ports(proto) and any(ports):
         raise InputError(
@@ -99,7 +109,7 @@ PACKET_KEYS = ("src", "dst", "protocol", "sport", "dport", "direction")
 
 
 def packet_from_json(obj: Any) -> Packet:
-    """A packet from the JSON object shape of ``witness.packet`` (DESIGN.md 7)."""
+    """A packet from the JSON object shape of ``witness.packet`` (docs/SPEC.md 7)."""
     if not isinstance(obj, dict):
         raise InputError("a packet is a JSON object with src, dst, protocol, sport, dport, "
                          "direction")

@@ -1,4 +1,4 @@
-"""Host policies, hosts and scenarios (DESIGN.md 2 and 8)."""
+"""Host policies, hosts and scenarios (docs/SPEC.md 2 and 8)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class Policy:
         return (self.priority, self.index)
 
     def matches(self, packet: Packet) -> bool:
-        """Does the policy match the packet (mirrored by direction, DESIGN.md 2)."""
+        """Does the policy match the packet (mirrored by direction, docs/SPEC.md 2)."""
         if self.protocol is not None and packet.protocol != self.protocol:
             return False
         local, remote, lport, rport = packet.local_remote()
@@ -65,7 +65,7 @@ class Policy:
         )
 
     def to_yaml_dict(self) -> dict[str, Any]:
-        """The policy in the YAML format of DESIGN.md 8 (every field explicit)."""
+        """The policy in the YAML format of docs/SPEC.md 8 (every field explicit)."""
 
         def addresses(f: AddressFilter) -> str | list[str]:
             texts = [str(v) for v in f.values]

@@ -68,7 +68,7 @@ def wildcard_selector(family: Family, protocol: int = 0, port: int = 0) -> Selec
 
 def derive_selector(value: AddressValue, family: Family, address: int, ports: PortRange,
                     port: int, protocol: int | None) -> Selector:
-    """The initiator's client ID for one side of a packet (DESIGN.md 3, step 1).
+    """The initiator's client ID for one side of a packet (docs/SPEC.md 3, step 1).
 
     ``value`` is the first address value of the policy field that matched. Ranges and prefixes
     are replaced by the packet's exact address; ``any`` is sent as the wildcard 0 (subnet 0/0).

@@ -1,4 +1,4 @@
-"""IPsec transforms of the guide (DESIGN.md 2) and policy actions: PASS, DISCARD or a list.
+"""IPsec transforms of the guide (docs/SPEC.md 2) and policy actions: PASS, DISCARD or a list.
 
 A transform is ``NAME[/lifetime_seconds[/lifetime_kbytes]]`` with NAME one of ``AH_<auth>``,
 ``ESP_<enc>_HMAC_<auth>``, ``ESP_<enc>`` or the nested ``AH_<auth>+ESP_<...>``.

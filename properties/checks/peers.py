@@ -1,5 +1,5 @@
 """The two-host properties ``peers.negotiation``, ``peers.consistency`` and ``peers.symmetry``
-(DESIGN.md 4), decided by z3 over all packets, each host in turn as the initiator.
+(docs/SPEC.md 4), decided by z3 over all packets, each host in turn as the initiator.
 
 For every policy ``i`` of the initiator I, ``smt_negotiation`` gives the region of packets
 whose first match is ``i`` and, over it, the responder's choice and lookup. A refutation is a

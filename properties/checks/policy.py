@@ -1,4 +1,4 @@
-"""The ``policy.*`` properties of one host (DESIGN.md 4), decided by z3.
+"""The ``policy.*`` properties of one host (docs/SPEC.md 4), decided by z3.
 
 Definitions (P = the host's policies in search order, the implicit default last; first(x) = the
 first policy of P matching packet x; an *effective* policy is first(x) for some x):

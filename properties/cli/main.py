@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from qmcheck.model import __version__
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.cli import check as cmd_check
+from qmcheck.properties.cli import completion as cmd_completion
 from qmcheck.properties.cli import conflicts as cmd_conflicts
 from qmcheck.properties.cli import lookup as cmd_lookup
 from qmcheck.properties.cli import negotiate as cmd_negotiate
@@ -25,7 +26,7 @@ from qmcheck.properties.cli.options import max_findings
 from qmcheck.properties.results import EXIT_INPUT, Report, render
 
 COMMANDS = (cmd_check, cmd_conflicts, cmd_lookup, cmd_negotiate, cmd_peers, cmd_protocol,
-            cmd_show, cmd_trace)
+            cmd_show, cmd_trace, cmd_completion)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +39,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         module.register(sub)
+    plain_help(parser)
+    parser.set_defaults(root_parser=parser)
     return parser
+
+
+def plain_help(parser: argparse.ArgumentParser) -> None:
+    """Help texts are plain text: no ``reStructuredText`` markup from docstrings."""
+    parser.description = (parser.description or "").replace("``", "") or None
+    for action in parser._actions:
+        if isinstance(action.help, str):
+            action.help = action.help.replace("``", "")
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                plain_help(child)
 
 
 def render_any(report: Report, fmt: str, *, timings: bool = False) -> str:
@@ -63,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = args.handler(args)
         report.min_severity = getattr(args, "severity", None) or report.min_severity
         report.max_findings = limit if limit is not None else report.max_findings
-        text = render_any(report, args.format, timings=getattr(args, "timings", False))
+        text = render_any(report, getattr(args, "format", "text"),
+                          timings=getattr(args, "timings", False))
     except InputError as error:
         print(f"qmcheck: error: {error}", file=sys.stderr)
         return EXIT_INPUT

@@ -1,5 +1,5 @@
 """``qmcheck peers INITIATOR RESPONDER``: does Quick Mode succeed, and agree with packet
-lookup, for every packet either host protects toward the other (DESIGN.md 4, ``peers.*``)?
+lookup, for every packet either host protects toward the other (docs/SPEC.md 4, ``peers.*``)?
 
 Each host initiates in turn. z3 decides every property over all packets; each refutation
 carries a witness packet (outbound at the initiator) that the concrete semantics replays.
