@@ -53,8 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                             description=__doc__)
     parser.add_argument("scenario", metavar="SCENARIO", nargs="?",
                         help="scenario or host file (default: the built-in scenario)")
-    parser.add_argument("--engine", default="all", choices=["explicit", "smt", "all"],
-                        help="which engines decide the properties (default: all)")
+    parser.add_argument("--engine", default="auto", choices=["auto", "explicit", "smt", "all"],
+                        help="auto (default): policy.* and peers.* on z3, qm.* on the explicit "
+                             "state graph (complete for the scenario's bounds); explicit: qm.* "
+                             "only; smt: every family on z3; all: as auto, and every qm.* run "
+                             "on z3 too, merged (the engines cross-checked)")
     parser.add_argument("--protocol-matrix", action="store_true",
                         help="run the protocol under every fault setting of the results "
                              "matrix, not only the scenario's")
@@ -113,10 +116,11 @@ def protocol_step(scenario: Any, args: Any) -> list[Result]:
     that some pair negotiates under, with the scenario's protocol options (every fault
     setting of the results matrix with ``--protocol-matrix``).
 
-    ``--engine explicit``: the explicit engine; ``smt``: the SMT engine alone; ``all``
-    (default): both, one merged result per property.
+    ``--engine auto`` (default) and ``explicit``: the explicit engine, whose exploration of
+    the finite state space decides every property for the scenario's bounds; ``smt``: the SMT
+    engine alone; ``all``: both, one merged result per property.
     """
-    engine = getattr(args, "engine", "all")
+    engine = getattr(args, "engine", "auto")
     out = getattr(args, "out_dir", None)
     source = str(getattr(scenario, "source", "<scenario>"))
     mapping = {k: v for k, v in dict(getattr(scenario, "protocol", {}) or {}).items()
@@ -134,7 +138,7 @@ def protocol_step(scenario: Any, args: Any) -> list[Result]:
         runs = run_matrix(profiles, settings, base, None, out)
         explicit = [r for _, run in runs for r in run.results]
         configs = [run.options for _, run in runs]
-    if engine == "explicit":
+    if engine in ("explicit", "auto"):
         results = explicit
     else:
         results = smt_protocol_results(configs, explicit,
