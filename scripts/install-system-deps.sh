@@ -3,10 +3,11 @@
 # ip xfrm), nftables (dropping Quick Mode message 3), strongSwan's charon, swanctl and the
 # extra plugins (kernel-libipsec). Idempotent: does nothing when everything is present.
 # Installing these packages starts no service on a machine without systemd; the tests start
-# their own charons inside network namespaces.
+# their own charons inside network namespaces. chromium renders the HTML report headless
+# (tests/system/test_html_report.py).
 set -eu
 
-PACKAGES="iproute2 nftables strongswan-charon strongswan-swanctl libcharon-extra-plugins"
+PACKAGES="iproute2 nftables strongswan-charon strongswan-swanctl libcharon-extra-plugins chromium"
 
 missing=""
 for pkg in $PACKAGES; do

@@ -240,3 +240,24 @@ def test_packet_files_accept_service_and_protocol_names(
                        encoding="utf-8")
     code, _, err = run(capsys, "lookup", f"{scenario}:hostA", "--packets", str(packets))
     assert code == 2 and "dport" in err and ":1" in err
+
+
+def test_html_report_is_one_offline_file_with_the_same_counts(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import html as html_lib
+    import re
+
+    code, page, _ = run(capsys, "check", "--format", "html")
+    _, js, _ = run(capsys, "check", "--format", "json")
+    report = json.loads(js)
+    meta = re.search(r'<meta name="qmcheck-counts" content="([^"]*)"', page)
+    assert meta is not None and code == 1
+    counts = json.loads(html_lib.unescape(meta.group(1)))
+    assert counts == {"summary": report["summary"], "findings": report["findings"]}
+    assert page.count('<svg class="sequence"') == sum(
+        r["property"].startswith("qm.") and r["verdict"] == "refuted" for r in report["results"])
+    assert 'id="peer-matrix"' in page and 'id="states-plot"' in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", page)
+    assert run(capsys, "check", "--format", "html")[1] == page  # deterministic
+    code, clean, _ = run(capsys, "check", CLEAN, "--format", "html")
+    assert code == 0 and "verdict: HOLDS" in clean

@@ -23,8 +23,8 @@ STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em}
 th{background:#f3f3f3;text-align:left}td.n{text-align:right}
-.error{color:#b00020}.warning{color:#a05a00}.note{color:#555}.holds{color:#1b5e20}
-.unknown{color:#6a1b9a}pre{background:#f7f7f7;padding:.4em;white-space:pre-wrap}
+span.error{color:#b00020}span.warning{color:#a05a00}span.note{color:#555}
+span.holds,p.holds{color:#1b5e20}span.unknown,p.unknown{color:#6a1b9a}p.refuted{color:#b00020}pre{background:#f7f7f7;padding:.4em;white-space:pre-wrap}
 section.finding{border-left:4px solid #ccc;padding-left:.8em;margin:.8em 0}
 section.error{border-color:#b00020}section.warning{border-color:#a05a00}
 """
@@ -97,8 +97,10 @@ def sequence_svg(mermaid: str) -> str:
         elif (n := NOTE.match(line)) is not None:
             rows.append(("note", n.group(1), n.group(2)))
     keys = list(names) or ["A", "B"]
-    x = {k: 160 + 420 * i for i, k in enumerate(keys)}
-    width, height = 160 * 2 + 420 * (len(keys) - 1), 60 + 30 * len(rows) + 20
+    longest = max([len(r[-1]) + 12 for r in rows if r[0] == "note"] + [100])
+    width = max(760, 24 + round(6.6 * longest))
+    height = 60 + 30 * len(rows) + 20
+    x = {k: round(width * (i + 1) / (len(keys) + 1)) for i, k in enumerate(keys)}
     out = [f'<svg class="sequence" xmlns="http://www.w3.org/2000/svg" width="{width}" '
            f'height="{height}" viewBox="0 0 {width} {height}" font-size="12" '
            'font-family="sans-serif">',
@@ -120,41 +122,78 @@ def sequence_svg(mermaid: str) -> str:
             out.append(f'<line x1="{xa}" y1="{y}" x2="{end}" y2="{y}" stroke="#222"{dash} '
                        f'marker-end="url(#arrow)"/>')
             if kind == "-x":
-                out.append(f'<text x="{end + 4}" y="{y + 4}" fill="#b00020">✕</text>')
+                out.append(f'<text x="{end + 4}" y="{y + 4}" fill="#b00020">X</text>')
             out.append(f'<text x="{(xa + xb) // 2}" y="{y - 4}" text-anchor="middle">'
                        f"{esc(text)}</text>")
         else:
             _, over, text = row
-            cols = [x[k] for k in over.split(",") if k in x] or [x[keys[0]]]
-            left, right = min(cols) - 150, max(cols) + 150
-            out.append(f'<rect x="{left}" y="{y - 14}" width="{right - left}" height="20" '
+            who = "" if "," in over else f"{names.get(over, over)}: "
+            out.append(f'<rect x="10" y="{y - 14}" width="{width - 20}" height="20" '
                        'fill="#fff8d6" stroke="#cc9"/>'
-                       f'<text x="{(left + right) // 2}" y="{y}" text-anchor="middle">'
-                       f"{esc(text[:90])}</text>")
+                       f'<text x="16" y="{y}">{esc(who + text)}</text>')
         y += 30
     out.append("</svg>")
     return "".join(out)
 
 
-def states_plot(points: list[tuple[str, int, int]]) -> str:
-    """State counts per protocol run as an inline SVG bar chart: (label, N, states)."""
-    if not points:
+MAX_N = 3
+PLOT_BUDGET = 200_000
+COLOURS = ("#4a78b5", "#b5504a", "#4ab58a", "#9a4ab5", "#b59a4a", "#555555")
+
+
+def states_per_n(results: list[Result]) -> dict[str, list[tuple[int, int]]]:
+    """For each protocol run of the report: explored states for N = 1 .. MAX_N concurrent
+    negotiations (same profile and faults; a run past the budget ends the series)."""
+    series: dict[str, list[tuple[int, int]]] = {}
+    for r in results:
+        options = r.extra.get("options")
+        label = ", ".join(r.subject[:2])
+        if not r.property.startswith("qm.") or not isinstance(options, dict) or label in series:
+            continue
+        points: list[tuple[int, int]] = []
+        for n in range(1, MAX_N + 1):
+            run = check_protocol(QMOptions(**{**options, "negotiations": n}),
+                                 ["qm.reachable-installed"], max_states=PLOT_BUDGET)
+            if not run.exploration.complete:
+                break
+            points.append((n, run.exploration.states))
+        series[label] = points
+    return series
+
+
+def states_plot(series: dict[str, list[tuple[int, int]]]) -> str:
+    """States per N, one line per protocol run, as an inline SVG chart."""
+    if not series:
         return ""
-    top = max(s for _, _, s in points) or 1
-    bar, gap, height = 34, 16, 200
-    width = 60 + (bar + gap) * len(points)
-    out = [f'<svg id="states-plot" xmlns="http://www.w3.org/2000/svg" width="{width}" '
-           f'height="{height + 90}" font-size="11" font-family="sans-serif">',
-           f'<line x1="50" y1="{height + 10}" x2="{width}" y2="{height + 10}" stroke="#333"/>']
-    for i, (label, n, states) in enumerate(points):
-        h = max(1, round(height * states / top))
-        x0 = 60 + i * (bar + gap)
-        out.append(f'<rect x="{x0}" y="{height + 10 - h}" width="{bar}" height="{h}" '
-                   f'fill="#4a78b5"><title>{esc(label)} N={n}: {states} states</title></rect>'
-                   f'<text x="{x0 + bar // 2}" y="{height + 5 - h}" text-anchor="middle">'
-                   f"{states}</text>"
-                   f'<text x="{x0}" y="{height + 24}" transform="rotate(35 {x0} '
-                   f'{height + 24})">{esc(label)} N={n}</text>')
+    top = max((st for pts in series.values() for _, st in pts), default=1) or 1
+    left, width, height = 70, 420, 220
+    x = {n: left + (n - 1) * width // max(1, MAX_N - 1) for n in range(1, MAX_N + 1)}
+
+    def y(states: int) -> int:
+        return 20 + height - round(height * states / top)
+
+    out = [f'<svg id="states-plot" xmlns="http://www.w3.org/2000/svg" '
+           f'width="{left + width + 260}" height="{height + 70}" font-size="11" '
+           'font-family="sans-serif">',
+           f'<line x1="{left}" y1="{20 + height}" x2="{left + width}" y2="{20 + height}" '
+           'stroke="#333"/>',
+           f'<line x1="{left}" y1="20" x2="{left}" y2="{20 + height}" stroke="#333"/>',
+           f'<text x="{left - 6}" y="24" text-anchor="end">{top}</text>',
+           f'<text x="{left - 6}" y="{20 + height}" text-anchor="end">0</text>',
+           f'<text x="{left + width // 2}" y="{height + 60}" text-anchor="middle">'
+           "N (concurrent negotiations)</text>"]
+    for n, xn in x.items():
+        out.append(f'<text x="{xn}" y="{height + 36}" text-anchor="middle">{n}</text>')
+    for i, (label, points) in enumerate(sorted(series.items())):
+        colour = COLOURS[i % len(COLOURS)]
+        coords = " ".join(f"{x[n]},{y(st)}" for n, st in points)
+        out.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+                   f'points="{coords}"><title>{esc(label)}</title></polyline>')
+        for n, st in points:
+            out.append(f'<circle cx="{x[n]}" cy="{y(st)}" r="3" fill="{colour}">'
+                       f"<title>{esc(label)} N={n}: {st} states</title></circle>")
+        out.append(f'<text x="{left + width + 20}" y="{30 + 16 * i}" fill="{colour}">'
+                   f"{esc(label)}: " + ", ".join(str(st) for _, st in points) + "</text>")
     out.append("</svg>")
     return "".join(out)
 
@@ -217,14 +256,12 @@ def to_html(report: Report) -> str:
                     "</p>")
     body.append("<h2>Peer matrix</h2>")
     body.append(peer_matrix(report))
-    points: dict[tuple[str, int], int] = {}
-    for r in report.results:
-        if r.property.startswith("qm.") and "states" in r.extra and r.subject:
-            n = int(r.extra.get("options", {}).get("negotiations", 1))
-            points[(", ".join(r.subject), n)] = int(r.extra["states"])
-    if points:
-        body.append("<h2>Protocol runs: states per run</h2>")
-        body.append(states_plot([(label, n, st) for (label, n), st in points.items()]))
+    series = states_per_n([r for r in report.results if r.property.startswith("qm.")])
+    if series:
+        body.append("<h2>Protocol runs: states per N</h2>")
+        body.append(f"<p>explored states for N = 1 .. {MAX_N} concurrent negotiations, with "
+                    "each run's profile and faults</p>")
+        body.append(states_plot(series))
     if report.files:
         body.append("<h2>Files written</h2><ul>"
                     + "".join(f"<li><code>{esc(p)}</code></li>" for p in report.files)
