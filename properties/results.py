@@ -7,6 +7,7 @@ therefore left out (``"seconds": null``) unless the user asks for them with ``--
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -187,17 +188,30 @@ class Report:
         for r in self.shown_results():
             subject = ",".join(r.subject) if r.subject else "-"
             word = r.severity if r.verdict == "refuted" else r.verdict
-            lines.append(f"{word.upper():8} {r.property:38} {subject}".rstrip())
-            if r.message:
-                lines.extend(f"         {line}" for line in r.message.splitlines())
+            lines.extend(fit(f"{word.upper():8} {r.property:38} {subject}".rstrip(), ""))
+            for line in r.message.splitlines():
+                lines.extend(fit(line, INDENT))
             if r.witness and "packet" in r.witness:
-                lines.append(f"         witness: {format_packet_dict(r.witness['packet'])}")
+                lines.extend(fit(f"witness: {format_packet_dict(r.witness['packet'])}", INDENT))
             if r.counterexample:
-                lines.append(f"         counterexample: {r.counterexample}")
+                lines.extend(fit(f"counterexample: {r.counterexample}", INDENT))
             if timings and r.seconds is not None:
-                lines.append(f"         {r.engine}, {r.seconds:.3f} s")
+                lines.append(f"{INDENT}{r.engine}, {r.seconds:.3f} s")
         lines.extend(self.files_lines())
         return "\n".join(lines) + "\n"
+
+
+WIDTH = 100
+INDENT = " " * 9
+
+
+def fit(text: str, indent: str) -> list[str]:
+    """``text`` in lines of at most WIDTH columns, after ``indent`` (continuations indented
+    two more columns); a text that fits stays one line."""
+    if len(indent) + len(text) <= WIDTH:
+        return [indent + text]
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ",
+                         break_on_hyphens=False) or [indent]
 
 
 def format_packet_dict(packet: dict[str, Any]) -> str:

@@ -261,3 +261,33 @@ def test_html_report_is_one_offline_file_with_the_same_counts(
     assert run(capsys, "check", "--format", "html")[1] == page  # deterministic
     code, clean, _ = run(capsys, "check", CLEAN, "--format", "html")
     assert code == 0 and "verdict: HOLDS" in clean
+
+
+def test_check_policy_witnesses_replay(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every policy.* witness that check prints is replayed by the concrete lookup."""
+    from qmcheck.model.semantics.lookup import lookup
+    from qmcheck.model.semantics.witness import is_host_address
+    from qmcheck.model.values.packet import packet_from_json
+
+    _, out, _ = run(capsys, "check", "--format", "json")
+    scenario = load_scenario(None)
+    replayed = 0
+    for r in json.loads(out)["results"]:
+        if not r["property"].startswith("policy.") or r["verdict"] != "refuted":
+            continue
+        host = scenario.hosts[r["subject"][0]]
+        names = r["subject"][1:]
+        packet = packet_from_json(r["witness"]["packet"])
+        hit = lookup(host, packet)
+        policies = [host.policy(n) for n in names]
+        if r["property"] in ("policy.correlated", "policy.generalization"):
+            first, later = policies
+            assert first.matches(packet) and later.matches(packet) and hit is first
+            assert first.action != later.action
+        elif r["property"] == "policy.shadowed":
+            assert policies[0].matches(packet) and hit is not policies[0]
+        elif r["property"] == "policy.uncovered":
+            assert hit is None
+        assert packet.protocol != 0 and is_host_address(4, packet.src)
+        replayed += 1
+    assert replayed == 8

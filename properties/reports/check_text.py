@@ -9,6 +9,7 @@ the protocol runs as a properties x profiles table.
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections import defaultdict
 
@@ -44,10 +45,28 @@ def subject_text(r: Result) -> str:
     return ",".join(r.subject) if r.subject else "-"
 
 
-def detail(r: Result) -> list[str]:
+def merged(findings: list[Result]) -> list[tuple[Result, str]]:
+    """Findings that differ only in their profile, once each: (first result, message naming
+    every profile), in report order."""
+    groups: dict[tuple[str, ...], tuple[Result, list[str]]] = {}
+    for r in findings:
+        profile = str(r.extra.get("profile", ""))
+        message = r.message.replace(f"({profile})", "({profiles})") if profile else r.message
+        key = (r.property, *r.subject, json.dumps(r.witness, sort_keys=True), message)
+        if key in groups:
+            groups[key][1].append(profile)
+        else:
+            groups[key] = (r, [profile])
+    out = []
+    for (*_, message), (r, profiles) in groups.items():
+        out.append((r, message.replace("{profiles}", ", ".join(profiles))))
+    return out
+
+
+def detail(r: Result, message: str | None = None) -> list[str]:
     """One finding: the property and subject, its message, its witness or counterexample."""
     lines = wrap(f"{r.property}  {subject_text(r)}", "  ")
-    for line in r.message.splitlines():
+    for line in (r.message if message is None else message).splitlines():
         if line:
             lines.extend(wrap(line, "      "))
     if r.witness and "packet" in r.witness:
@@ -163,8 +182,8 @@ def render_check_text(report: Report) -> str:
         lines.append("")
         more = f", {total - len(findings)} not shown" if total > len(findings) else ""
         lines.append(f"{PLURAL[severity]} ({total}{more})")
-        for r in findings:
-            lines.extend(detail(r))
+        for r, message in merged(findings):
+            lines.extend(detail(r, message))
     unknown = [r for r in shown if r.verdict == "unknown"]
     if unknown:
         lines.append("")
