@@ -291,3 +291,31 @@ def test_check_policy_witnesses_replay(capsys: pytest.CaptureFixture[str]) -> No
         assert packet.protocol != 0 and is_host_address(4, packet.src)
         replayed += 1
     assert replayed == 8
+
+
+def test_flags_are_consistent_across_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+    import sys
+
+    from qmcheck.properties.cli.main import build_parser
+    from qmcheck.properties.cli.options import progress_enabled
+
+    root = build_parser()
+    commands = next(a.choices for a in root._actions
+                    if isinstance(a, argparse._SubParsersAction))
+    options = {name: {o for a in p._actions for o in a.option_strings}
+               for name, p in commands.items()}
+    for name, opts in options.items():
+        if name != "completion":
+            assert {"--format", "--severity", "--max-findings"} <= opts, name
+    for name in ("check", "conflicts", "peers", "protocol"):
+        assert {"--progress", "--no-progress"} <= options[name], name
+    for name in ("check", "protocol"):
+        assert {"--out", "--force"} <= options[name], name
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert progress_enabled(argparse.Namespace(progress=None))
+    assert not progress_enabled(argparse.Namespace(progress=False))
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    assert not progress_enabled(argparse.Namespace(progress=None))
+    assert progress_enabled(argparse.Namespace(progress=True))

@@ -17,7 +17,13 @@ from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Scenario
 from qmcheck.properties.checks.peers import DEFAULT_TIMEOUT, peers_results
-from qmcheck.properties.cli.options import add_output_options, scenario_profiles
+from qmcheck.properties.cli.options import (
+    add_output_options,
+    add_progress_option,
+    progress_enabled,
+    scenario_profiles,
+)
+from qmcheck.properties.reports.progress import LazyProgress
 from qmcheck.properties.reports.traffic_summary import summary_results, summary_rows, summary_text
 from qmcheck.properties.results import Report, Result
 
@@ -41,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         help="analyse the directions and profiles in N processes (default: "
                              "one per core for hosts with 2,000 policies or more, else 1; "
                              "the report is the same)")
+    add_progress_option(parser)
     add_output_options(parser, ("text", "json", "sarif"))
     parser.set_defaults(handler=run)
 
@@ -104,7 +111,8 @@ def run(args: argparse.Namespace) -> Report:
     b = load_host_spec(args.responder)
     jobs = args.jobs if args.jobs is not None else default_jobs(a, b)
     profiles = list(PROFILE_OPTIONS) if args.profile == "all" else [args.profile]
-    results, table_text = analyse(a, b, profiles, args.timeout, args.summary, jobs)
+    with LazyProgress(enabled=progress_enabled(args)) as progress, progress.busy("peers"):
+        results, table_text = analyse(a, b, profiles, args.timeout, args.summary, jobs)
     report = Report("peers", [args.initiator, args.responder], results)
     if table_text:
         plain = Report("peers", report.inputs, [r for r in results
