@@ -321,3 +321,10 @@ def test_flags_are_consistent_across_commands(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
     assert not progress_enabled(argparse.Namespace(progress=None))
     assert progress_enabled(argparse.Namespace(progress=True))
+
+
+def test_bad_input_leaves_no_output_folder(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    target = tmp_path / "new"
+    code, _, err = run(capsys, "check", str(tmp_path / "missing.yaml"), "--out", str(target))
+    assert code == 2 and "missing.yaml" in err and not target.exists()

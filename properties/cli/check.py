@@ -154,9 +154,9 @@ STEP_NAMES = {negotiation_results: "negotiations", policy_step: "policies",
 
 def run(args: argparse.Namespace) -> Report:
     """Validate the options and the scenario, then run every step."""
-    out = output_dir(args.out, force=args.force)
     limit = max_findings(args)
     scenario = load_scenario(args.scenario)
+    out = output_dir(args.out, force=args.force)  # after the input is known to be good
     report = Report("check", [args.scenario or scenario.source],
                     text_renderer=render_check_text, min_severity=args.severity,
                     max_findings=limit)
