@@ -39,7 +39,7 @@ def test_smt_engine_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 def test_both_engines_merge_and_agree(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["protocol", "--profile", "racoon", "--commit-bit", "--engine", "all",
-            "--format", "json", "--out", str(tmp_path)]
+            "--format", "json", "--out", str(tmp_path), "--force"]
     code, out, _ = run(argv, capsys)
     results = json.loads(out)["results"]
     assert len(results) == 10

@@ -148,8 +148,6 @@ def protocol_step(scenario: Any, args: Any) -> list[Result]:
 
 
 STEPS: list[CheckStep] = [negotiation_results, policy_step, peers_step, protocol_step]
-STEP_NAMES = {negotiation_results: "negotiations", policy_step: "policies",
-              peers_step: "peers", protocol_step: "protocol runs"}
 
 
 def run(args: argparse.Namespace) -> Report:
