@@ -6,7 +6,7 @@ property; refutations get a replayable counterexample trace written under ``out_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,8 @@ def outcome_text(model: QMModel, state: State) -> str:
 
 def check_protocol(options: QMOptions, property_ids: Sequence[str] | None = None, *,
                    out_dir: Path | None = None, max_states: int = 20_000_000,
-                   progress: bool = False, graph_dot: Path | None = None,
+                   progress: bool | Callable[[str], None] = False,
+                   graph_dot: Path | None = None,
                    reduction: str = "full") -> ProtocolRun:
     """Explore one configuration and decide the requested qm.* properties.
 
@@ -76,7 +77,8 @@ def check_protocol(options: QMOptions, property_ids: Sequence[str] | None = None
     model = QMModel(options)
     engine = ExplicitEngine(model, max_states=max_states, por=reduction == "full",
                             symmetry=reduction != "none",
-                            progress=stderr_progress if progress else None)
+                            progress=progress if callable(progress)
+                            else stderr_progress if progress else None)
     if not engine.acyclic or graph_dot is not None:
         engine.build_graph = True
     ex = engine.explore()

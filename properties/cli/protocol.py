@@ -28,6 +28,7 @@ from qmcheck.properties.cli.options import (
     progress_enabled,
 )
 from qmcheck.properties.reports.output import Written, output_dir, output_file
+from qmcheck.properties.reports.progress import LazyProgress
 from qmcheck.properties.results import Report
 
 
@@ -154,12 +155,16 @@ def run_checks(args: argparse.Namespace, profiles: list[str], ids: tuple[str, ..
         for _, r in runs:
             report.extend(r.results)
         return report
-    for profile in profiles:
-        opts = base.with_(profile=profile)
-        result = check_protocol(opts, ids, out_dir=out, max_states=max_states,
-                                progress=progress_enabled(args), graph_dot=dots.get(profile),
-                                reduction=args.reduction)
-        report.extend(result.results)
+    with LazyProgress(enabled=progress_enabled(args)) as bar:
+        for done, profile in enumerate(profiles):
+            bar.update("profiles", done, len(profiles))
+            opts = base.with_(profile=profile)
+            result = check_protocol(opts, ids, out_dir=out, max_states=max_states,
+                                    progress=lambda text, p=profile: bar.note(
+                                        "profiles", f"{p}: {text}"),
+                                    graph_dot=dots.get(profile), reduction=args.reduction)
+            report.extend(result.results)
+        bar.update("profiles", len(profiles), len(profiles))
     return report
 
 

@@ -65,12 +65,13 @@ class LazyProgress:
             self._start()
             assert self.progress is not None
             if phase not in self.tasks:
-                self.tasks[phase] = self.progress.add_task(phase, total=None)
+                self.tasks[phase] = self.progress.add_task(phase, total=None, status="")
 
     def _start(self) -> None:
         if self.progress is None:
             self.progress = Progress(TextColumn("{task.description:>14}"), BarColumn(),
                                      MofNCompleteColumn(), TimeElapsedColumn(),
+                                     TextColumn("{task.fields[status]}"),
                                      console=self.console, transient=True)
             self.progress.start()
 
@@ -85,5 +86,14 @@ class LazyProgress:
             assert self.progress is not None
             task = self.tasks.get(phase)
             if task is None:
-                task = self.tasks[phase] = self.progress.add_task(phase, total=total)
+                task = self.tasks[phase] = self.progress.add_task(phase, total=total, status="")
             self.progress.update(task, completed=done, total=total)  # type: ignore[arg-type]
+
+    def note(self, phase: str, text: str) -> None:
+        """A status text beside the phase's bar (for example states/s of an exploration)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            task = self.tasks.get(phase)
+            if task is not None and self.progress is not None:
+                self.progress.update(task, status=text)  # type: ignore[arg-type]
