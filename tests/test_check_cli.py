@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -128,8 +129,12 @@ def test_text_verdict_first_fits_100_columns_and_names_severities(
     assert f"{f['error']} errors, {f['warning']} warnings" in out
     assert sum(f.values()) == s["refuted"]
     code, sarif, _ = run(capsys, "check", "--format", "sarif")
-    props = json.loads(sarif)["runs"][0]["properties"]
+    sarif_run = json.loads(sarif)["runs"][0]
+    props = sarif_run["properties"]
     assert props["summary"] == s and props["findings"] == f
+    assert len(sarif_run["results"]) == s["refuted"] + s["unknown"]
+    uris = [a["location"]["uri"] for a in sarif_run["artifacts"]]
+    assert uris and all(re.fullmatch(r"[A-Za-z0-9%/._:-]+", u) for u in uris), uris
 
 
 def test_severity_and_max_findings_filter_the_listing_not_the_counts(
@@ -245,7 +250,6 @@ def test_packet_files_accept_service_and_protocol_names(
 def test_html_report_is_one_offline_file_with_the_same_counts(
         capsys: pytest.CaptureFixture[str]) -> None:
     import html as html_lib
-    import re
 
     code, page, _ = run(capsys, "check", "--format", "html")
     _, js, _ = run(capsys, "check", "--format", "json")

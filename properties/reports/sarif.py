@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from qmcheck.model import __version__
 from qmcheck.properties.catalogue import info
@@ -22,10 +23,11 @@ INFORMATION_URI = "https://github.com/qmcheck/qmcheck"
 
 
 def _uri(path: str) -> str:
+    """A URI reference for a file name (percent-encoded: ``<built-in>/x`` is one too)."""
     text = path.replace("\\", "/")
     if text.startswith("/"):
-        return "file://" + text
-    return str(PurePosixPath(text))
+        return "file://" + quote(text)
+    return quote(str(PurePosixPath(text)))
 
 
 def _location(loc: dict[str, Any], message: str | None = None, ident: int | None = None
