@@ -141,8 +141,15 @@ class Report:
         return EXIT_OK
 
     def verdict_word(self) -> str:
-        """``refuted``, ``unknown`` or ``holds``: what the exit code says, in words."""
-        return {EXIT_REFUTED: "refuted", EXIT_UNKNOWN: "unknown"}.get(self.exit_code(), "holds")
+        """What the exit code says, in words: ``refuted`` (exit 1), ``unknown`` (exit 3),
+        ``holds`` (exit 0, no finding at all) or ``passed`` (exit 0 with warnings or notes:
+        some property of lower severity is refuted, so "holds" would not be true)."""
+        code = self.exit_code()
+        if code == EXIT_REFUTED:
+            return "refuted"
+        if code == EXIT_UNKNOWN:
+            return "unknown"
+        return "passed" if any(r.is_finding for r in self.results) else "holds"
 
     def headline(self) -> list[str]:
         """The verdict line and the counts line that every text rendering starts with."""
@@ -151,7 +158,9 @@ class Report:
         counts = (f"{self.command}: {s['holds']} holds, {s['refuted']} refuted, "
                   f"{s['unknown']} unknown; findings: "
                   + ", ".join(f"{f[k]} {PLURAL[k] if f[k] != 1 else k}" for k in SEVERITIES))
-        lines = [f"verdict: {self.verdict_word().upper()} (exit {self.exit_code()})", counts]
+        word = self.verdict_word()
+        extra = " with warnings or notes only" if word == "passed" else ""
+        lines = [f"verdict: {word.upper()} (exit {self.exit_code()}){extra}", counts]
         if omitted:
             lines.append(f"({omitted} findings not shown: --severity {self.min_severity}"
                          + (f", --max-findings {self.max_findings}"

@@ -332,3 +332,12 @@ def test_bad_input_leaves_no_output_folder(capsys: pytest.CaptureFixture[str],
     target = tmp_path / "new"
     code, _, err = run(capsys, "check", str(tmp_path / "missing.yaml"), "--out", str(target))
     assert code == 2 and "missing.yaml" in err and not target.exists()
+
+
+def test_verdict_words_say_what_holds(capsys: pytest.CaptureFixture[str]) -> None:
+    """HOLDS only when nothing at all is refuted; a note or warning gives PASSED (exit 0)."""
+    code, out, _ = run(capsys, "conflicts", str(ROOT / "examples" / "office.yaml"))
+    assert code == 0 and out.startswith("verdict: PASSED (exit 0)")
+    assert "NOTE     policy.generalization" in out and "REFUTED" not in out
+    code, out, _ = run(capsys, "check", CLEAN)
+    assert code == 0 and out.splitlines()[1] == "verdict: HOLDS (exit 0)"

@@ -24,7 +24,7 @@ body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .6em}
 th{background:#f3f3f3;text-align:left}td.n{text-align:right}
 span.error{color:#b00020}span.warning{color:#a05a00}span.note{color:#555}
-span.holds,p.holds{color:#1b5e20}span.unknown,p.unknown{color:#6a1b9a}p.refuted{color:#b00020}pre{background:#f7f7f7;padding:.4em;white-space:pre-wrap}
+span.holds,p.holds,p.passed{color:#1b5e20}span.unknown,p.unknown{color:#6a1b9a}p.refuted{color:#b00020}pre{background:#f7f7f7;padding:.4em;white-space:pre-wrap}
 section.finding{border-left:4px solid #ccc;padding-left:.8em;margin:.8em 0}
 section.error{border-color:#b00020}section.warning{border-color:#a05a00}
 """
