@@ -162,9 +162,10 @@ class Report:
         extra = " with warnings or notes only" if word == "passed" else ""
         lines = [f"verdict: {word.upper()} (exit {self.exit_code()}){extra}", counts]
         if omitted:
-            lines.append(f"({omitted} findings not shown: --severity {self.min_severity}"
-                         + (f", --max-findings {self.max_findings}"
-                            if self.max_findings is not None else "") + ")")
+            why = [f"--severity {self.min_severity}"] if self.min_severity != "note" else []
+            if self.max_findings is not None:
+                why.append(f"--max-findings {self.max_findings}")
+            lines.append(f"({omitted} findings not shown: {', '.join(why)})")
         return lines
 
     def files_lines(self) -> list[str]:

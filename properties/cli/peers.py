@@ -115,10 +115,15 @@ def run(args: argparse.Namespace) -> Report:
         results, table_text = analyse(a, b, profiles, args.timeout, args.summary, jobs)
     report = Report("peers", [args.initiator, args.responder], results)
     if table_text:
-        plain = Report("peers", report.inputs, [r for r in results
-                                                if r.property != "peers.traffic"])
         timings = getattr(args, "timings", False)
-        report.text_renderer = lambda rep: plain.to_text(timings=timings) + table_text
+
+        def text(rep: Report) -> str:
+            plain = Report("peers", rep.inputs, [r for r in rep.results
+                                                 if r.property != "peers.traffic"],
+                           min_severity=rep.min_severity, max_findings=rep.max_findings)
+            return plain.to_text(timings=timings) + table_text
+
+        report.text_renderer = text
     return report
 
 
