@@ -15,6 +15,7 @@ from qmcheck.model import __version__
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.cli import check as cmd_check
 from qmcheck.properties.cli import conflicts as cmd_conflicts
+from qmcheck.properties.cli import diff as cmd_diff
 from qmcheck.properties.cli import lookup as cmd_lookup
 from qmcheck.properties.cli import negotiate as cmd_negotiate
 from qmcheck.properties.cli import peers as cmd_peers
@@ -23,7 +24,7 @@ from qmcheck.properties.cli import show as cmd_show
 from qmcheck.properties.cli import trace as cmd_trace
 from qmcheck.properties.results import EXIT_INPUT, render
 
-COMMANDS = (cmd_check, cmd_conflicts, cmd_lookup, cmd_negotiate, cmd_peers, cmd_protocol,
+COMMANDS = (cmd_check, cmd_conflicts, cmd_diff, cmd_lookup, cmd_negotiate, cmd_peers, cmd_protocol,
             cmd_show, cmd_trace)
 
 
