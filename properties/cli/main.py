@@ -20,12 +20,13 @@ from qmcheck.properties.cli import lookup as cmd_lookup
 from qmcheck.properties.cli import negotiate as cmd_negotiate
 from qmcheck.properties.cli import peers as cmd_peers
 from qmcheck.properties.cli import protocol as cmd_protocol
+from qmcheck.properties.cli import require as cmd_require
 from qmcheck.properties.cli import show as cmd_show
 from qmcheck.properties.cli import trace as cmd_trace
 from qmcheck.properties.results import EXIT_INPUT, render
 
 COMMANDS = (cmd_check, cmd_conflicts, cmd_diff, cmd_lookup, cmd_negotiate, cmd_peers, cmd_protocol,
-            cmd_show, cmd_trace)
+            cmd_require, cmd_show, cmd_trace)
 
 
 def build_parser() -> argparse.ArgumentParser:
