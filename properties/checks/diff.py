@@ -144,14 +144,18 @@ def region_size(positive: Sequence[Sequence[Box]], negative: Sequence[Box],
                 budget: int = SIZE_BUDGET) -> int | None:
     """Packets in the intersection of the unions ``positive`` minus the union ``negative``
     (None when the pieces exceed ``budget``)."""
-    pieces: list[Box] = []
-    for b in positive[0] if positive else []:  # the first group as disjoint boxes
-        new = [b]
-        for done in pieces:
-            new = [x for piece in new for x in _subtract(piece, done)]
-        pieces.extend(new)
+    def disjoint(group: Sequence[Box]) -> list[Box]:
+        out: list[Box] = []
+        for b in group:
+            new = [b]
+            for done in out:
+                new = [x for piece in new for x in _subtract(piece, done)]
+            out.extend(new)
+        return out
+
+    pieces = disjoint(positive[0]) if positive else []
     for group in positive[1:]:
-        pieces = [m for p in pieces for b in group if (m := _meet(p, b)) is not None]
+        pieces = [m for p in pieces for b in disjoint(group) if (m := _meet(p, b)) is not None]
     for n in negative:
         pieces = [x for p in pieces for x in _subtract(p, n)]
         if len(pieces) > budget:
@@ -254,8 +258,8 @@ def diff_hosts(old: Host, new: Host, timeout_ms: int = 10_000) -> HostDiff:
     dirty = [set(range(len(olds))) - set(o2n), set(range(len(news))) - set(n2o)]
     fams = sorted({p.family for p in [*olds, *news] if p.family is not None}
                   | ({4, 6} if any(p.family is None for p in [*olds, *news]) else set())) or [4]
-    if fallback[0] is not None or fallback[1] is not None:
-        fams = sorted(set(fams) | {4})
+    if treatment(fallback[0]) != treatment(fallback[1]):
+        fams = [4, 6]  # the fallback's packets of both families change
     families = {f: _Family(f, olds, news, timeout_ms) for f in fams}  # type: ignore[arg-type]
     for fam in families.values():
         for i, j in o2n.items():
