@@ -238,8 +238,10 @@ def _natural(fam: _Family, a: Policy | None, b: Policy | None,
     return model
 
 
-def diff_hosts(old: Host, new: Host, timeout_ms: int = 10_000) -> HostDiff:
-    """Every region whose treatment differs between two versions of a host."""
+def diff_hosts(old: Host, new: Host, timeout_ms: int = 10_000, *,
+               all_dirty: bool = False) -> HostDiff:
+    """Every region whose treatment differs between two versions of a host (``all_dirty``:
+    no pruning by unchanged policies, the baseline of ``benchmarks/bench_diff.py``)."""
     out = HostDiff(old, new)
     olds = [p for p in old.ordered() if not p.implicit]
     news = [p for p in new.ordered() if not p.implicit]
@@ -273,6 +275,8 @@ def diff_hosts(old: Host, new: Host, timeout_ms: int = 10_000) -> HostDiff:
             if before_old != before_new:
                 dirty[0].add(i)
                 dirty[1].add(j)
+    if all_dirty:
+        dirty = [set(range(len(olds))), set(range(len(news)))]
     out.dirty = len(dirty[0]) + len(dirty[1])
     own = sorted({a for h in (old, new) for _, a in h.addresses})
     for fam in families.values():
@@ -318,16 +322,18 @@ def _solve(fam: _Family, a: int | None, b: int | None,
     pb = fam.policies[b] if b is not None else fallback[1]
     if treatment(pa) == treatment(pb):
         return None
+    pos = [n for n in (a, b) if n is not None]
+    # a policy that matches a packet of the region overlaps every policy of ``pos``
+    near = [fam.index.neighbour_set(n) for n in pos]
     negs: list[int] = []
-    pos: list[int] = []
     for n, side in ((a, 0), (b, 1)):
         if n is not None:
-            pos.append(n)
-            negs += fam.neighbours(n, side, True)
+            cands = fam.neighbours(n, side, True)
         else:
             other = b if side == 0 else a
-            negs += (fam.neighbours(other, side) if other is not None
+            cands = (fam.neighbours(other, side) if other is not None
                      else [m for m, (s, _) in enumerate(fam.side) if s == side])
+        negs += [m for m in cands if all(m in nb for nb in near)]
     s = fam.solver
     s.push()
     try:
