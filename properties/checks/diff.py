@@ -225,17 +225,37 @@ def _natural(fam: _Family, a: Policy | None, b: Policy | None,
     bits = 8 if fam.family == 4 else 16
     for var in (sp.local, sp.remote):
         prefs.append(z3.Extract(bits - 1, 0, var) != 0)
-    model = s.model()
     for pref in prefs:
         s.push()
         s.add(pref)
-        if s.check() == z3.sat:
-            model = s.model()
-            s.pop()
+        kept = s.check() == z3.sat
+        s.pop()
+        if kept:
             s.add(pref)  # keep it (inside the caller's push level)
-        else:
-            s.pop()
-    return model
+    # the smallest value of each field, in order: the same witness on every run
+    for var in (sp.protocol, sp.local, sp.remote, sp.lport, sp.rport):
+        s.check()
+        value = s.model().eval(var, model_completion=True).as_long()  # type: ignore[union-attr]
+        lo = 0
+        s.push()
+        s.add(z3.ULT(var, value))
+        lower = s.check() == z3.sat
+        s.pop()
+        if lower:
+            hi = value - 1
+            while lo < hi:
+                mid = (lo + hi) // 2
+                s.push()
+                s.add(z3.ULE(var, mid))
+                if s.check() == z3.sat:
+                    hi = min(mid, s.model().eval(var, model_completion=True).as_long())  # type: ignore[union-attr]
+                else:
+                    lo = mid + 1
+                s.pop()
+            value = lo
+        s.add(var == value)
+    s.check()
+    return s.model()
 
 
 def diff_hosts(old: Host, new: Host, timeout_ms: int = 10_000, *,

@@ -178,7 +178,7 @@ def run(args: argparse.Namespace) -> Report:
         try:
             profile_options(name)
         except InputError as e:
-            raise e.located(source="<command line>", field="--profile") from None
+            raise InputError(e.message, source="<command line>", field="--profile") from None
     old, new = _load(args.old), _load(args.new)
     report = Report("diff", [args.old, args.new])
     if isinstance(old, Scenario) and isinstance(new, Scenario) and (

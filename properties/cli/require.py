@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> Report:
         try:
             profile_options(name)
         except InputError as e:
-            raise e.located(source="<command line>", field="--profile") from None
+            raise InputError(e.message, source="<command line>", field="--profile") from None
     requirements = load_requirements_text(read_text(args.requirements), args.requirements)
     scenario = load_scenario(args.scenario)
     check_hosts(requirements, scenario.hosts)
