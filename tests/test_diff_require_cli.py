@@ -182,3 +182,24 @@ def test_output_is_deterministic_and_nothing_is_written(
         os.chdir(cwd)
     assert len(outs) == 1 and len(outs2) == 1
     assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_unknown_is_exit_3_never_holds(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import z3
+
+    reqs = str(EX / "require" / "requirements.yaml")
+    scenario = str(EX.parent / "model" / "scenarios" / "default.yaml")
+    code, out, _ = run(capsys, "require", reqs, scenario, "--max-cells", "1")
+    assert code == 3 and "UNKNOWN  req.telnet-encrypted" in out and "HOLDS" not in out
+    a, b = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    a.write_text(OLD_SCENARIO)
+    b.write_text(OLD_SCENARIO.replace("5432", "5433"))
+    code, out, _ = run(capsys, "diff", str(a), str(b), "--max-cells", "1")
+    assert code == 1 and "UNKNOWN  diff.changed" in out  # the host regions are still refuted
+    monkeypatch.setattr(z3.Solver, "check", lambda self, *args: z3.unknown)
+    code, out, _ = run(capsys, "diff", str(EX / "hostA.batch"),
+                       str(EX / "diff" / "hostA-new.yaml"))
+    assert code == 3 and "HOLDS" not in out and "REFUTED" not in out
+    code, out, _ = run(capsys, "diff", str(EX / "hostA.batch"), str(EX / "hostA.batch"))
+    assert code == 0  # nothing dirty: no question for z3

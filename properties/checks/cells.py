@@ -161,6 +161,14 @@ def cells(sender: Iterable[Host], receiver: Iterable[Host], family: Family,
                     yield Cell(Packet(family, la, ra, proto, 0, 0, "out"), ln * rn * pn)
 
 
+def plainness(packet: Packet) -> int:
+    """0 for a packet that looks like real traffic (one ephemeral port, or no ports), else 1:
+    among equivalent witnesses, the one to show."""
+    if packet.protocol not in PORT_PROTOCOLS or EPHEMERAL in (packet.sport, packet.dport):
+        return 0
+    return 1
+
+
 def families(hosts: Iterable[Host]) -> list[Family]:
     """The address families the hosts' policies and addresses concern (IPv4 at least)."""
     fams: set[int] = {4}

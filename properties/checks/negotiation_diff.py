@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from qmcheck.model.semantics.negotiation import Outcome, negotiate, profile_options
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host
-from qmcheck.properties.checks.cells import DEFAULT_LIMIT, TooManyCells, cells, families
+from qmcheck.properties.checks.cells import (
+    DEFAULT_LIMIT,
+    TooManyCells,
+    cells,
+    families,
+    plainness,
+)
+from qmcheck.properties.checks.diff import content
 
 
 def outcome_key(o: Outcome) -> Hashable:
@@ -67,11 +74,17 @@ def _names(o: Outcome) -> tuple[str | None, str | None]:
             o.responder_policy.name if o.responder_policy else None)
 
 
+def _same(a: Host, b: Host) -> bool:
+    return [content(p) for p in a.ordered()] == [content(p) for p in b.ordered()]
+
+
 def diff_pair(old_i: Host, old_r: Host, new_i: Host, new_r: Host, profile: str,
               limit: int = DEFAULT_LIMIT) -> PairDiff:
     """Where the outcome of I's negotiations toward R differs between the versions."""
     out = PairDiff(new_i.name, new_r.name, profile)
     opts = profile_options(profile)
+    if _same(old_i, new_i) and _same(old_r, new_r):
+        return out  # the same policies in the same order: the same outcome for every packet
     groups: dict[Hashable, NegotiationRegion] = {}
     try:
         for family in families([old_i, old_r, new_i, new_r]):
@@ -83,7 +96,10 @@ def diff_pair(old_i: Host, old_r: Host, new_i: Host, new_r: Host, profile: str,
                     continue
                 key = (outcome_key(a), outcome_key(b), _names(a), _names(b))
                 if key in groups:
-                    groups[key].size += cell.size
+                    group = groups[key]
+                    group.size += cell.size
+                    if plainness(cell.packet) < plainness(group.packet):
+                        group.old, group.new = a, b  # a more natural witness
                 else:
                     groups[key] = NegotiationRegion(out.initiator, out.responder, profile, a,
                                                     b, cell.size)

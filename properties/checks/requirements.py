@@ -27,13 +27,13 @@ from qmcheck.model.semantics.negotiation import negotiate, profile_options
 from qmcheck.model.values.addresses import Family, max_address
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy, Scenario
-from qmcheck.model.values.protocols import PORT_PROTOCOLS, PortRange
+from qmcheck.model.values.protocols import PortRange
 from qmcheck.properties.checks.cells import (
     DEFAULT_LIMIT,
-    EPHEMERAL,
     Bounds,
     TooManyCells,
     cells,
+    plainness,
 )
 
 
@@ -164,11 +164,6 @@ def replay(req: Requirement, scenario: Scenario, v: Violation) -> None:
         raise AssertionError(f"{req.property_id}: witness {v.packet} does not replay")
 
 
-def _plain(p: Packet) -> int:
-    """0 for a packet that looks like real traffic (one ephemeral port), else 1."""
-    return 0 if EPHEMERAL in (p.sport, p.dport) or p.protocol not in PORT_PROTOCOLS else 1
-
-
 def _shown(p: Packet) -> str:
     text = str(p)
     return text[: -len(" out")] if text.endswith(" out") else text
@@ -203,7 +198,7 @@ def check_requirement(req: Requirement, scenario: Scenario, profiles: list[str],
                                 if k is None:
                                     reasons[v.kind] = len(out.violations)
                                     out.violations.append(v)
-                                elif _plain(v.packet) < _plain(out.violations[k].packet):
+                                elif plainness(v.packet) < plainness(out.violations[k].packet):
                                     old = out.violations[k]  # a more natural witness
                                     out.violations[k] = Violation(
                                         v.packet, v.reason, v.host, v.policy,

@@ -15,6 +15,7 @@ from typing import Any
 from qmcheck.model.formats.loader import load, load_host_spec
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Policy, Scenario
+from qmcheck.properties.checks.cells import DEFAULT_LIMIT
 from qmcheck.properties.checks.diff import HostDiff, Region, diff_hosts, replay
 from qmcheck.properties.checks.negotiation_diff import (
     NegotiationRegion,
@@ -40,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--profile", action="append", metavar="NAME",
                         help="scenarios: profile of the negotiations (repeatable; default: "
                              "the NEW scenario's profiles)")
+    parser.add_argument("--max-cells", type=int, default=DEFAULT_LIMIT, metavar="N",
+                        help="largest partition of a host pair's packets to enumerate; past "
+                             f"it the verdict is unknown (default {DEFAULT_LIMIT:,})")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
                         help="z3 time limit per query; past it a region is unknown "
                              f"(default {DEFAULT_TIMEOUT:g})")
@@ -69,7 +73,7 @@ def _where(policy: Policy | None, host: Host) -> dict[str, Any] | None:
 def _side(policy: Policy | None) -> str:
     if policy is None:
         return "no policy matches"
-    return f"{policy.name} ({policy.action})"
+    return f"{policy.name}: {policy.action}"
 
 
 def region_result(d: HostDiff, r: Region, prefix: tuple[str, ...]) -> Result:
@@ -93,8 +97,8 @@ def region_result(d: HostDiff, r: Region, prefix: tuple[str, ...]) -> Result:
                       f"{r.kind}? z3 gave no answer in time for old {_side(r.old)} vs new "
                       f"{_side(r.new)}", None, None, None, extra)
     replay(d, r)
-    size = "size not computed" if r.size is None else f"{r.size:,} packets"
-    message = f"{r.kind} changed: old {_side(r.old)} -> new {_side(r.new)}; {size}"
+    size = "(size not computed)" if r.size is None else f"for {r.size:,} packets"
+    message = f"{r.kind} changed {size}\nold: {_side(r.old)}\nnew: {_side(r.new)}"
     witness = {"packet": r.packet.to_json() if r.packet else None,
                "related": [p.name for p in (r.old, r.new) if p is not None]}
     return Result(PROPERTY, "refuted", subject, "error", "smt", message, witness, None, None,
@@ -123,8 +127,9 @@ def negotiation_result(r: NegotiationRegion, hosts: tuple[Host, Host, Host, Host
     old, new = r.old, r.new
     pol = new.initiator_policy or old.initiator_policy
     host = hosts[2] if new.initiator_policy else hosts[0]
-    message = (f"{r.initiator} -> {r.responder} ({r.profile}): {outcome_text(old)} -> "
-               f"{outcome_text(new)}; {r.size:,} packets\nold: {old.reason}\nnew: {new.reason}")
+    message = (f"{r.initiator} -> {r.responder} ({r.profile}) for {r.size:,} packets: "
+               f"{outcome_text(old)} -> {outcome_text(new)}\nold: {old.reason}\n"
+               f"new: {new.reason}")
     extra: dict[str, Any] = {
         "change": "negotiation", "size": r.size, "profile": r.profile,
         "old": old.to_json(), "new": new.to_json(),
@@ -159,7 +164,7 @@ def scenario_results(old: Scenario, new: Scenario, args: argparse.Namespace) -> 
                 if i == r:
                     continue
                 hosts = (old.hosts[i], old.hosts[r], new.hosts[i], new.hosts[r])
-                pair = diff_pair(*hosts, profile)
+                pair = diff_pair(*hosts, profile, args.max_cells)
                 if pair.unknown:
                     results.append(Result(PROPERTY, "unknown", (profile, i, r), "error",
                                           "concrete", f"{i} -> {r} ({profile}): negotiations "
@@ -172,6 +177,9 @@ def run(args: argparse.Namespace) -> Report:
     if args.timeout <= 0:
         raise InputError("--timeout must be positive", source="<command line>",
                          field="--timeout")
+    if args.max_cells <= 0:
+        raise InputError("--max-cells must be positive", source="<command line>",
+                         field="--max-cells")
     for name in args.profile or []:
         from qmcheck.model.semantics.negotiation import profile_options
 

@@ -13,6 +13,7 @@ from qmcheck.model.formats.loader import load_scenario, read_text
 from qmcheck.model.formats.requirements_file import check_hosts, load_requirements_text
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, profile_options
 from qmcheck.model.values.errors import InputError
+from qmcheck.properties.checks.cells import DEFAULT_LIMIT
 from qmcheck.properties.checks.requirements import (
     RequirementCheck,
     check_requirement,
@@ -23,6 +24,7 @@ from qmcheck.properties.cli.options import add_output_options, scenario_profiles
 from qmcheck.properties.results import Report, Result
 
 SHOWN_VIOLATIONS = 10
+SHOWN_IN_TEXT = 3
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--profile", action="append", metavar="NAME",
                         help="profile of the negotiations (repeatable; default: the "
                              f"scenario's profiles; one of {', '.join(PROFILE_OPTIONS)})")
+    parser.add_argument("--max-cells", type=int, default=DEFAULT_LIMIT, metavar="N",
+                        help="largest partition of a host pair's packets to enumerate; past "
+                             f"it the verdict is unknown (default {DEFAULT_LIMIT:,})")
     add_output_options(parser, ("text", "json", "sarif"))
     parser.set_defaults(handler=run)
 
@@ -56,11 +61,11 @@ def _result(check: RequirementCheck, scenario_source: str, profiles: list[str]) 
                       f"{req.text()} holds for all {check.packets:,} packets of "
                       f"{scope}{vacuous}", None, None, None, {**extra, "location": req_loc})
     first = check.violations[0]
-    lines = [first.reason]
-    more = len(check.violations) - 1
-    if more:
-        lines.append(f"and {more} other violation{'s' if more > 1 else ''} (see "
-                     "'violations' in the JSON report)")
+    lines = [v.reason for v in check.violations[:SHOWN_IN_TEXT]]
+    more = len(check.violations) - SHOWN_IN_TEXT
+    if more > 0:
+        lines.append(f"and {more} other violation{'s' if more > 1 else ''} (the first "
+                     f"{SHOWN_VIOLATIONS} under 'violations' in the JSON report)")
     loc = ({"file": first.host.source, "line": first.policy.line}
            if first.policy is not None and not first.policy.implicit else req_loc)
     extra.update({
@@ -78,6 +83,9 @@ def _result(check: RequirementCheck, scenario_source: str, profiles: list[str]) 
 
 
 def run(args: argparse.Namespace) -> Report:
+    if args.max_cells <= 0:
+        raise InputError("--max-cells must be positive", source="<command line>",
+                         field="--max-cells")
     for name in args.profile or []:
         try:
             profile_options(name)
@@ -89,7 +97,7 @@ def run(args: argparse.Namespace) -> Report:
     profiles = args.profile or scenario_profiles(scenario)
     report = Report("require", [args.requirements, args.scenario])
     for req in requirements:
-        check = check_requirement(req, scenario, profiles)
+        check = check_requirement(req, scenario, profiles, args.max_cells)
         for v in check.violations[:SHOWN_VIOLATIONS]:
             replay(req, scenario, v)
         report.add(_result(check, args.scenario, profiles))
