@@ -232,3 +232,14 @@ def test_scenario_transform_change_is_a_negotiation_change() -> None:
     assert ("accepted", "NO_PROPOSAL_CHOSEN") in statuses
     for r in pair.regions:
         replay_negotiation(r, a, b, a, b2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(policy_hosts(max_policies=6))
+def test_a_host_and_its_yaml_dump_do_not_differ(host: Host) -> None:
+    from qmcheck.model.formats.loader import load_text
+    from qmcheck.model.formats.yaml_dump import dump_host
+
+    again = load_text(dump_host(host), "dump.yaml")
+    assert isinstance(again, Host)
+    assert diff_hosts(host, again).regions == []

@@ -60,6 +60,7 @@ class RequirementCheck:
     packets: int = 0
     cells: int = 0
     unknown: str | None = None
+    scope: dict[str, dict[str, object]] = field(default_factory=dict)
 
 
 def _spans(values: tuple | None, family: Family) -> list[tuple[int, int]]:  # type: ignore[type-arg]
@@ -174,6 +175,10 @@ def check_requirement(req: Requirement, scenario: Scenario, profiles: list[str],
     """Every packet of the requirement's traffic, both ways, under every profile."""
     out = RequirementCheck(req)
     a, b = (scenario.hosts[n] for n in req.between)
+    for h in (a, b):  # which addresses of each host were analysed, and why
+        out.scope[h.name] = ({"addresses": h.address_texts(), "reason": "own addresses"}
+                             if h.addresses else
+                             {"addresses": ["any"], "reason": "no address given: everything"})
     reasons: dict[str, int] = {}
     seen: set[Packet] = set()
     wanted_profiles = profiles if req.treatment == "protect" else profiles[:1]

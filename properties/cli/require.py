@@ -49,7 +49,8 @@ def _result(check: RequirementCheck, scenario_source: str, profiles: list[str]) 
     scope = (f"{traffic_text(req.traffic)} both ways between {req.between[0]} and "
              f"{req.between[1]}")
     extra: dict[str, Any] = {"requirement": req.text(), "traffic": scope,
-                             "profiles": profiles, "packets": check.packets}
+                             "profiles": profiles, "packets": check.packets,
+                             "scope": check.scope}
     if check.unknown:
         return Result(req.property_id, "unknown", subject, "error", "concrete",
                       f"not decided: {check.unknown}", None, None, None,
