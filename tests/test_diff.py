@@ -243,3 +243,25 @@ def test_a_host_and_its_yaml_dump_do_not_differ(host: Host) -> None:
     again = load_text(dump_host(host), "dump.yaml")
     assert isinstance(again, Host)
     assert diff_hosts(host, again).regions == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(versions(max_policies=3, families=(4,)), versions(max_policies=3, families=(4,)),
+       st.sampled_from(["hpux", "racoon", "strongswan", "libreswan"]))
+def test_negotiation_engines_agree(ia: tuple[Host, Host], rb: tuple[Host, Host],
+                                   profile: str) -> None:
+    """Cells (exact enumeration) and z3 find the same outcome changes, policies included."""
+    from qmcheck.properties.checks.negotiation_smt import diff_pair_smt
+
+    old = (dataclasses.replace(ia[0], name="I"), dataclasses.replace(rb[0], name="R"))
+    new = (dataclasses.replace(ia[1], name="I"), dataclasses.replace(rb[1], name="R"))
+    cells_diff = diff_pair(old[0], old[1], new[0], new[1], profile)
+    smt = diff_pair_smt(old[0], old[1], new[0], new[1], profile)
+    assert not smt.unknown
+    got = {(outcome_key(r.old), outcome_key(r.new),
+            (r.old.initiator_policy.name if r.old.initiator_policy else None,
+             r.old.responder_policy.name if r.old.responder_policy else None),
+            (r.new.initiator_policy.name if r.new.initiator_policy else None,
+             r.new.responder_policy.name if r.new.responder_policy else None))
+           for r in cells_diff.regions}
+    assert set(smt.regions) == got

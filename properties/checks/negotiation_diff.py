@@ -49,7 +49,7 @@ class NegotiationRegion:
     profile: str
     old: Outcome
     new: Outcome
-    size: int
+    size: int | None  # None: found by z3 (``negotiation_smt``), not counted
 
     @property
     def packet(self) -> Packet:
@@ -97,7 +97,7 @@ def diff_pair(old_i: Host, old_r: Host, new_i: Host, new_r: Host, profile: str,
                 key = (outcome_key(a), outcome_key(b), _names(a), _names(b))
                 if key in groups:
                     group = groups[key]
-                    group.size += cell.size
+                    group.size = (group.size or 0) + cell.size
                     if plainness(cell.packet) < plainness(group.packet):
                         group.old, group.new = a, b  # a more natural witness
                 else:

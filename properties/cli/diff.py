@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qmcheck.model.formats.loader import load, load_host_spec
+from qmcheck.model.semantics.negotiation import negotiate, profile_options
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Policy, Scenario
 from qmcheck.properties.checks.cells import DEFAULT_LIMIT
@@ -23,6 +24,7 @@ from qmcheck.properties.checks.negotiation_diff import (
     outcome_text,
 )
 from qmcheck.properties.checks.negotiation_diff import replay as replay_negotiation
+from qmcheck.properties.checks.negotiation_smt import diff_pair_smt
 from qmcheck.properties.cli.options import add_output_options, scenario_profiles
 from qmcheck.properties.results import Report, Result
 
@@ -122,12 +124,14 @@ def host_results(old: Host, new: Host, timeout: float, equivalent: bool,
     return results, d
 
 
-def negotiation_result(r: NegotiationRegion, hosts: tuple[Host, Host, Host, Host]) -> Result:
+def negotiation_result(r: NegotiationRegion, hosts: tuple[Host, Host, Host, Host],
+                       engine: str = "concrete") -> Result:
     replay_negotiation(r, *hosts)
     old, new = r.old, r.new
     pol = new.initiator_policy or old.initiator_policy
     host = hosts[2] if new.initiator_policy else hosts[0]
-    message = (f"{r.initiator} -> {r.responder} ({r.profile}) for {r.size:,} packets: "
+    size = "" if r.size is None else f" for {r.size:,} packets"
+    message = (f"{r.initiator} -> {r.responder} ({r.profile}){size}: "
                f"{outcome_text(old)} -> {outcome_text(new)}\nold: {old.reason}\n"
                f"new: {new.reason}")
     extra: dict[str, Any] = {
@@ -140,7 +144,24 @@ def negotiation_result(r: NegotiationRegion, hosts: tuple[Host, Host, Host, Host
                    o.initiator_policy.name if o.initiator_policy else None,
                    o.responder_policy.name if o.responder_policy else None) if n})}
     return Result(PROPERTY, "refuted", (r.profile, r.initiator, r.responder), "error",
-                  "concrete", message, witness, None, None, extra)
+                  engine, message, witness, None, None, extra)
+
+
+def _smt_results(hosts: tuple[Host, Host, Host, Host], profile: str, timeout: float
+                 ) -> list[Result]:
+    i, r = hosts[2].name, hosts[3].name
+    smt = diff_pair_smt(*hosts, profile, max(1, int(timeout * 1000)))
+    opts = profile_options(profile)
+    out = []
+    for packet in smt.regions.values():
+        region = NegotiationRegion(i, r, profile, negotiate(hosts[0], hosts[1], packet, opts),
+                                   negotiate(hosts[2], hosts[3], packet, opts), None)
+        out.append(negotiation_result(region, hosts, "smt"))
+    for a, b in smt.unknown:
+        out.append(Result(PROPERTY, "unknown", (profile, i, r), "error", "smt",
+                          f"{i} -> {r} ({profile}): z3 gave no answer in time for old "
+                          f"{a} vs new {b}"))
+    return out
 
 
 def scenario_results(old: Scenario, new: Scenario, args: argparse.Namespace) -> list[Result]:
@@ -165,10 +186,8 @@ def scenario_results(old: Scenario, new: Scenario, args: argparse.Namespace) -> 
                     continue
                 hosts = (old.hosts[i], old.hosts[r], new.hosts[i], new.hosts[r])
                 pair = diff_pair(*hosts, profile, args.max_cells)
-                if pair.unknown:
-                    results.append(Result(PROPERTY, "unknown", (profile, i, r), "error",
-                                          "concrete", f"{i} -> {r} ({profile}): negotiations "
-                                          f"not compared: {pair.unknown}"))
+                if pair.unknown:  # too many cells to enumerate: z3 decides, without sizes
+                    results.extend(_smt_results(hosts, profile, args.timeout))
                 results.extend(negotiation_result(x, hosts) for x in pair.regions)
     return results
 
@@ -181,8 +200,6 @@ def run(args: argparse.Namespace) -> Report:
         raise InputError("--max-cells must be positive", source="<command line>",
                          field="--max-cells")
     for name in args.profile or []:
-        from qmcheck.model.semantics.negotiation import profile_options
-
         try:
             profile_options(name)
         except InputError as e:
