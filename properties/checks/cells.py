@@ -170,9 +170,12 @@ def plainness(packet: Packet) -> int:
 
 
 def families(hosts: Iterable[Host]) -> list[Family]:
-    """The address families the hosts' policies and addresses concern (IPv4 at least)."""
+    """The address families the hosts' policies and addresses concern (IPv4 at least; the
+    implicit default policy alone never protects, so it adds no family)."""
     fams: set[int] = {4}
     for h in hosts:
         fams |= {p.family for p in h.policies if p.family is not None}
         fams |= {f for f, _ in h.addresses}
+        if any(p.family is None and not p.implicit for p in h.policies):
+            fams |= {4, 6}  # an explicit "any to any" policy matches both families
     return sorted(fams)  # type: ignore[return-value]
