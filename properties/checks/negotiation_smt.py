@@ -98,7 +98,7 @@ def _choices(enc: PairEncoding, n: int | None
     return terms.region, out
 
 
-def _prefer(solver: z3.Solver, enc: PairEncoding) -> z3.ModelRef:
+def prefer_natural(solver: z3.Solver, enc: PairEncoding) -> z3.ModelRef:
     """A model in a natural cell when there is one: TCP, one ephemeral port (the solver is
     at a satisfiable point; the preferences are kept only inside one push level)."""
     p = enc.p
@@ -122,7 +122,7 @@ def _prefer(solver: z3.Solver, enc: PairEncoding) -> z3.ModelRef:
     return model
 
 
-def _natural(enc: PairEncoding, model: z3.ModelRef, own: tuple[list[int], list[int]]
+def natural_packet(enc: PairEncoding, model: z3.ModelRef, own: tuple[list[int], list[int]]
              ) -> Packet:
     """The model's cell, shown by a value a person would write (checked by the caller)."""
     raw = enc.concrete(model)
@@ -163,6 +163,8 @@ def diff_pair_smt(old_i: Host, old_r: Host, new_i: Host, new_r: Host, profile: s
             olds.append(None)
         if new_i.default_action is None:
             news.append(None)
+        cached: dict[int | None, tuple[z3.BoolRef, list[tuple[z3.BoolRef, Policy | None,
+                                                                 bool]]]] = {}
         for n in olds:
             region_o, choices_o = _choices(old, n)
             region_o = region_o.translate(ctx)
@@ -171,7 +173,9 @@ def diff_pair_smt(old_i: Host, old_r: Host, new_i: Host, new_r: Host, profile: s
                 if n is not None and m is not None and not old.i_boxes[n].meets(
                         new.i_boxes[m]):
                     continue
-                region_n, choices_n = _choices(new, m)
+                if m not in cached:
+                    cached[m] = _choices(new, m)
+                region_n, choices_n = cached[m]
                 pi = old.i_order[n] if n is not None else None
                 qi = new.i_order[m] if m is not None else None
                 combos = [(z3.And(co, cn), (po, pn))
@@ -193,12 +197,12 @@ def diff_pair_smt(old_i: Host, old_r: Host, new_i: Host, new_r: Host, profile: s
                         if answer != z3.unsat:
                             out.unknown.append((pi.name if pi else "-", qi.name if qi else "-"))
                         break
-                    model = _prefer(solver, new)
+                    model = prefer_natural(solver, new)
                     solver.pop()
                     hit = [x for x in live if z3.is_true(model.eval(x[0],
                                                                     model_completion=True))]
                     live = [x for x in live if all(x is not h for h in hit)]
-                    packet = _natural(new, model, own)
+                    packet = natural_packet(new, model, own)
                     a, b = (negotiate(old_i, old_r, packet, opts),
                             negotiate(new_i, new_r, packet, opts))
                     if outcome_key(a) == outcome_key(b):  # the natural value left the cell?

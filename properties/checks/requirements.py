@@ -61,6 +61,7 @@ class RequirementCheck:
     cells: int = 0
     unknown: str | None = None
     scope: dict[str, dict[str, object]] = field(default_factory=dict)
+    engine: str = "concrete"  # "smt" when z3 decided it (``requirements_smt``): no counts
 
 
 def _spans(values: tuple | None, family: Family) -> list[tuple[int, int]]:  # type: ignore[type-arg]
@@ -69,7 +70,7 @@ def _spans(values: tuple | None, family: Family) -> list[tuple[int, int]]:  # ty
     return [(v.lo, v.hi) for v in values if v.family == family]
 
 
-def _boxes(t: Traffic, family: Family, reverse: bool) -> list[Bounds]:
+def traffic_boxes(t: Traffic, family: Family, reverse: bool) -> list[Bounds]:
     """The traffic (or its replies) as boxes in the sender's coordinates."""
     src, dst = _spans(t.source, family), _spans(t.destination, family)
     sp, dp = t.source_port, t.destination_port
@@ -186,7 +187,7 @@ def check_requirement(req: Requirement, scenario: Scenario, profiles: list[str],
         for sender, receiver in ((a, b), (b, a)):
             for reverse in (False, True):
                 for family in req.traffic.families():
-                    for box in _boxes(req.traffic, family, reverse):
+                    for box in traffic_boxes(req.traffic, family, reverse):
                         for cell in cells([sender], [receiver], family, restrict=box,
                                           limit=limit):
                             key = (sender.name, cell.packet)

@@ -20,6 +20,7 @@ from qmcheck.properties.checks.requirements import (
     replay,
     traffic_text,
 )
+from qmcheck.properties.checks.requirements_smt import check_requirement_smt
 from qmcheck.properties.cli.options import add_output_options, scenario_profiles
 from qmcheck.properties.results import Report, Result
 
@@ -38,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--max-cells", type=int, default=DEFAULT_LIMIT, metavar="N",
                         help="largest partition of a host pair's packets to enumerate; past "
                              f"it the verdict is unknown (default {DEFAULT_LIMIT:,})")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                        help="z3 time limit per query (used past --max-cells); past it the "
+                             "verdict is unknown (default 10)")
     add_output_options(parser, ("text", "json", "sarif"))
     parser.set_defaults(handler=run)
 
@@ -49,18 +53,22 @@ def _result(check: RequirementCheck, scenario_source: str, profiles: list[str]) 
     scope = (f"{traffic_text(req.traffic)} both ways between {req.between[0]} and "
              f"{req.between[1]}")
     extra: dict[str, Any] = {"requirement": req.text(), "traffic": scope,
-                             "profiles": profiles, "packets": check.packets,
+                             "profiles": profiles,
+                             "packets": check.packets if check.engine != "smt" else None,
                              "scope": check.scope}
     if check.unknown:
-        return Result(req.property_id, "unknown", subject, "error", "concrete",
+        return Result(req.property_id, "unknown", subject, "error", check.engine,
                       f"not decided: {check.unknown}", None, None, None,
                       {**extra, "location": req_loc})
     if not check.violations:
-        vacuous = "" if check.packets else " (vacuously: none of these packets goes " \
-                                            "between the hosts' addresses)"
-        return Result(req.property_id, "holds", subject, "error", "concrete",
-                      f"{req.text()} holds for all {check.packets:,} packets of "
-                      f"{scope}{vacuous}", None, None, None, {**extra, "location": req_loc})
+        if check.engine == "smt":
+            text = f"{req.text()} holds for every packet of {scope} (z3)"
+        else:
+            vacuous = "" if check.packets else " (vacuously: none of these packets goes " \
+                                                "between the hosts' addresses)"
+            text = f"{req.text()} holds for all {check.packets:,} packets of {scope}{vacuous}"
+        return Result(req.property_id, "holds", subject, "error", check.engine, text, None,
+                      None, None, {**extra, "location": req_loc})
     first = check.violations[0]
     lines = [v.reason for v in check.violations[:SHOWN_IN_TEXT]]
     more = len(check.violations) - SHOWN_IN_TEXT
@@ -79,7 +87,7 @@ def _result(check: RequirementCheck, scenario_source: str, profiles: list[str]) 
     })
     witness = {"packet": first.packet.to_json(),
                "related": [first.policy.name] if first.policy else []}
-    return Result(req.property_id, "refuted", subject, "error", "concrete", "\n".join(lines),
+    return Result(req.property_id, "refuted", subject, "error", check.engine, "\n".join(lines),
                   witness, None, None, extra)
 
 
@@ -87,6 +95,9 @@ def run(args: argparse.Namespace) -> Report:
     if args.max_cells <= 0:
         raise InputError("--max-cells must be positive", source="<command line>",
                          field="--max-cells")
+    if args.timeout <= 0:
+        raise InputError("--timeout must be positive", source="<command line>",
+                         field="--timeout")
     for name in args.profile or []:
         try:
             profile_options(name)
@@ -99,6 +110,12 @@ def run(args: argparse.Namespace) -> Report:
     report = Report("require", [args.requirements, args.scenario])
     for req in requirements:
         check = check_requirement(req, scenario, profiles, args.max_cells)
+        if check.unknown:  # too many cells to enumerate: z3 decides
+            smt = check_requirement_smt(req, scenario, profiles,
+                                        max(1, int(args.timeout * 1000)))
+            check = RequirementCheck(req, smt.violations, 0, 0,
+                                     None if smt.violations else smt.unknown, check.scope)
+            check.engine = "smt"
         for v in check.violations[:SHOWN_VIOLATIONS]:
             replay(req, scenario, v)
         report.add(_result(check, args.scenario, profiles))
