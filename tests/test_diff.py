@@ -265,3 +265,16 @@ def test_negotiation_engines_agree(ia: tuple[Host, Host], rb: tuple[Host, Host],
              r.new.responder_policy.name if r.new.responder_policy else None))
            for r in cells_diff.regions}
     assert set(smt.regions) == got
+
+
+def test_one_move_reports_one_policy() -> None:
+    from qmcheck.properties.checks.diff import _longest_increasing
+
+    assert _longest_increasing([1, 2, 3, 0]) == {0, 1, 2}
+    assert _longest_increasing([3, 0, 1, 2]) == {1, 2, 3}
+    assert _longest_increasing([]) == set()
+    old = load_host("examples/hostA.batch")
+    dns = old.policy("dns")  # overlaps nothing else of hostA: moving it changes nothing
+    moved = [dataclasses.replace(p, priority=45) if p is dns else p for p in old.policies]
+    d = diff_hosts(old, Host("hostA", tuple(moved), old.addresses))
+    assert d.regions == [] and [(p.name, q.name) for p, q in d.moved] == [("dns", "dns")]

@@ -387,17 +387,41 @@ def replay(diff: HostDiff, region: Region) -> None:
 
 def _equivalences(out: HostDiff, olds: list[Policy], news: list[Policy],
                   o2n: dict[int, int], dirty: list[set[int]]) -> None:
-    """Renamed policies (same content, another name) and moved ones (another position among
-    the unchanged policies) that are in no region."""
+    """Renamed policies (same content, another name) and moved ones (outside a longest run
+    of unchanged policies that kept their relative order) that are in no region."""
     in_regions = {id(p) for r in out.regions for p in (r.old, r.new) if p is not None}
-    order_new = sorted(o2n, key=lambda i: o2n[i])
-    rank_new = {i: k for k, i in enumerate(order_new)}
-    rank_old = {i: k for k, i in enumerate(sorted(o2n))}
-    for i in sorted(o2n):
+    kept = _longest_increasing([o2n[i] for i in sorted(o2n)])
+    for k, i in enumerate(sorted(o2n)):
         p, q = olds[i], news[o2n[i]]
         if id(p) in in_regions or id(q) in in_regions:
             continue
         if p.name != q.name:
             out.renamed.append((p, q))
-        if rank_old[i] != rank_new[i]:
+        if k not in kept:
             out.moved.append((p, q))
+
+
+def _longest_increasing(values: list[int]) -> set[int]:
+    """Positions of a longest increasing subsequence of ``values`` (the policies that kept
+    their relative order; the others moved)."""
+    tails: list[int] = []  # position of the smallest tail of each length
+    back: list[int] = [-1] * len(values)
+    for k, v in enumerate(values):
+        lo, hi = 0, len(tails)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if values[tails[mid]] < v:
+                lo = mid + 1
+            else:
+                hi = mid
+        back[k] = tails[lo - 1] if lo else -1
+        if lo == len(tails):
+            tails.append(k)
+        else:
+            tails[lo] = k
+    out: set[int] = set()
+    k = tails[-1] if tails else -1
+    while k >= 0:
+        out.add(k)
+        k = back[k]
+    return out
