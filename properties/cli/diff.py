@@ -3,8 +3,9 @@
 OLD and NEW are two versions of a host (any format, the two may differ; ``FILE:HOST`` picks a
 host of a scenario) or of a scenario. For a host: every region of packets whose treatment
 differs (action, transform list, the IPsec policy's selectors), with a witness packet, its
-size and the policies on each side. For scenarios: the same for every host, and the host pairs
-whose negotiation outcome differs. Identical behaviour exits 0, a change exits 1."""
+size and the policies on each side (z3 with the overlap index). For scenarios: the same for
+every host, and the host pairs whose negotiation outcome differs (exact cells with packet
+counts; z3 past --max-cells). Identical behaviour exits 0, a change exits 1."""
 
 from __future__ import annotations
 
