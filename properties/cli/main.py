@@ -16,17 +16,19 @@ from qmcheck.model.values.errors import InputError
 from qmcheck.properties.cli import check as cmd_check
 from qmcheck.properties.cli import completion as cmd_completion
 from qmcheck.properties.cli import conflicts as cmd_conflicts
+from qmcheck.properties.cli import diff as cmd_diff
 from qmcheck.properties.cli import lookup as cmd_lookup
 from qmcheck.properties.cli import negotiate as cmd_negotiate
 from qmcheck.properties.cli import peers as cmd_peers
 from qmcheck.properties.cli import protocol as cmd_protocol
+from qmcheck.properties.cli import require as cmd_require
 from qmcheck.properties.cli import show as cmd_show
 from qmcheck.properties.cli import trace as cmd_trace
 from qmcheck.properties.cli.options import max_findings
 from qmcheck.properties.results import EXIT_INPUT, Report, render
 
-COMMANDS = (cmd_check, cmd_conflicts, cmd_lookup, cmd_negotiate, cmd_peers, cmd_protocol,
-            cmd_show, cmd_trace, cmd_completion)
+COMMANDS = (cmd_check, cmd_conflicts, cmd_diff, cmd_require, cmd_lookup, cmd_negotiate,
+            cmd_peers, cmd_protocol, cmd_show, cmd_trace, cmd_completion)
 
 
 def build_parser() -> argparse.ArgumentParser:
