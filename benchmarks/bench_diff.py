@@ -27,7 +27,7 @@ from pathlib import Path
 from qmcheck.model.formats.generator import generate_host, host_yaml
 from qmcheck.model.values.policy import Host, Policy
 from qmcheck.model.values.transforms import DISCARD, PASS, parse_action
-from qmcheck.properties.checks.diff import diff_hosts
+from qmcheck.properties.checks.deploy.diff import diff_hosts
 from qmcheck.properties.cli.main import main
 
 ESP = parse_action(["ESP_AES256_HMAC_SHA2_256"])

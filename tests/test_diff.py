@@ -14,10 +14,16 @@ from qmcheck.model.formats.loader import load_host, load_scenario
 from qmcheck.model.semantics.lookup import first_match
 from qmcheck.model.semantics.negotiation import negotiate, profile_options
 from qmcheck.model.values.policy import Host, Policy
-from qmcheck.properties.checks.cells import cells
-from qmcheck.properties.checks.diff import box_size, diff_hosts, region_size, replay, treatment
-from qmcheck.properties.checks.negotiation_diff import diff_pair, outcome_key
-from qmcheck.properties.checks.negotiation_diff import replay as replay_negotiation
+from qmcheck.properties.checks.deploy.cells import cells
+from qmcheck.properties.checks.deploy.diff import (
+    box_size,
+    diff_hosts,
+    region_size,
+    replay,
+    treatment,
+)
+from qmcheck.properties.checks.deploy.negotiation_diff import diff_pair, outcome_key
+from qmcheck.properties.checks.deploy.negotiation_diff import replay as replay_negotiation
 from qmcheck.properties.checks.policy_bruteforce import universe
 from tests.policy_strategies import ACTIONS, policy_hosts
 
@@ -120,7 +126,7 @@ def test_renames_and_reorders_of_disjoint_policies_change_nothing(host: Host, rn
                 default_action=host.default_action)
     d2 = diff_hosts(host, new2)
     assert bool(d2.regions) == bool(brute_regions(host, new2))
-    from qmcheck.properties.checks.diff import content
+    from qmcheck.properties.checks.deploy.diff import content
 
     before = [content(p) for p in host.ordered() if not p.implicit]
     after = [content(p) for p in new2.ordered() if not p.implicit]
@@ -251,7 +257,7 @@ def test_a_host_and_its_yaml_dump_do_not_differ(host: Host) -> None:
 def test_negotiation_engines_agree(ia: tuple[Host, Host], rb: tuple[Host, Host],
                                    profile: str) -> None:
     """Cells (exact enumeration) and z3 find the same outcome changes, policies included."""
-    from qmcheck.properties.checks.negotiation_smt import diff_pair_smt
+    from qmcheck.properties.checks.deploy.negotiation_smt import diff_pair_smt
 
     old = (dataclasses.replace(ia[0], name="I"), dataclasses.replace(rb[0], name="R"))
     new = (dataclasses.replace(ia[1], name="I"), dataclasses.replace(rb[1], name="R"))
@@ -268,7 +274,7 @@ def test_negotiation_engines_agree(ia: tuple[Host, Host], rb: tuple[Host, Host],
 
 
 def test_one_move_reports_one_policy() -> None:
-    from qmcheck.properties.checks.diff import _longest_increasing
+    from qmcheck.properties.checks.deploy.diff import _longest_increasing
 
     assert _longest_increasing([1, 2, 3, 0]) == {0, 1, 2}
     assert _longest_increasing([3, 0, 1, 2]) == {1, 2, 3}

@@ -21,8 +21,8 @@ from qmcheck.model.formats.requirements_file import (
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy, Scenario
+from qmcheck.properties.checks.deploy.requirements import check_requirement, judge, replay
 from qmcheck.properties.checks.policy_bruteforce import universe
-from qmcheck.properties.checks.requirements import check_requirement, judge, replay
 from tests.policy_strategies import address_text, policy_hosts
 
 
@@ -188,7 +188,7 @@ def test_ipv6_traffic_and_family_mismatch() -> None:
 @given(requirement_cases())
 def test_engines_agree(case: tuple[Requirement, Scenario, str]) -> None:
     """Cells (exact enumeration) and z3 give the same verdict; z3's witnesses replay."""
-    from qmcheck.properties.checks.requirements_smt import check_requirement_smt
+    from qmcheck.properties.checks.deploy.requirements_smt import check_requirement_smt
 
     req, scenario, profile = case
     cells_check = check_requirement(req, scenario, [profile])

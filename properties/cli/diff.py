@@ -17,15 +17,15 @@ from qmcheck.model.formats.loader import load, load_host_spec
 from qmcheck.model.semantics.negotiation import negotiate, profile_options
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Policy, Scenario
-from qmcheck.properties.checks.cells import DEFAULT_LIMIT
-from qmcheck.properties.checks.diff import HostDiff, Region, diff_hosts, replay
-from qmcheck.properties.checks.negotiation_diff import (
+from qmcheck.properties.checks.deploy.cells import DEFAULT_LIMIT
+from qmcheck.properties.checks.deploy.diff import HostDiff, Region, diff_hosts, replay
+from qmcheck.properties.checks.deploy.negotiation_diff import (
     NegotiationRegion,
     diff_pair,
     outcome_text,
 )
-from qmcheck.properties.checks.negotiation_diff import replay as replay_negotiation
-from qmcheck.properties.checks.negotiation_smt import diff_pair_smt
+from qmcheck.properties.checks.deploy.negotiation_diff import replay as replay_negotiation
+from qmcheck.properties.checks.deploy.negotiation_smt import diff_pair_smt
 from qmcheck.properties.cli.options import add_output_options, scenario_profiles
 from qmcheck.properties.results import Report, Result
 

@@ -13,14 +13,14 @@ from qmcheck.model.formats.loader import load_scenario, read_text
 from qmcheck.model.formats.requirements_file import check_hosts, load_requirements_text
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, profile_options
 from qmcheck.model.values.errors import InputError
-from qmcheck.properties.checks.cells import DEFAULT_LIMIT
-from qmcheck.properties.checks.requirements import (
+from qmcheck.properties.checks.deploy.cells import DEFAULT_LIMIT
+from qmcheck.properties.checks.deploy.requirements import (
     RequirementCheck,
     check_requirement,
     replay,
     traffic_text,
 )
-from qmcheck.properties.checks.requirements_smt import check_requirement_smt
+from qmcheck.properties.checks.deploy.requirements_smt import check_requirement_smt
 from qmcheck.properties.cli.options import add_output_options, scenario_profiles
 from qmcheck.properties.results import Report, Result
 

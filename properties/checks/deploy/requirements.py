@@ -11,7 +11,7 @@ arriving packet, and, when the sender protects it, the Quick Mode outcome under 
 ``must-not: protect`` forbids a successful negotiation, ``must-not: pass`` forbids sending in
 clear, ``must-not: discard`` forbids either host discarding it.
 
-Decided exactly over the cells of ``checks.cells`` (the traffic's bounds are cuts too); each
+Decided exactly over the cells of ``checks.deploy.cells`` (the traffic's bounds are cuts too); each
 violation is a cell's natural representative, re-evaluated by the concrete semantics, with the
 reason in words and the policy concerned.
 """
@@ -28,7 +28,7 @@ from qmcheck.model.values.addresses import Family, max_address
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy, Scenario
 from qmcheck.model.values.protocols import PortRange
-from qmcheck.properties.checks.cells import (
+from qmcheck.properties.checks.deploy.cells import (
     DEFAULT_LIMIT,
     Bounds,
     TooManyCells,

@@ -31,8 +31,8 @@ from qmcheck.model.values.addresses import Family
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
 from qmcheck.model.values.protocols import PORT_PROTOCOLS
-from qmcheck.properties.checks.cells import EPHEMERAL, families
-from qmcheck.properties.checks.negotiation_diff import outcome_key
+from qmcheck.properties.checks.deploy.cells import EPHEMERAL, families
+from qmcheck.properties.checks.deploy.negotiation_diff import outcome_key
 
 
 @dataclass

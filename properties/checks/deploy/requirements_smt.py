@@ -22,13 +22,13 @@ from qmcheck.model.formats.requirements_file import Requirement
 from qmcheck.model.semantics.negotiation import choose_proposal, profile_options
 from qmcheck.model.values.addresses import Family
 from qmcheck.model.values.policy import Host, Scenario
-from qmcheck.properties.checks.negotiation_smt import (
+from qmcheck.properties.checks.deploy.negotiation_smt import (
     SharedEncoding,
     natural_packet,
     prefer_natural,
     union_points,
 )
-from qmcheck.properties.checks.requirements import Violation, judge, traffic_boxes
+from qmcheck.properties.checks.deploy.requirements import Violation, judge, traffic_boxes
 
 
 @dataclass

@@ -2,8 +2,8 @@
 outcome differs for some traffic (accepted with another transform, INVALID_ID_INFORMATION,
 NO_PROPOSAL_CHOSEN, no negotiation at all).
 
-Decided exactly over the cells of ``checks.cells`` (both versions of both hosts cut the packet
-space; inside a cell the outcome is constant), each cell's representative negotiated by the
+Decided exactly over the cells of ``checks.deploy.cells`` (both versions of both hosts cut the
+packet space; inside a cell the outcome is constant), each cell's representative negotiated by the
 concrete semantics on both versions. Cells with the same pair of outcomes and the same
 policies form one region, with the most natural representative as its witness and the summed
 packet count as its size. A partition past the cell limit leaves the pair ``unknown``.
@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from qmcheck.model.semantics.negotiation import Outcome, negotiate, profile_options
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host
-from qmcheck.properties.checks.cells import (
+from qmcheck.properties.checks.deploy.cells import (
     DEFAULT_LIMIT,
     TooManyCells,
     cells,
     families,
     plainness,
 )
-from qmcheck.properties.checks.diff import content
+from qmcheck.properties.checks.deploy.diff import content
 
 
 def outcome_key(o: Outcome) -> Hashable:
