@@ -67,4 +67,5 @@ def parse_bool(value: Any, what: str) -> bool:
     refused, since ``bool("false")`` is True."""
     if isinstance(value, bool):
         return value
-    raise InputError(f"{what} must be true or false, not {shown(value)}")
+    got = f"the text '{shown(value)}'" if isinstance(value, str) else shown(value)
+    raise InputError(f"{what} must be true or false, not {got}")

@@ -16,7 +16,11 @@ from qmcheck.properties.checks.protocol_matrix import protocol_results
 from qmcheck.properties.checks.protocol_smt import check_step as smt_step
 from qmcheck.properties.cli.conflicts import check_step as policy_step
 from qmcheck.properties.cli.negotiate import outcome_result
-from qmcheck.properties.cli.options import add_output_options, scenario_profiles
+from qmcheck.properties.cli.options import (
+    add_output_options,
+    check_scenario_protocol,
+    scenario_profiles,
+)
 from qmcheck.properties.cli.peers import check_step as peers_step
 from qmcheck.properties.reports.check_text import render_check_text
 from qmcheck.properties.results import Report, Result
@@ -88,6 +92,7 @@ STEPS: list[CheckStep] = [negotiation_results, policy_step, protocol_step, peers
 
 def run(args: argparse.Namespace) -> Report:
     scenario = load_scenario(args.scenario)
+    check_scenario_protocol(scenario)
     report = Report("check", [args.scenario or scenario.source],
                     text_renderer=render_check_text)
     for step in STEPS:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import Any
 
+from qmcheck.model.quickmode.scenario_options import check_protocol_section
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, profile_options
 from qmcheck.model.values.policy import Scenario
 
@@ -20,10 +22,17 @@ def add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] =
 
 
 
+def check_scenario_protocol(scenario: Scenario) -> dict[str, Any]:
+    """The scenario's ``protocol:`` section, strictly checked (InputError with file, line and
+    field ``protocol.KEY``)."""
+    return check_protocol_section(scenario.protocol, scenario.protocol_lines,
+                                  str(scenario.source))
+
+
 def scenario_profiles(scenario: Scenario) -> list[str]:
-    """The profiles a scenario asks for (``protocol: profiles:``), all by default."""
-    wanted = scenario.protocol.get("profiles", list(PROFILE_OPTIONS))
-    names = [wanted] if isinstance(wanted, str) else list(wanted)
+    """The profiles a scenario asks for (``protocol: profiles:`` or ``profile:``), all by
+    default."""
+    names = check_scenario_protocol(scenario).get("profiles", list(PROFILE_OPTIONS))
     for name in names:
         profile_options(str(name))
     return [str(n) for n in names]
