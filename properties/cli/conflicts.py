@@ -17,7 +17,7 @@ from qmcheck.properties.checks.policy import (
     analyse,
     finding_key,
 )
-from qmcheck.properties.cli.options import add_output_options
+from qmcheck.properties.cli.options import add_output_options, cli_seconds
 from qmcheck.properties.reports.progress import LazyProgress
 from qmcheck.properties.results import Report, Result
 
@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--property", action="append", choices=list(POLICY_PROPERTIES),
                         metavar="ID", help="check only this property (repeatable; default: "
                         f"all of {', '.join(POLICY_PROPERTIES)})")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    parser.add_argument("--timeout", type=cli_seconds("--timeout"), default=DEFAULT_TIMEOUT,
+                        metavar="SECONDS",
                         help="z3 time limit per query; past it the verdict is unknown "
                              f"(default {DEFAULT_TIMEOUT:g})")
     parser.add_argument("--no-progress", action="store_true",

@@ -42,6 +42,9 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         line = escape_text(" ".join(message.split()))
+        if line.startswith("argument ") and ": " in line:  # "argument --x: --x 'nan' is ..."
+            option, _, rest = line[len("argument "):].partition(": ")
+            line = f"field '{option}': {rest}"
         if len(line) > 300:
             line = line[:300] + "..."
         self.exit(EXIT_INPUT, f"qmcheck: error: <command line>: {line} (see {self.prog} "

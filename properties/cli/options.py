@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from qmcheck.model.quickmode.scenario_options import check_protocol_section
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, profile_options
+from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.numbers import parse_int, parse_seconds
 from qmcheck.model.values.policy import Scenario
 
 
@@ -20,6 +22,31 @@ def add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] =
                         help="include measured seconds (reports are otherwise byte-identical "
                              "from run to run)")
 
+
+
+def cli_int(option: str, lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number lo..hi in ASCII digits (``-5``, ``²`` refused)."""
+    def parse(text: str) -> int:
+        try:
+            return parse_int(text, lo, hi, option)
+        except InputError as e:
+            raise argparse.ArgumentTypeError(e.message) from None
+
+    parse.__name__ = option
+    return parse
+
+
+def cli_seconds(option: str, maximum: float = 7 * 24 * 3600.0) -> Callable[[str], float]:
+    """An argparse ``type``: seconds, positive and finite (``nan``, ``inf``, ``1e308``,
+    ``-1`` refused)."""
+    def parse(text: str) -> float:
+        try:
+            return parse_seconds(text, option, maximum=maximum)
+        except InputError as e:
+            raise argparse.ArgumentTypeError(e.message) from None
+
+    parse.__name__ = option
+    return parse
 
 
 def check_scenario_protocol(scenario: Scenario) -> dict[str, Any]:

@@ -17,7 +17,12 @@ from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Scenario
 from qmcheck.properties.checks.peers import DEFAULT_TIMEOUT, peers_results
-from qmcheck.properties.cli.options import add_output_options, scenario_profiles
+from qmcheck.properties.cli.options import (
+    add_output_options,
+    cli_int,
+    cli_seconds,
+    scenario_profiles,
+)
 from qmcheck.properties.reports.traffic_summary import summary_results, summary_rows, summary_text
 from qmcheck.properties.results import Report, Result
 
@@ -34,10 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                              "(default: hpux; all: every profile)")
     parser.add_argument("--summary", action="store_true",
                         help="add the traffic summary (what will be protected, how)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    parser.add_argument("--timeout", type=cli_seconds("--timeout"), default=DEFAULT_TIMEOUT,
+                        metavar="SECONDS",
                         help=f"solver timeout per query (default {DEFAULT_TIMEOUT:g}); a "
                              "timeout gives 'unknown'")
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+    parser.add_argument("--jobs", type=cli_int("--jobs", 1, 256), default=None, metavar="N",
                         help="analyse the directions and profiles in N processes (default: "
                              "one per core for hosts with 2,000 policies or more, else 1; "
                              "the report is the same)")

@@ -19,6 +19,7 @@ from qmcheck.model.quickmode.options import (
     QMOptions,
 )
 from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.numbers import parse_int
 from qmcheck.properties.checks.protocol import QM_IDS, check_protocol, validate_ids
 from qmcheck.properties.checks.protocol_matrix import run_matrix, write_matrix
 from qmcheck.properties.cli.options import add_output_options
@@ -28,14 +29,9 @@ from qmcheck.properties.results import Report
 def _int_in(name: str, lo: int, hi: int) -> type[int]:
     def parse(text: str) -> int:
         try:
-            value = int(text)
-        except ValueError:
-            raise InputError(f"{name} must be an integer, got {text!r}",
-                             source="<command line>", field=name) from None
-        if not lo <= value <= hi:
-            raise InputError(f"{name} must be from {lo} to {hi}, got {value}",
-                             source="<command line>", field=name)
-        return value
+            return parse_int(text, lo, hi, f"--{name}")
+        except InputError as e:
+            raise InputError(e.message, source="<command line>", field=f"--{name}") from None
 
     parse.__name__ = name
     return parse  # type: ignore[return-value]
@@ -93,7 +89,7 @@ def profiles_of(text: str) -> list[str]:
     if text == "all":
         return list(PROFILES)
     if text not in PROFILES + MUTANTS:
-        raise InputError(f"unknown profile {text!r} (expected {', '.join(PROFILES)} or all)",
+        raise InputError(f"unknown profile '{text}' (expected {', '.join(PROFILES)} or all)",
                          source="<command line>", field="profile")
     return [text]
 
