@@ -17,11 +17,13 @@ from qmcheck.properties.checks.protocol_smt import check_step as smt_step
 from qmcheck.properties.cli.conflicts import check_step as policy_step
 from qmcheck.properties.cli.negotiate import outcome_result
 from qmcheck.properties.cli.options import (
+    add_budget_options,
     add_output_options,
     check_scenario_protocol,
     scenario_profiles,
 )
 from qmcheck.properties.cli.peers import check_step as peers_step
+from qmcheck.properties.engines.explicit import set_budget
 from qmcheck.properties.reports.check_text import render_check_text
 from qmcheck.properties.results import Report, Result
 
@@ -40,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         help="which engines decide the properties (default: all)")
     parser.add_argument("--out", default="counterexamples", metavar="DIR",
                         help="where counterexamples are written (default: counterexamples/)")
+    add_budget_options(parser)
     add_output_options(parser)
     parser.set_defaults(handler=run)
 
@@ -91,6 +94,7 @@ STEPS: list[CheckStep] = [negotiation_results, policy_step, protocol_step, peers
 
 
 def run(args: argparse.Namespace) -> Report:
+    set_budget(args.max_states, args.max_memory)
     scenario = load_scenario(args.scenario)
     check_scenario_protocol(scenario)
     report = Report("check", [args.scenario or scenario.source],

@@ -24,6 +24,19 @@ def add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] =
 
 
 
+def add_budget_options(parser: argparse.ArgumentParser, *, with_states: bool = True) -> None:
+    """``--max-states`` and ``--max-memory``: an exploration beyond them stops with
+    ``unknown`` (exit 3), never with an out-of-memory kill."""
+    if with_states:
+        parser.add_argument("--max-states", type=cli_int("--max-states", 1, 10**9),
+                            default=None, metavar="N",
+                            help="state budget per exploration; beyond it results are unknown "
+                                 "(default 20000000)")
+    parser.add_argument("--max-memory", type=cli_int("--max-memory", 16, 2**20), default=None,
+                        metavar="MB", help="memory budget of the process in MB; beyond it "
+                        "results are unknown (default: 80%% of the memory available at start)")
+
+
 def cli_int(option: str, lo: int, hi: int) -> Callable[[str], int]:
     """An argparse ``type``: a whole number lo..hi in ASCII digits (``-5``, ``²`` refused)."""
     def parse(text: str) -> int:

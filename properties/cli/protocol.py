@@ -22,7 +22,8 @@ from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_int
 from qmcheck.properties.checks.protocol import QM_IDS, check_protocol, validate_ids
 from qmcheck.properties.checks.protocol_matrix import run_matrix, write_matrix
-from qmcheck.properties.cli.options import add_output_options
+from qmcheck.properties.cli.options import add_budget_options, add_output_options
+from qmcheck.properties.engines.explicit import set_budget
 from qmcheck.properties.results import Report
 
 
@@ -71,6 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="where counterexamples are written (default: counterexamples/)")
     p.add_argument("--max-states", type=str, default="20000000", metavar="N",
                    help="state budget; beyond it results are unknown (default 20000000)")
+    add_budget_options(p, with_states=False)
     p.add_argument("--matrix", metavar="DIR", default=None,
                    help="run every fault setting and write matrix.md and matrix.csv to DIR")
     p.add_argument("--progress", action="store_true", help="print states/s to stderr")
@@ -107,6 +109,7 @@ def run(args: argparse.Namespace) -> Report:
         max_duplicates=_int_in("max-duplicates", 0, 4)(args.max_duplicates),
         eager_timers=args.eager_timers)
     max_states = _int_in("max-states", 1, 10**9)(args.max_states)
+    set_budget(None, args.max_memory)
     out = Path(args.out)
     report = Report("protocol", [])
     if args.engine != "explicit" or args.negotiations == "any":
