@@ -9,12 +9,13 @@ changed), Mermaid sequence diagram, DOT (in traces/render.py).
 
 from __future__ import annotations
 
-import itertools
 import json
 import re
 from pathlib import Path
 from typing import Any
 
+from qmcheck.model.formats.json_text import parse_json
+from qmcheck.model.formats.loader import read_text
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.interface import State
 from qmcheck.model.quickmode.options import QMOptions
@@ -96,8 +97,6 @@ def save_trace(trace: dict[str, Any], directory: Path, *, renderings: bool = Tru
 
 
 MAX_STEPS = 10_000  # longer traces are refused (explored counterexamples are far shorter)
-MAX_JSON_DEPTH = 32
-MAX_INT_DIGITS = 20
 TOP_KEYS = ("format", "version", "property", "message", "options", "variables", "steps")
 
 
@@ -126,42 +125,12 @@ def load_options(trace: dict[str, Any], source: str) -> QMOptions:
         raise InputError(str(error), source=source, field="options") from None
 
 
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise ValueError(f"an integer of {len(text)} digits")
-    return int(text)
-
-
-def _no_constant(text: str) -> Any:
-    raise ValueError(f"{text} is not a JSON number")
-
-
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACKETS = re.compile(r"[\[\]{}]")
-
-
-def _depth(text: str) -> int:
-    """The deepest bracket nesting of a JSON text (strings skipped), without recursion."""
-    steps = (1 if b in "[{" else -1 for b in _BRACKETS.findall(_STRING.sub("", text)))
-    return max(itertools.accumulate(steps, initial=0))
-
-
 def load_trace(path: str | Path) -> dict[str, Any]:
     """Read and validate a trace file against its schema (format ``qmcheck-qm-trace``,
     version 1): every field with its type, nesting and integers bounded. Every problem is an
     InputError (exit 2). ``verify_trace`` then checks the content by replaying it."""
-    from qmcheck.model.formats.loader import read_text
-
     source = str(path)
-    text = read_text(source, "a counterexample trace")
-    if _depth(text) > MAX_JSON_DEPTH:
-        raise InputError(f"nested more than {MAX_JSON_DEPTH} levels deep", source=source)
-    try:
-        trace = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
-    except json.JSONDecodeError as error:
-        raise InputError(f"not JSON: {error.msg}", source=source, line=error.lineno) from None
-    except (ValueError, RecursionError) as error:
-        raise InputError(f"not a valid trace: {error}", source=source) from None
+    trace = parse_json(read_text(source, "a counterexample trace"), source)
     if not isinstance(trace, dict) or trace.get("format") != FORMAT:
         raise InputError(f"not a qmcheck counterexample (expected format {FORMAT!r})",
                          source=source, field="format")
