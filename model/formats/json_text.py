@@ -47,6 +47,7 @@ def parse_json(text: str, source: str, line: int | None = None, *,
         return json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
     except json.JSONDecodeError as error:
         at = error.lineno - 1 + (line or 1)
-        raise InputError(f"not JSON: {error.msg}", source=source, line=at) from None
+        raise InputError(f"not a JSON object: {error.msg}", source=source,
+                         line=at) from None
     except (ValueError, RecursionError) as error:
         raise InputError(f"not valid JSON: {error}", source=source, line=line) from None
