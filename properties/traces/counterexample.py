@@ -97,6 +97,7 @@ def save_trace(trace: dict[str, Any], directory: Path, *, renderings: bool = Tru
 
 
 MAX_STEPS = 10_000  # longer traces are refused (explored counterexamples are far shorter)
+MAX_MESSAGE = 4000  # the message is free text (a note of the run), shown escaped
 TOP_KEYS = ("format", "version", "property", "message", "options", "variables", "steps")
 
 
@@ -145,6 +146,9 @@ def load_trace(path: str | Path) -> dict[str, Any]:
     for key in ("property", "message"):
         if not isinstance(trace.get(key), str):
             raise InputError(f"'{key}' must be a string", source=source, field=key)
+    if len(trace["message"]) > MAX_MESSAGE:
+        raise InputError(f"'message' is longer than {MAX_MESSAGE} characters", source=source,
+                         field="message")
     if info(trace["property"]) is None or not trace["property"].startswith("qm."):
         raise InputError(f"unknown property '{shown(trace['property'])}'", source=source,
                          field="property")
