@@ -413,11 +413,12 @@ def state_bound(engine: ExplicitEngine) -> int:
 
 
 def announce_estimate(engine: ExplicitEngine) -> None:
-    """Print the estimate of states and memory before an exploration that may be large."""
+    """Print the estimate of states and memory before an exploration that may be large (or
+    may exceed the memory budget)."""
     bound = state_bound(engine)
     states = min(bound, engine.max_states)
     need = states * bytes_per_state(engine.model.options.components)
-    if need < ANNOUNCE_BYTES:
+    if need < ANNOUNCE_BYTES and resident_bytes() + need < engine.max_memory:
         return
     label = engine.model.options.label()
     print(f"qmcheck: {engine.model.options.profile} {label}: up to {states:,} states "
