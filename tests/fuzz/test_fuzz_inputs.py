@@ -36,8 +36,7 @@ PACKET_ARGS = ("--src", "10.1.1.1", "--dst", "10.2.2.2", "--protocol", "tcp", "-
 
 
 def _write(text: str | bytes, suffix: str) -> Path:
-    handle = tempfile.NamedTemporaryFile("wb", suffix=suffix, delete=False)
-    with handle:
+    with tempfile.NamedTemporaryFile("wb", suffix=suffix, delete=False) as handle:
         handle.write(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     return Path(handle.name)
 

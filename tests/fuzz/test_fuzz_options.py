@@ -14,7 +14,7 @@ from tests.fuzz.harness import ROOT, fuzz_settings, run_cli
 HOST = str(ROOT / "examples" / "office.yaml")
 MISSING = str(ROOT / "tests" / "fuzz" / "no-such-file.yaml")
 VALUES = st.one_of(
-    st.sampled_from(["nan", "inf", "-inf", "1e308", "-5", "-1", "0", "1", "2", "²", "١٠",
+    st.sampled_from(["nan", "inf", "-inf", "1e308", "-5", "-1", "0", "1", "2", "²", "\u0661\u0660",
                      "9" * 5000, "4294967296", "0x10", "1_0", " 3", "3 ", "", "\x1b[31m",
                      "\x00", "true", "false", "any", "all", "0.5", "1e-300", "-0", "+3"]),
     st.integers(-2**70, 2**70).map(str),
