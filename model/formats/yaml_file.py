@@ -14,6 +14,7 @@ from qmcheck.model.formats.builder import RawField, RawPolicy, build_policies, u
 from qmcheck.model.values.addresses import parse_address
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Scenario
+from qmcheck.model.values.text import has_control, shown
 
 HOST_KEYS: tuple[str, ...] = ("host", "address", "default-action", "policies", "description")
 SCENARIO_KEYS: tuple[str, ...] = ("hosts", "protocol", "description")
@@ -161,6 +162,9 @@ def _policies(node: yaml.Node, source: str) -> list[tuple[RawPolicy, int]]:
 
 def _host(name: str, entries: dict[str, tuple[yaml.Node, yaml.Node]], source: str,
           line: int) -> Host:
+    if not name.strip() or has_control(name):
+        raise InputError(f"host name '{shown(name)}' must be non-empty, without control "
+                         "characters", source=source, line=line, field="host")
     default_action: str | None = "PASS"
     if "default-action" in entries:
         text = scalar_text(entries["default-action"][1], source, "default-action").strip()

@@ -152,3 +152,17 @@ def test_fuzz_trace_fields(path: list[object], value: object) -> None:
     assert outcome.code in (0, 2)
     if outcome.code == 0:
         assert path[0] == "message" or changed == original
+
+
+@fuzz_settings(80)
+@given(st.sampled_from(sorted(SEEDS)), st.data())
+def test_fuzz_negotiate(seed: str, data: st.DataObject) -> None:
+    """A mutated initiator against the built-in scenario's hostB (the concrete semantics)."""
+    text = data.draw(mutated(SEEDS[seed]))
+    path = _write(text, ".in")
+    responder = f"{ROOT / 'model' / 'scenarios' / 'default.yaml'}:hostB"
+    try:
+        outcome = run_cli("negotiate", str(path), responder, *PACKET_ARGS)
+    finally:
+        path.unlink()
+    outcome.check()

@@ -316,3 +316,11 @@ def test_memory_budget_gives_unknown_under_a_hard_limit() -> None:
     assert outcome.code == 3, outcome.err
     assert "memory budget of 16 MB exhausted" in outcome.out
     assert "about" in outcome.err and "--max-memory" in outcome.err  # the estimate, first
+
+
+def test_control_characters_in_host_names(tmp_path: Path) -> None:
+    path = write(tmp_path, "h.yaml", 'hosts:\n  "h\\e[31m":\n    policies: [{name: x, action: '
+                 'PASS}]\n')
+    outcome = run_cli("check", path)
+    assert outcome.code == 2
+    one_line_error(outcome.err, f"{path}:2:", "field 'host'", "\\x1b[31m")
