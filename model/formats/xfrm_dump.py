@@ -119,7 +119,7 @@ def parse_entries(text: str, source: str) -> list[Entry]:
         elif head == "tmpl":
             current.templates.append("")
         elif head == "proto" and current.templates and current.templates[-1] == "":
-            proto = words[1]
+            proto = _words_value(words, 0, source, number, "proto")
             if proto not in ("esp", "ah"):
                 raise InputError(f"a template of protocol '{proto}' is not modelled (only "
                                  "esp and ah)", source=source, line=number, field="tmpl")

@@ -324,3 +324,11 @@ def test_control_characters_in_host_names(tmp_path: Path) -> None:
     outcome = run_cli("check", path)
     assert outcome.code == 2
     one_line_error(outcome.err, f"{path}:2:", "field 'host'", "\\x1b[31m")
+
+
+def test_found_by_fuzzing_xfrm_proto_without_value(tmp_path: Path) -> None:
+    path = write(tmp_path, "x.txt", "src 10.0.0.1/32 dst 10.0.0.2/32\n\tdir out priority 20 "
+                 "ptype main\n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto")
+    outcome = run_cli("lookup", path, *PACKET)
+    assert outcome.code == 2
+    one_line_error(outcome.err, f"{path}:4:", "field 'proto'")
