@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from qmcheck.model.values.addresses import AddressFilter, AddressValue, Family, parse_address_value
 from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.numbers import parse_int
 from qmcheck.model.values.policy import (
     DEFAULT_POLICY_NAME,
     MAX_PRIORITY,
@@ -19,6 +20,7 @@ from qmcheck.model.values.policy import (
     default_policy,
 )
 from qmcheck.model.values.protocols import ANY_PORT, PORT_PROTOCOLS, parse_port, parse_protocol
+from qmcheck.model.values.text import has_control, shown
 from qmcheck.model.values.transforms import DISCARD, PASS, parse_action
 
 POLICY_KEYS: tuple[str, ...] = (
@@ -84,16 +86,17 @@ def build_policy(raw: RawPolicy, *, index: int, line: int, previous_priority: in
     if "name" not in raw:
         raise InputError("the policy has no 'name'", source=source, line=line, field="name")
     name = str(raw["name"].value).strip()
-    if not name or any(c.isspace() for c in name):
-        raise err(f"policy name '{name}' must be non-empty and contain no spaces", "name")
+    if not name or any(c.isspace() for c in name) or has_control(name):
+        raise err(f"policy name '{shown(name)}' must be non-empty and contain no spaces or "
+                  "control characters", "name")
     if "action" not in raw:
         raise err(f"policy '{name}' has no 'action' (PASS, DISCARD or transforms)", "action")
 
     if "priority" in raw:
-        text = str(raw["priority"].value).strip()
-        if not text.isdigit() or not 1 <= int(text) <= MAX_PRIORITY:
-            raise err(f"priority '{text}' must be a whole number 1..{MAX_PRIORITY}", "priority")
-        priority = int(text)
+        try:
+            priority = parse_int(raw["priority"].value, 1, MAX_PRIORITY, "priority")
+        except InputError as e:
+            raise err(e.message, "priority") from None
     else:
         priority = (previous_priority or 0) + PRIORITY_INCREMENT
         if priority > MAX_PRIORITY:

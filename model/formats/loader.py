@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from importlib import resources
 from pathlib import Path
 
@@ -11,31 +13,63 @@ from qmcheck.model.formats.xfrm_dump import load_xfrm_text, looks_like_xfrm
 from qmcheck.model.formats.yaml_file import load_yaml_text
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Scenario
+from qmcheck.model.values.text import shown
 
 DEFAULT_SCENARIO = "default.yaml"
 
 
-def read_text(path: str) -> str:
-    """A file's text; missing, unreadable or binary files are InputErrors."""
-    p = Path(path)
+MAX_INPUT_BYTES = 64 * 1024 * 1024  # larger input files are refused (QMCHECK_MAX_INPUT_BYTES)
+
+
+def max_input_bytes() -> int:
+    """The input size limit: ``MAX_INPUT_BYTES``, or ``QMCHECK_MAX_INPUT_BYTES`` when set."""
+    value = os.environ.get("QMCHECK_MAX_INPUT_BYTES", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 19 \
+        else MAX_INPUT_BYTES
+
+
+def read_text(path: str, what: str = "an input file") -> str:
+    """A file's text; missing, unreadable, special (device, FIFO, directory), too large or
+    binary files are InputErrors. The file type is checked before opening, so that a FIFO or
+    ``/dev/zero`` never blocks, and the read is bounded."""
+    source = shown(path, 200)
+    limit = max_input_bytes()
     try:
-        data = p.read_bytes()
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"is a directory, not {what}", source=source)
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"is not a regular file (a device, FIFO or socket), not {what}",
+                             source=source)
+        if info.st_size > limit:
+            raise InputError(f"the file has {info.st_size} bytes; the limit is {limit}",
+                             source=source)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(path, flags)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):  # replaced since stat
+                raise InputError(f"is not a regular file, not {what}", source=source)
+            data = handle.read(limit + 1)
     except FileNotFoundError:
-        raise InputError("no such file", source=path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a policy file", source=path) from None
-    except OSError as e:
-        raise InputError(f"cannot read: {e.strerror}", source=path) from None
+        raise InputError("no such file", source=source) from None
+    except (ValueError, OSError) as e:  # ValueError: a NUL in the path
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise InputError(f"cannot read: {reason}", source=source) from None
+    if len(data) > limit:
+        raise InputError(f"the file has more than {limit} bytes (the limit)", source=source)
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
-        raise InputError("not UTF-8 text", source=path, line=line) from None
+        raise InputError("not UTF-8 text", source=source, line=line) from None
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def load_text(text: str, source: str) -> Host | Scenario:
     """Parse text as a batch file, ``ip xfrm policy`` output, ``swanctl.conf`` or YAML,
     whichever it is."""
+    if text.startswith("\ufeff"):  # a UTF-8 byte order mark
+        text = text[1:]
     if not text.strip():
         raise InputError("the file is empty: expected a host (policies:), a scenario "
                          "(hosts:) or ipsec_config 'add host' records", source=source, line=1)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from qmcheck.model.formats.builder import RawField, RawPolicy, build_policies
 from qmcheck.model.values.addresses import parse_address, parse_address_value
 from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.numbers import parse_int
 from qmcheck.model.values.policy import MAX_PRIORITY, Host
 from qmcheck.model.values.protocols import parse_port, parse_protocol
 
@@ -66,12 +67,13 @@ class Section:
 
 
 def looks_like_swanctl(text: str) -> bool:
-    """The first meaningful line opens a ``connections``/``secrets``/... section."""
+    """The first meaningful line opens a section (``connections {``, ``name {``), closes one
+    (``}``) or is an ``include``; none of these is a YAML host or scenario."""
     for line in text.splitlines():
         stripped = line.split("#", 1)[0].strip()
         if not stripped:
             continue
-        return bool(re.match(r"^(connections|secrets|pools|authorities)\s*\{", stripped))
+        return bool(re.match(r"^(include\s|\}|[A-Za-z0-9_.\-%]+\s*\{)", stripped))
     return False
 
 
@@ -348,9 +350,11 @@ def _child_policies(conn: str, child: Section, local_dyn: str | None, remote_dyn
         protocol = lts.protocol or rts.protocol
         if fixed is not None and fixed[0].strip() not in ("", "0"):
             prio_text, prio_line = fixed[0].strip(), fixed[1]
-            if not prio_text.isdigit() or not 1 <= int(prio_text) <= MAX_PRIORITY:
-                raise InputError(f"priority '{prio_text}' is not a number 1..{MAX_PRIORITY}",
-                                 source=source, line=prio_line, field=f"{prefix}.priority")
+            try:
+                parse_int(prio_text, 1, MAX_PRIORITY, "priority")
+            except InputError as e:
+                raise e.located(source=source, line=prio_line,
+                                field=f"{prefix}.priority") from None
         else:
             prio_text, prio_line = str(automatic_priority(lts, rts, mode)), child.line
         name = f"{conn}.{child.name}" + (f"#{k + 1}" if k else "")

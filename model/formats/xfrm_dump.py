@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from qmcheck.model.formats.builder import RawField, RawPolicy, build_policies
 from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.numbers import parse_int
 from qmcheck.model.values.policy import MAX_PRIORITY, Host
 from qmcheck.model.values.protocols import parse_protocol
 
@@ -37,6 +38,7 @@ GUESSED_TRANSFORM: dict[frozenset[str], str] = {
     frozenset({"ah"}): "AH_SHA1",
     frozenset({"ah", "esp"}): "AH_SHA1+ESP_AES128_HMAC_SHA1",
 }
+MAX_U32 = 2**32 - 1  # xfrm priorities and indexes are 32-bit
 UNSUPPORTED_SELECTOR = ("dev", "type", "code", "key")
 UNSUPPORTED_LINES = ("mark", "if_id", "security", "sec_ctx")
 
@@ -117,7 +119,7 @@ def parse_entries(text: str, source: str) -> list[Entry]:
         elif head == "tmpl":
             current.templates.append("")
         elif head == "proto" and current.templates and current.templates[-1] == "":
-            proto = words[1]
+            proto = _words_value(words, 0, source, number, "proto")
             if proto not in ("esp", "ah"):
                 raise InputError(f"a template of protocol '{proto}' is not modelled (only "
                                  "esp and ah)", source=source, line=number, field="tmpl")
@@ -191,13 +193,14 @@ def _dir_line(entry: Entry, words: list[str], number: int, source: str) -> None:
                                      source=source, line=number, field="action")
                 entry.action = value
             elif key in ("priority", "index"):
-                if not value.isdigit():
-                    raise InputError(f"{key} '{value}' is not a number", source=source,
-                                     line=number, field=key)
+                try:
+                    parsed = parse_int(value, 0, MAX_U32, key)
+                except InputError as e:
+                    raise e.located(source=source, line=number, field=key) from None
                 if key == "priority":
-                    entry.priority = int(value)
+                    entry.priority = parsed
                 else:
-                    entry.index = int(value)
+                    entry.index = parsed
             elif value != "main":
                 raise InputError(f"policy type '{value}' is not modelled (only main)",
                                  source=source, line=number, field="ptype")

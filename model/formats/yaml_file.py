@@ -14,6 +14,7 @@ from qmcheck.model.formats.builder import RawField, RawPolicy, build_policies, u
 from qmcheck.model.values.addresses import parse_address
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Scenario
+from qmcheck.model.values.text import has_control, shown
 
 HOST_KEYS: tuple[str, ...] = ("host", "address", "default-action", "policies", "description")
 SCENARIO_KEYS: tuple[str, ...] = ("hosts", "protocol", "description")
@@ -37,12 +38,62 @@ def parse_yaml(text: str, source: str) -> yaml.Node:
         line = mark.line + 1 if mark is not None else None
         problem = e.problem or e.context or "malformed YAML"
         raise InputError(f"malformed YAML: {problem}", source=source, line=line) from None
+    except yaml.reader.ReaderError as e:  # a control character or a non-Unicode character
+        line = text[: e.position].count("\n") + 1
+        raise InputError(f"character #x{e.character:04x} is not allowed in YAML (a control "
+                         "character)", source=source, line=line) from None
     except yaml.YAMLError as e:
         raise InputError(f"malformed YAML: {e}", source=source) from None
+    except RecursionError:
+        raise InputError(f"malformed YAML: nested more than {MAX_DEPTH} levels deep",
+                         source=source) from None
     if node is None:
         raise InputError("the file is empty: expected a host (policies:) or a scenario "
                          "(hosts:)", source=source, line=1)
+    check_tree(node, source)
     return node
+
+
+MAX_NODES = 100_000  # the tree with every alias expanded (an alias bomb is refused)
+MAX_DEPTH = 64
+
+
+def check_tree(root: yaml.Node, source: str) -> None:
+    """Refuse what a policy file never needs: tags outside YAML's own (``!!python/object``),
+    recursive aliases, nesting deeper than ``MAX_DEPTH`` and trees that aliases expand beyond
+    ``MAX_NODES`` nodes. The expanded size is counted without expanding (each node once)."""
+    size: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        if done:
+            active.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            if size[key] > MAX_NODES:
+                raise InputError(f"the YAML expands to more than {MAX_NODES} values (aliases "
+                                 "repeat too much)", source=source, line=_line(node))
+            continue
+        if key in size:
+            continue
+        if key in active:
+            raise InputError("a YAML alias refers to itself", source=source, line=_line(node))
+        tag = str(node.tag)
+        if not tag.startswith("tag:yaml.org,2002:") or tag.startswith("tag:yaml.org,2002:python"):
+            raise InputError(f"YAML tag '{tag}' is not allowed (only plain values, lists and "
+                             "mappings)", source=source, line=_line(node))
+        if depth > MAX_DEPTH:
+            raise InputError(f"nested more than {MAX_DEPTH} levels deep", source=source,
+                             line=_line(node))
+        active.add(key)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in size)
 
 
 def mapping(node: yaml.Node, source: str, what: str) -> dict[str, tuple[yaml.Node, yaml.Node]]:
@@ -111,6 +162,9 @@ def _policies(node: yaml.Node, source: str) -> list[tuple[RawPolicy, int]]:
 
 def _host(name: str, entries: dict[str, tuple[yaml.Node, yaml.Node]], source: str,
           line: int) -> Host:
+    if not name.strip() or has_control(name):
+        raise InputError(f"host name '{shown(name)}' must be non-empty, without control "
+                         "characters", source=source, line=line, field="host")
     default_action: str | None = "PASS"
     if "default-action" in entries:
         text = scalar_text(entries["default-action"][1], source, "default-action").strip()

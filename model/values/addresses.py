@@ -12,6 +12,7 @@ from typing import Literal
 
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.intervals import IntervalSet
+from qmcheck.model.values.numbers import is_ascii_int, shown
 
 Family = Literal[4, 6]
 AddressKind = Literal["single", "prefix", "range", "any"]
@@ -105,8 +106,9 @@ def parse_address_value(text: str, family_hint: Family | None = None) -> Address
         addr_text, _, len_text = raw.partition("/")
         address = parse_address(addr_text)
         family = 4 if address.version == 4 else 6
-        if not len_text.isdigit():
-            raise InputError(f"prefix length '{len_text}' in '{raw}' is not a number")
+        if not is_ascii_int(len_text.strip()):
+            raise InputError(f"prefix length '{shown(len_text)}' in '{shown(raw)}' is not a "
+                             "number")
         length = int(len_text)
         if length > BITS[family]:
             raise InputError(

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from qmcheck.model.values.text import safe_message
+
 
 class InputError(Exception):
     """A problem in user input: a file, a command-line value, a packet.
 
     ``source`` is the file name (or ``"<command line>"``), ``line`` is 1-based, ``field`` is the
-    key or option at fault. The command line prints ``str(error)`` and exits with code 2.
+    key or option at fault. The command line prints ``str(error)`` (one line: escaped, long
+    values cut) and exits with code 2.
     """
 
     def __init__(
@@ -40,4 +43,4 @@ class InputError(Exception):
             where = f"{where}:{self.line}" if where else f"line {self.line}"
         parts = [p for p in (where, f"field '{self.field}'" if self.field else "") if p]
         prefix = ": ".join(parts)
-        return f"{prefix}: {self.message}" if prefix else self.message
+        return safe_message(f"{prefix}: {self.message}" if prefix else self.message)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from qmcheck.model.values.addresses import Family, address_text, parse_address
 from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.numbers import parse_int, shown
 from qmcheck.model.values.protocols import (
     MAX_PORT,
     SERVICE_PORTS,
@@ -91,16 +92,17 @@ def make_packet(src: str, dst: str, protocol: str | int = "any", sport: str | in
         if text in SERVICE_PORTS:  # a service name, as policy files accept (ssh, telnet, ...)
             ports.append(SERVICE_PORTS[text])
             continue
-        if not text.isdigit() or int(text) > MAX_PORT:
-            raise InputError(f"'{value}' is not a port number (0..65535) or a service name",
-                             field=name)
-        ports.append(int(text))
+        try:
+            ports.append(parse_int(value, 0, MAX_PORT, "port"))
+        except InputError as e:
+            raise e.located(field=name) from None
     if not has_ports(proto) and any(ports):
         raise InputError(
             f"protocol {number} has no ports, but a port was given", field="sport" if ports[0]
             else "dport")
     if direction not in ("out", "in"):
-        raise InputError(f"direction must be 'out' or 'in', not '{direction}'", field="direction")
+        raise InputError(f"direction must be 'out' or 'in', not '{shown(direction)}'",
+                         field="direction")
     family: Family = 4 if s.version == 4 else 6
     return Packet(family, int(s), int(d), number, ports[0], ports[1], direction)  # type: ignore[arg-type]
 
@@ -115,10 +117,15 @@ def packet_from_json(obj: Any) -> Packet:
                          "direction")
     unknown = sorted(set(obj) - set(PACKET_KEYS))
     if unknown:
-        raise InputError(f"unknown key '{unknown[0]}' (known: {', '.join(PACKET_KEYS)})",
+        raise InputError(f"unknown key '{shown(unknown[0])}' (known: {', '.join(PACKET_KEYS)})",
                          field=unknown[0])
     for key in ("src", "dst"):
         if key not in obj:
             raise InputError(f"'{key}' is missing", field=key)
+    for key in ("src", "dst", "protocol", "direction"):
+        if key in obj and not isinstance(obj[key], str) and not (
+                key == "protocol" and isinstance(obj[key], int)
+                and not isinstance(obj[key], bool)):
+            raise InputError(f"'{key}' must be a string, not {shown(obj[key])}", field=key)
     return make_packet(obj["src"], obj["dst"], obj.get("protocol", "any"), obj.get("sport", 0),
-                       obj.get("dport", 0), str(obj.get("direction", "out")))
+                       obj.get("dport", 0), obj.get("direction", "out"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.numbers import parse_int, shown
 
 PROTOCOL_NAMES: dict[str, int] = {
     "icmp": 1, "igmp": 2, "ipip": 4, "tcp": 6, "egp": 8, "udp": 17, "ipv6": 41,
@@ -34,15 +35,12 @@ def parse_protocol(text: str) -> int | None:
     raw = str(text).strip().lower()
     if raw in ("any", "0", "all", "*"):
         return None
-    if raw.isdigit():
-        number = int(raw)
-        if number > 255:
-            raise InputError(f"protocol number {number} is out of range (0..255)")
-        return number
+    if raw.isascii() and raw.isdigit():
+        return parse_int(raw, 0, 255, "protocol number") or None
     if raw in PROTOCOL_NAMES:
         return PROTOCOL_NAMES[raw]
     raise InputError(
-        f"unknown protocol '{text}' (a number 0..255 or one of: "
+        f"unknown protocol '{shown(text)}' (a number 0..255 or one of: "
         f"{', '.join(sorted(PROTOCOL_NAMES))})"
     )
 
@@ -94,7 +92,7 @@ def parse_port(text: str | int) -> PortRange:
         lo_text, _, hi_text = raw.partition("-")
         lo, hi = _port_number(lo_text, raw), _port_number(hi_text, raw)
         if hi < lo:
-            raise InputError(f"port range '{raw}' is reversed: {hi} is below {lo}")
+            raise InputError(f"port range '{shown(raw)}' is reversed: {hi} is below {lo}")
         return PortRange(lo, hi)
     port = _port_number(raw, raw)
     return PortRange(port, port)
@@ -102,11 +100,11 @@ def parse_port(text: str | int) -> PortRange:
 
 def _port_number(text: str, whole: str) -> int:
     text = text.strip()
-    if text.isdigit():
-        port = int(text)
-        if port > MAX_PORT:
-            raise InputError(f"port {port} in '{whole}' is out of range (0..65535)")
-        return port
+    if text.isascii() and text.isdigit():
+        try:
+            return parse_int(text, 0, MAX_PORT, "port")
+        except InputError as e:
+            raise InputError(f"{e.message} in '{shown(whole)}'") from None
     if text in SERVICE_PORTS:
         return SERVICE_PORTS[text]
-    raise InputError(f"'{whole}' is not a port, a port range lo-hi or a known service name")
+    raise InputError(f"'{shown(whole)}' is not a port, a port range lo-hi or a known service name")

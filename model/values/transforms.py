@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.numbers import is_ascii_int, shown
 
 ENCRYPTIONS: tuple[str, ...] = ("NULL", "DES", "3DES", "AES128", "AES192", "AES256")
 AUTHENTICATIONS: tuple[str, ...] = ("MD5", "SHA1", "SHA2_256", "SHA2_384", "SHA2_512")
@@ -102,8 +103,9 @@ def _unknown(whole: str) -> InputError:
 
 
 def _lifetime(text: str, whole: str, what: str, minimum: int) -> int:
-    if not text.isdigit():
-        raise InputError(f"transform '{whole}': lifetime {what} '{text}' is not a number")
+    if not is_ascii_int(text):
+        raise InputError(f"transform '{shown(whole)}': lifetime {what} '{shown(text)}' is not a "
+                         "number")
     value = int(text)
     if value != 0 and not minimum <= value <= MAX_LIFETIME:
         raise InputError(

@@ -117,7 +117,7 @@ def check_protocol(options: QMOptions, property_ids: Sequence[str] | None = None
                     message = "fair cycle without installation at: " + outcome_text(model, final)
             elif not ex.complete:
                 verdict = "unknown"
-                message = f"state budget of {max_states} exhausted"
+                message = ex.stop_reason or f"state budget of {max_states} exhausted"
             else:
                 message = f"proved over {ex.states} states"
                 if pid == "qm.spi-unique":

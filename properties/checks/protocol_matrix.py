@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qmcheck.model.quickmode.options import PROFILES, QMOptions, options_from_mapping
-from qmcheck.model.values.errors import InputError
+from qmcheck.model.quickmode.scenario_options import check_protocol_section
 from qmcheck.properties.checks.protocol import QM_IDS, ProtocolRun, check_protocol
 from qmcheck.properties.results import Result
 
@@ -113,12 +113,8 @@ def scenario_plan(mapping: Mapping[str, Any] | None, source: str = "<scenario>",
                   ) -> tuple[list[str], QMOptions, Sequence[tuple[str, dict[str, bool]]]]:
     """Profiles, base options and fault settings that a ``protocol:`` mapping asks for: the
     one setting it names when it sets a fault option, else ``settings``."""
-    data = dict(mapping or {})
-    wanted = data.pop("profiles", data.pop("profile", list(PROFILES)))
-    profiles = [wanted] if isinstance(wanted, str) else list(wanted)
-    for p in profiles:
-        if p not in PROFILES:
-            raise InputError(f"unknown profile {p!r}", source=source, field="protocol.profiles")
+    data = check_protocol_section(mapping, None, source)
+    profiles = data.pop("profiles", list(PROFILES))
     base = options_from_mapping(data, source=source)
     if {k.replace("-", "_") for k in data} & set(FAULT_KEYS):
         settings = [("scenario", {k: bool(getattr(base, k)) for k in FAULT_KEYS})]

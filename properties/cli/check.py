@@ -26,14 +26,17 @@ from qmcheck.properties.checks.protocol_smt import smt_protocol_results
 from qmcheck.properties.cli.conflicts import check_step as policy_step
 from qmcheck.properties.cli.negotiate import outcome_result
 from qmcheck.properties.cli.options import (
+    add_budget_options,
     add_out_option,
     add_output_options,
     add_progress_option,
+    check_scenario_protocol,
     max_findings,
     progress_enabled,
     scenario_profiles,
 )
 from qmcheck.properties.cli.peers import check_step as peers_step
+from qmcheck.properties.engines.explicit import set_budget
 from qmcheck.properties.reports.check_text import render_check_text
 from qmcheck.properties.reports.output import Written, output_dir
 from qmcheck.properties.reports.progress import LazyProgress
@@ -62,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         help="run the protocol under every fault setting of the results "
                              "matrix, not only the scenario's")
     add_out_option(parser)
+    add_budget_options(parser)
     add_progress_option(parser)
     add_output_options(parser, ("text", "json", "sarif", "html"))
     parser.set_defaults(handler=run)
@@ -153,7 +157,9 @@ STEPS: list[CheckStep] = [negotiation_results, policy_step, peers_step, protocol
 def run(args: argparse.Namespace) -> Report:
     """Validate the options and the scenario, then run every step."""
     limit = max_findings(args)
+    set_budget(args.max_states, args.max_memory)
     scenario = load_scenario(args.scenario)
+    check_scenario_protocol(scenario)
     out = output_dir(args.out, force=args.force)  # after the input is known to be good
     report = Report("check", [args.scenario or scenario.source],
                     text_renderer=render_check_text, min_severity=args.severity,

@@ -20,6 +20,7 @@ from qmcheck.properties.checks.policy import (
 from qmcheck.properties.cli.options import (
     add_output_options,
     add_progress_option,
+    cli_seconds,
     progress_enabled,
 )
 from qmcheck.properties.reports.progress import LazyProgress
@@ -37,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--property", action="append", choices=list(POLICY_PROPERTIES),
                         metavar="ID", help="check only this property (repeatable; default: "
                         f"all of {', '.join(POLICY_PROPERTIES)})")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    parser.add_argument("--timeout", type=cli_seconds("--timeout"), default=DEFAULT_TIMEOUT,
+                        metavar="SECONDS",
                         help="z3 time limit per query; past it the verdict is unknown "
                              f"(default {DEFAULT_TIMEOUT:g})")
     add_progress_option(parser)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from qmcheck.model.quickmode.scenario_options import check_protocol_section
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, profile_options
 from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.numbers import parse_int, parse_seconds
 from qmcheck.model.values.policy import Scenario
 from qmcheck.properties.results import SEVERITIES
 
@@ -79,12 +82,55 @@ def progress_enabled(args: argparse.Namespace) -> bool:
     return sys.stdout.isatty() and sys.stderr.isatty()
 
 
+def add_budget_options(parser: argparse.ArgumentParser, *, with_states: bool = True) -> None:
+    """``--max-states`` and ``--max-memory``: an exploration beyond them stops with
+    ``unknown`` (exit 3), never with an out-of-memory kill."""
+    if with_states:
+        parser.add_argument("--max-states", type=cli_int("--max-states", 1, 10**9),
+                            default=None, metavar="N",
+                            help="state budget per exploration; beyond it results are unknown "
+                                 "(default 20000000)")
+    parser.add_argument("--max-memory", type=cli_int("--max-memory", 16, 2**20), default=None,
+                        metavar="MB", help="memory budget of the process in MB; beyond it "
+                        "results are unknown (default: 80%% of the memory available at start)")
+
+
+def cli_int(option: str, lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number lo..hi in ASCII digits (``-5``, ``²`` refused)."""
+    def parse(text: str) -> int:
+        try:
+            return parse_int(text, lo, hi, option)
+        except InputError as e:
+            raise argparse.ArgumentTypeError(e.message) from None
+
+    parse.__name__ = option
+    return parse
+
+
+def cli_seconds(option: str, maximum: float = 7 * 24 * 3600.0) -> Callable[[str], float]:
+    """An argparse ``type``: seconds, positive and finite (``nan``, ``inf``, ``1e308``,
+    ``-1`` refused)."""
+    def parse(text: str) -> float:
+        try:
+            return parse_seconds(text, option, maximum=maximum)
+        except InputError as e:
+            raise argparse.ArgumentTypeError(e.message) from None
+
+    parse.__name__ = option
+    return parse
+
+
+def check_scenario_protocol(scenario: Scenario) -> dict[str, Any]:
+    """The scenario's ``protocol:`` section, strictly checked (InputError with file, line and
+    field ``protocol.KEY``)."""
+    return check_protocol_section(scenario.protocol, scenario.protocol_lines,
+                                  str(scenario.source))
+
+
 def scenario_profiles(scenario: Scenario) -> list[str]:
     """The profiles a scenario asks for (``protocol: profiles:`` or ``profile:``); the guide's
     profile (hpux) when it names none."""
-    protocol = scenario.protocol or {}
-    wanted = protocol.get("profiles", protocol.get("profile", [DEFAULT_PROFILE]))
-    names = [wanted] if isinstance(wanted, str) else list(wanted)
+    names = check_scenario_protocol(scenario).get("profiles", [DEFAULT_PROFILE])
     for name in names:
         if str(name) not in PROFILE_OPTIONS:
             raise InputError(f"unknown profile {name!r} (expected one of "

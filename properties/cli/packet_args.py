@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from qmcheck.model.formats.json_text import parse_json
 from qmcheck.model.formats.loader import read_text
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.packet import Packet, make_packet, packet_from_json
@@ -48,14 +48,11 @@ def packets_from_args(args: argparse.Namespace) -> list[Packet]:
 def read_packet_file(path: str) -> list[Packet]:
     """One JSON packet per line; blank lines and lines starting with # are skipped."""
     packets: list[Packet] = []
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
+    for number, line in enumerate(read_text(path, "a packet file").splitlines(), start=1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"not a JSON object: {e.msg}", source=path, line=number) from None
+        obj = parse_json(text, path, number, max_depth=2)
         try:
             packets.append(packet_from_json(obj))
         except InputError as e:

@@ -20,6 +20,8 @@ from qmcheck.properties.checks.peers import DEFAULT_TIMEOUT, peers_results
 from qmcheck.properties.cli.options import (
     add_output_options,
     add_progress_option,
+    cli_int,
+    cli_seconds,
     progress_enabled,
     scenario_profiles,
 )
@@ -40,10 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                              "(default: hpux; all: every profile)")
     parser.add_argument("--summary", action="store_true",
                         help="add the traffic summary (what will be protected, how)")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+    parser.add_argument("--timeout", type=cli_seconds("--timeout"), default=DEFAULT_TIMEOUT,
+                        metavar="SECONDS",
                         help=f"solver timeout per query (default {DEFAULT_TIMEOUT:g}); a "
                              "timeout gives 'unknown'")
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
+    parser.add_argument("--jobs", type=cli_int("--jobs", 1, 256), default=None, metavar="N",
                         help="analyse the directions and profiles in N processes (default: "
                              "one per core for hosts with 2,000 policies or more, else 1; "
                              "the report is the same)")

@@ -19,14 +19,17 @@ from qmcheck.model.quickmode.options import (
     QMOptions,
 )
 from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.numbers import parse_int
 from qmcheck.properties.checks.protocol import QM_IDS, check_protocol, validate_ids
 from qmcheck.properties.checks.protocol_matrix import run_matrix, write_matrix
 from qmcheck.properties.cli.options import (
+    add_budget_options,
     add_out_option,
     add_output_options,
     add_progress_option,
     progress_enabled,
 )
+from qmcheck.properties.engines.explicit import set_budget
 from qmcheck.properties.reports.output import Written, output_dir, output_file
 from qmcheck.properties.reports.progress import LazyProgress
 from qmcheck.properties.results import Report
@@ -35,14 +38,9 @@ from qmcheck.properties.results import Report
 def _int_in(name: str, lo: int, hi: int) -> type[int]:
     def parse(text: str) -> int:
         try:
-            value = int(text)
-        except ValueError:
-            raise InputError(f"{name} must be an integer, got {text!r}",
-                             source="<command line>", field=name) from None
-        if not lo <= value <= hi:
-            raise InputError(f"{name} must be from {lo} to {hi}, got {value}",
-                             source="<command line>", field=name)
-        return value
+            return parse_int(text, lo, hi, f"--{name}")
+        except InputError as e:
+            raise InputError(e.message, source="<command line>", field=f"--{name}") from None
 
     parse.__name__ = name
     return parse  # type: ignore[return-value]
@@ -81,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_out_option(p)
     p.add_argument("--max-states", type=str, default="20000000", metavar="N",
                    help="state budget; beyond it results are unknown (default 20000000)")
+    add_budget_options(p, with_states=False)
     p.add_argument("--matrix", metavar="DIR", default=None,
                    help="run every fault setting and write matrix.md and matrix.csv into DIR "
                         "(a new or empty folder)")
@@ -100,7 +99,7 @@ def profiles_of(text: str) -> list[str]:
     if text == "all":
         return list(PROFILES)
     if text not in PROFILES + MUTANTS:
-        raise InputError(f"unknown profile {text!r} (expected {', '.join(PROFILES)} or all)",
+        raise InputError(f"unknown profile '{text}' (expected {', '.join(PROFILES)} or all)",
                          source="<command line>", field="profile")
     return [text]
 
@@ -118,6 +117,7 @@ def run(args: argparse.Namespace) -> Report:
         max_duplicates=_int_in("max-duplicates", 0, 4)(args.max_duplicates),
         eager_timers=args.eager_timers)
     max_states = _int_in("max-states", 1, 10**9)(args.max_states)
+    set_budget(None, args.max_memory)
     out = output_dir(args.out, force=args.force)
     matrix = output_dir(args.matrix, "--matrix", force=args.force)
     dots: dict[str, Path | None] = {}

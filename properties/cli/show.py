@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from qmcheck.model.values.errors import InputError
 from qmcheck.properties.results import Report, Result
-from qmcheck.properties.traces.counterexample import load_trace, replay
+from qmcheck.properties.traces.counterexample import load_trace, verify_trace
 from qmcheck.properties.traces.render import render_trace
 
 
@@ -34,11 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> Report:
     trace = load_trace(args.trace)
-    try:
-        replay(trace)
-    except ValueError as error:
-        raise InputError(f"the trace does not replay: {error}", source=args.trace,
-                         field="steps") from None
+    verify_trace(trace, args.trace)
     report = ShowReport("show", [args.trace])
     report.add(Result(trace["property"], "refuted", (trace["options"]["profile"],),
                       severity="note", engine="replay", message=str(trace.get("message", "")),

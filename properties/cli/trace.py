@@ -10,15 +10,15 @@ from __future__ import annotations
 import argparse
 
 from qmcheck.model.formats.loader import read_text
-from qmcheck.model.quickmode.options import PROFILES
-from qmcheck.properties.cli.options import add_output_options
+from qmcheck.model.quickmode.options import MAX_RETRANSMITS, PROFILES
+from qmcheck.properties.cli.options import add_output_options, cli_int
 from qmcheck.properties.results import Report, Result
 from qmcheck.properties.traces.inclusion import smallest_bound
 from qmcheck.properties.traces.strongswan_log import (
+    load_charon_log,
     negotiations,
     of_negotiation,
     outcome,
-    parse_charon_log,
 )
 
 
@@ -30,21 +30,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("responder", metavar="RESPONDER.log", help="the responder's charon log")
     parser.add_argument("--profile", choices=list(PROFILES), default="strongswan",
                         help="implementation profile of the model (default: strongswan)")
-    parser.add_argument("--max-retransmits", type=int, default=4, metavar="N",
+    parser.add_argument("--max-retransmits", type=cli_int("--max-retransmits", 0, MAX_RETRANSMITS),
+                        default=4, metavar="N",
                         help="largest retransmission bound to try (default 4)")
     add_output_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> Report:
-    i_all = parse_charon_log(read_text(args.initiator), "I")
-    r_all = parse_charon_log(read_text(args.responder), "R")
+    max_retransmits = int(args.max_retransmits)
+    i_all = load_charon_log(read_text(args.initiator, "a charon log"), "I", args.initiator)
+    r_all = load_charon_log(read_text(args.responder, "a charon log"), "R", args.responder)
     report = Report("trace", [args.initiator, args.responder])
     initiated = [m for m in negotiations(i_all)
                  if any(e.kind == "send" and e.message == "msg1" for e in i_all if e.mid == m)]
     for mid in initiated:
         i_ev, r_ev = of_negotiation(i_all, mid), of_negotiation(r_all, mid)
-        result = smallest_bound(i_ev, r_ev, args.profile, args.max_retransmits)
+        result = smallest_bound(i_ev, r_ev, args.profile, max_retransmits)
         verdict = "holds" if result.included else "refuted"
         status = outcome(i_ev, r_ev)
         if result.included:
@@ -54,13 +56,14 @@ def run(args: argparse.Namespace) -> Report:
                        f"{' '.join(result.path)}")
         else:
             message = (f"Quick Mode {mid} ({status}) is not a path of the {args.profile} model "
-                       f"(up to {args.max_retransmits} retransmissions); no step explains "
+                       f"(up to {max_retransmits} retransmissions); no step explains "
                        f"{' / '.join(result.blocked_at) or 'the end'}")
         report.add(Result(
             "trace.inclusion", verdict, (str(mid),), "error", "explicit", message,
             {"events": [e.to_json() for e in i_ev + r_ev]},
             extra={"outcome": status, "inclusion": result.to_json()}))
     if not initiated:
-        report.add(Result("trace.inclusion", "holds", (), "note", "explicit",
-                          "the initiator's log holds no Quick Mode it started"))
+        report.add(Result("trace.inclusion", "unknown", (), "warning", "explicit",
+                          "nothing to check: the initiator's log holds no Quick Mode it "
+                          "started"))
     return report

@@ -19,6 +19,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 import time
 from collections import deque
@@ -38,6 +40,7 @@ LOCAL_IDS = (
     "qm.no-orphan",
 )
 SUMMARY = 99  # marker in position 1 of a finished component's summary
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Exploration:
     local_acyclic: bool = True
     reduced: bool = False
     complete: bool = True
+    stop_reason: str = ""  # why an incomplete exploration stopped (state or memory budget)
     seconds: float = 0.0
     max_depth: int = 0
     first_bad: dict[str, State] = field(default_factory=dict)
@@ -87,10 +91,11 @@ class ExplicitEngine:
         self.model = model
         self.por = por
         self.symmetry = symmetry
-        self.max_states = max_states
         self.build_graph = build_graph
         self.progress = progress
         self.progress_every = progress_every
+        self.max_states = min(max_states, BUDGET.max_states or max_states)
+        self.max_memory = memory_budget()
         self.infos: dict[Local, LocalInfo] = {}
         self.acyclic = True
         self._analyse_locals()
@@ -167,6 +172,7 @@ class ExplicitEngine:
         m = self.model
         out = Exploration(local_states=len(self.infos), local_acyclic=self.acyclic,
                           reduced=self.reduced)
+        announce_estimate(self)
         start = time.perf_counter()
         last = start
         parents = out.parents
@@ -245,6 +251,13 @@ class ExplicitEngine:
                 out.max_depth = depth
             if len(parents) > self.max_states:
                 out.complete = False
+                out.stop_reason = (f"state budget of {self.max_states} exhausted (raise it with "
+                                   "--max-states)")
+                break
+            if done % 4096 == 0 and resident_bytes() > self.max_memory:
+                out.complete = False
+                out.stop_reason = (f"memory budget of {self.max_memory // 2**20} MB exhausted "
+                                   f"after {len(parents)} states (raise it with --max-memory)")
                 break
             if self.progress is not None and done % 4096 == 0:
                 now = time.perf_counter()
@@ -324,6 +337,94 @@ def fair_bad_cycle(exploration: Exploration, engine: ExplicitEngine) -> State | 
             if cset - drop:
                 work.append(cset - drop)
     return None
+
+
+# -- resource budgets (issue 13): stop cleanly with "unknown" instead of an out-of-memory kill
+
+
+@dataclass
+class Budget:
+    """Limits set by the command line (``--max-states``, ``--max-memory``); None: defaults."""
+
+    max_states: int | None = None
+    max_memory: int | None = None  # bytes of resident memory of the whole process
+
+
+BUDGET = Budget()
+AVAILABLE_SHARE = 0.8  # default memory budget: this share of the memory available at start
+ANNOUNCE_BYTES = 512 * 2**20  # explorations that may need more memory are announced
+
+
+def set_budget(max_states: int | None = None, max_memory_mb: int | None = None) -> None:
+    """Set the budgets of the following explorations (None: the defaults)."""
+    BUDGET.max_states = max_states
+    BUDGET.max_memory = None if max_memory_mb is None else max_memory_mb * 2**20
+
+
+def resident_bytes() -> int:
+    """The process's resident memory now (Linux /proc; elsewhere its peak)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def available_bytes() -> int | None:
+    """Memory available to new allocations (MemAvailable of /proc/meminfo), if known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def memory_budget() -> int:
+    """The memory budget: ``--max-memory``, else most of what is available now."""
+    if BUDGET.max_memory is not None:
+        return BUDGET.max_memory
+    available = available_bytes()
+    if available is None:
+        return 2**62
+    return resident_bytes() + int(available * AVAILABLE_SHARE)
+
+
+def bytes_per_state(components: int) -> int:
+    """Measured: about 270 bytes per stored state with 8 negotiations (parents map, queue)."""
+    return 150 + 16 * components
+
+
+def state_bound(engine: ExplicitEngine) -> int:
+    """An upper bound of the (reduced) states an exploration can store."""
+    n = engine.model.options.components
+    locals_ = len(engine.infos)
+    if engine.reduced:
+        summaries = len({engine.summary(loc) for loc, inf in engine.infos.items()
+                         if not inf.succ})
+        return (locals_ + 1) * math.comb(summaries + n, n)
+    if engine.symmetry:
+        return math.comb(locals_ + n - 1, n)
+    return int(locals_ ** n)
+
+
+def announce_estimate(engine: ExplicitEngine) -> None:
+    """Print the estimate of states and memory before an exploration that may be large (or
+    may exceed the memory budget)."""
+    bound = state_bound(engine)
+    states = min(bound, engine.max_states)
+    need = states * bytes_per_state(engine.model.options.components)
+    if need < ANNOUNCE_BYTES and resident_bytes() + need < engine.max_memory:
+        return
+    label = engine.model.options.label()
+    print(f"qmcheck: {engine.model.options.profile} {label}: up to {states:,} states "
+          f"(upper bound {bound:.3g}), about {need // 2**20:,} MB; budgets: {engine.max_states:,} "
+          f"states (--max-states), {engine.max_memory // 2**20:,} MB (--max-memory)",
+          file=sys.stderr, flush=True)
 
 
 def stderr_progress(message: str) -> None:

@@ -14,10 +14,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+from qmcheck.model.formats.json_text import parse_json
+from qmcheck.model.formats.loader import read_text
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.interface import State
 from qmcheck.model.quickmode.options import QMOptions
 from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.text import shown
+from qmcheck.properties.catalogue import info
 from qmcheck.properties.engines.explicit import ExplicitEngine, Exploration
 
 FORMAT = "qmcheck-qm-trace"
@@ -92,15 +96,28 @@ def save_trace(trace: dict[str, Any], directory: Path, *, renderings: bool = Tru
     return path
 
 
+MAX_STEPS = 10_000  # longer traces are refused (explored counterexamples are far shorter)
+MAX_MESSAGE = 4000  # the message is free text (a note of the run), shown escaped
+TOP_KEYS = ("format", "version", "property", "message", "options", "variables", "steps")
+
+
 def load_options(trace: dict[str, Any], source: str) -> QMOptions:
-    """The model options recorded in a trace (InputError when they are malformed)."""
+    """The model options recorded in a trace (InputError when they are malformed): every
+    field of ``QMOptions`` with its exact type (booleans are booleans, numbers integers)."""
     raw = trace.get("options")
     if not isinstance(raw, dict):
         raise InputError("the trace has no 'options' object", source=source, field="options")
-    known = set(QMOptions.__dataclass_fields__)
-    unknown = sorted(set(raw) - known)
+    fields = QMOptions.__dataclass_fields__
+    unknown = sorted(set(raw) - set(fields))
     if unknown:
-        raise InputError(f"unknown option {unknown[0]!r}", source=source, field="options")
+        raise InputError(f"unknown option '{shown(unknown[0])}'", source=source,
+                         field="options")
+    for name, value in raw.items():
+        default = fields[name].default
+        kind = type(default)
+        if type(value) is not kind:
+            raise InputError(f"must be {kind.__name__}, not {shown(value)}", source=source,
+                             field=f"options.{name}")
     try:
         return QMOptions(**raw)
     except InputError as error:
@@ -110,38 +127,91 @@ def load_options(trace: dict[str, Any], source: str) -> QMOptions:
 
 
 def load_trace(path: str | Path) -> dict[str, Any]:
-    """Read and validate a trace file; every problem is an InputError (exit 2)."""
+    """Read and validate a trace file against its schema (format ``qmcheck-qm-trace``,
+    version 1): every field with its type, nesting and integers bounded. Every problem is an
+    InputError (exit 2). ``verify_trace`` then checks the content by replaying it."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as error:
-        raise InputError(f"cannot read the file: {error.strerror}", source=source) from None
-    try:
-        trace = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(f"not JSON: {error.msg}", source=source, line=error.lineno) from None
+    trace = parse_json(read_text(source, "a counterexample trace"), source)
     if not isinstance(trace, dict) or trace.get("format") != FORMAT:
         raise InputError(f"not a qmcheck counterexample (expected format {FORMAT!r})",
                          source=source, field="format")
-    if trace.get("version") != VERSION:
-        raise InputError(f"unsupported version {trace.get('version')!r} (this is {VERSION})",
-                         source=source, field="version")
+    if type(trace.get("version")) is not int or trace.get("version") != VERSION:
+        raise InputError(f"unsupported version {shown(trace.get('version'))} (this is "
+                         f"{VERSION})", source=source, field="version")
+    unknown = sorted(set(trace) - set(TOP_KEYS))
+    if unknown:
+        raise InputError(f"unknown key '{shown(unknown[0])}'", source=source,
+                         field=shown(unknown[0]))
     load_options(trace, source)
+    for key in ("property", "message"):
+        if not isinstance(trace.get(key), str):
+            raise InputError(f"'{key}' must be a string", source=source, field=key)
+    if len(trace["message"]) > MAX_MESSAGE:
+        raise InputError(f"'message' is longer than {MAX_MESSAGE} characters", source=source,
+                         field="message")
+    if info(trace["property"]) is None or not trace["property"].startswith("qm."):
+        raise InputError(f"unknown property '{shown(trace['property'])}'", source=source,
+                         field="property")
+    if not isinstance(trace.get("variables"), list) or not all(
+            isinstance(v, str) for v in trace["variables"]):
+        raise InputError("'variables' must be a list of names", source=source,
+                         field="variables")
     steps = trace.get("steps")
     if not isinstance(steps, list) or not steps:
         raise InputError("'steps' must be a non-empty list", source=source, field="steps")
+    if len(steps) > MAX_STEPS:
+        raise InputError(f"more than {MAX_STEPS} steps", source=source, field="steps")
     for i, step in enumerate(steps):
         if not isinstance(step, dict) or not isinstance(step.get("raw"), list) \
                 or not isinstance(step.get("state"), list):
             raise InputError(f"step {i} needs 'state' and 'raw' lists", source=source,
                              field=f"steps[{i}]")
+        if not all(isinstance(c, list) and all(type(x) is int for x in c)
+                   for c in step["raw"]):
+            raise InputError(f"step {i}: 'raw' must be lists of integers", source=source,
+                             field=f"steps[{i}].raw")
         if i and (not isinstance(step.get("action"), str)
-                  or not isinstance(step.get("negotiation"), int)):
+                  or type(step.get("negotiation")) is not int):
             raise InputError(f"step {i} needs 'negotiation' and 'action'", source=source,
                              field=f"steps[{i}]")
-    if not isinstance(trace.get("property"), str):
-        raise InputError("'property' must be a string", source=source, field="property")
     return trace
+
+
+def verify_trace(trace: dict[str, Any], source: str) -> State:
+    """Replay a loaded trace and check every recorded field against the trace the model
+    rebuilds from its steps; a trace edited anywhere is an InputError naming the field."""
+    try:
+        final = replay(trace)
+    except ValueError as error:
+        raise InputError(f"the trace does not replay: {error}", source=source,
+                         field="steps") from None
+    model = QMModel(load_options(trace, source))
+    state = model.init_states()[0]
+    steps: list[tuple[int, str, State]] = [(-1, "", state)]
+    for step in trace["steps"][1:]:
+        state = model.next_state(state, (step["negotiation"] - 1, step["action"]))
+        steps.append((step["negotiation"] - 1, step["action"], state))
+    expected = json.loads(json.dumps(build_trace(model, trace["property"], trace["message"],
+                                                 steps)))
+    if expected != trace:
+        raise InputError(f"the trace was changed: {_first_difference(expected, trace)} differs "
+                         "from what its steps produce", source=source,
+                         field=_first_difference(expected, trace))
+    return final
+
+
+def _first_difference(expected: Any, got: Any, path: str = "") -> str:
+    """The path of the first field where two JSON values differ (``steps[3].state``)."""
+    if isinstance(expected, dict) and isinstance(got, dict):
+        for key in sorted(set(expected) | set(got)):
+            if expected.get(key) != got.get(key):
+                return _first_difference(expected.get(key), got.get(key),
+                                         f"{path}.{key}" if path else str(key))
+    if isinstance(expected, list) and isinstance(got, list) and len(expected) == len(got):
+        for i, (e, g) in enumerate(zip(expected, got, strict=True)):
+            if e != g:
+                return _first_difference(e, g, f"{path}[{i}]")
+    return shown(path or "the document")
 
 
 def replay(trace: dict[str, Any]) -> State:

@@ -38,6 +38,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from qmcheck.model.values.errors import InputError
+from qmcheck.model.values.numbers import parse_int
+
 _LINE = re.compile(r"^(?:(?P<time>\S+(?: \S+)*?) )?(?P<thread>\d+)\[(?P<group>[A-Z]+)\] "
                    r"(?P<text>.*)$")
 _QM = re.compile(r"^(generating|parsed) QUICK_MODE (request|response) (\d+) \[ ?(.*?) ?\]$")
@@ -135,6 +138,38 @@ def _with_mid(event: Event, mid: int) -> Event:
                  event.retransmit, event.detail)
 
 
+MIN_LOG_SHARE = 0.9  # the share of non-blank lines that must be charon log lines
+
+
+def _mid(text: str, line: int) -> int:
+    """A message ID: ASCII digits, 32 bits."""
+    try:
+        return parse_int(text, 0, 2**32 - 1, "message ID")
+    except InputError as e:
+        raise e.located(line=line, field="message ID") from None
+
+
+def check_charon_log(text: str, source: str) -> None:
+    """Refuse text that is not a charon file log (a policy file, garbage, an empty file):
+    at least one line, and nearly all lines, of the form ``[TIME ]THREAD[GROUP] message``."""
+    lines = [(n, raw) for n, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
+    bad = [n for n, raw in lines if not _LINE.match(raw.rstrip())]
+    if not lines:
+        raise InputError("not a charon log: the file is empty", source=source, line=1)
+    if bad and (len(bad) > (1 - MIN_LOG_SHARE) * len(lines) or bad[0] == lines[0][0]):
+        raise InputError("not a charon log: the line is not of the form "
+                         "'[TIME ]THREAD[GROUP] message'", source=source, line=bad[0])
+
+
+def load_charon_log(text: str, host: str, source: str) -> list[Event]:
+    """``parse_charon_log`` of a checked log (InputError naming the file and line)."""
+    check_charon_log(text, source)
+    try:
+        return parse_charon_log(text, host)
+    except InputError as e:
+        raise e.located(source=source) from None
+
+
 def parse_charon_log(text: str, host: str) -> list[Event]:
     """The Quick Mode events of one charon log, in log order, each labelled with ``host``."""
     st = _State(host)
@@ -166,7 +201,7 @@ def parse_charon_log(text: str, host: str) -> list[Event]:
 def _parse_line(st: _State, number: int, thread: str, body: str) -> None:
     host = st.host
     if m := _QM.match(body):
-        verb, kind, mid, payloads = m.group(1), m.group(2), int(m.group(3)), m.group(4)
+        verb, kind, mid, payloads = m.group(1), m.group(2), _mid(m.group(3), number), m.group(4)
         has_sa = " SA " in f" {payloads} "
         message = "msg2" if kind == "response" else ("msg1" if has_sa else "msg3")
         st.qm(thread, mid)
@@ -179,17 +214,17 @@ def _parse_line(st: _State, number: int, thread: str, body: str) -> None:
                 st.open_request[thread] = mid
         return
     if m := _RETRANSMIT.match(body):
-        mid = int(m.group(3))
+        mid = _mid(m.group(3), number)
         st.add(Event(host, number, "send", st.last_sent.get(mid, "?"), mid, retransmit=True,
                      detail=f"retransmit {m.group(1)}"))
         return
     if m := _DUP_RESPONSE.match(body):
-        mid = int(m.group(1))
+        mid = _mid(m.group(1), number)
         st.add(Event(host, number, "recv", "msg2", mid, retransmit=True))
         st.add(Event(host, number, "send", "msg3", mid, retransmit=True))
         return
     if m := _DUP_REQUEST.match(body):
-        mid = int(m.group(1))
+        mid = _mid(m.group(1), number)
         st.add(Event(host, number, "recv", "msg1", mid, retransmit=True))
         st.add(Event(host, number, "send", "msg2", mid, retransmit=True))
         return

@@ -1,0 +1,1 @@
+"""Fuzz and regression tests for hostile input (issue 13, docs/RELIABILITY.md)."""
