@@ -28,7 +28,7 @@ def representatives(a: Host, b: Host, family: int) -> list[Packet]:
     port_spans: list[tuple[int, int]] = []
     protos = {0, 1, 6, 17}
     for h in (a, b):
-        addr_spans.extend((x, x) for f, x in h.addresses if f == family)
+        addr_spans.extend((v.lo, v.hi) for v in h.scope_values() if v.family == family)
         for p in h.policies:
             if p.family in (None, family):
                 for f in (p.source, p.destination):

@@ -15,7 +15,9 @@ the encoding gives, as z3 terms over ``p``:
 
 Only policies whose box (a hull of their fields) can meet ``i``'s traffic enter a term: a
 sound pruning, as the other policies' predicates are false there. The concrete semantics in
-``semantics/negotiation.py`` is the reference; tests compare the two on every packet of small universes.
+``semantics/negotiation.py`` is the reference; tests compare the two on every packet of small
+universes. Policies of one direction (DESIGN.md 2) enter I's outbound and R's inbound lookups
+as they apply; R's reply lookup is compared with the chosen policy (``lookup.reply_agrees``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import z3
 from qmcheck.model.encodings.z3_policies import (
     SymPacket,
 )
+from qmcheck.model.semantics.lookup import reply_agrees
 from qmcheck.model.semantics.negotiation import NegotiationOptions, choose_proposal
 from qmcheck.model.values.addresses import AddressFilter, AddressValue, Family, max_address
 from qmcheck.model.values.packet import Packet
@@ -487,10 +490,15 @@ class PairEncoding:
     i_order: list[Policy] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.i_order = [q for q in self.initiator.ordered()
+        # I's lookup of its outbound packet, R's of the packet as it arrives (and R's search
+        # for the selectors) see the policies of those directions (DESIGN.md 2).
+        self.i_order = [q for q in self.initiator.applicable("out")
                         if q.family in (None, self.family)]
-        self.r_order = [q for q in self.responder.ordered()
+        self.r_order = [q for q in self.responder.applicable("in")
                         if q.family in (None, self.family)]
+        # R's lookup of its reply (outbound) when some policy applies to one direction only.
+        self.r_out_order = [q for q in self.responder.applicable("out")
+                            if q.family in (None, self.family)]
         self.ctx = z3.Context()
         self.points = self._breakpoints()
         names = ("local", "remote", "lport", "rport")
@@ -504,7 +512,8 @@ class PairEncoding:
         self.rp = SymPacket(self.family, p.remote, p.local, p.rport, p.lport, p.protocol)
         self.r_position = {id(q): n for n, q in enumerate(self.r_order)}
         # positions of I's and R's policies, and "none" beyond them all
-        self.bits = (max(len(self.i_order), len(self.r_order)) + 1).bit_length()
+        self.bits = (max(len(self.i_order), len(self.r_order), len(self.r_out_order))
+                     + 1).bit_length()
         self.none = (1 << self.bits) - 1
         self.i_boxes = [policy_box(q, self.family, False) for q in self.i_order]
         self.r_boxes = [policy_box(q, self.family, True) for q in self.r_order]
@@ -531,7 +540,8 @@ class PairEncoding:
             if hi + 1 <= limit:
                 dims[dim].add(hi + 1)
 
-        for policies, mirrored in ((self.i_order, False), (self.r_order, True)):
+        for policies, mirrored in ((self.i_order, False), (self.r_order, True),
+                                   (self.r_out_order, True)):
             for q in policies:
                 src, dst = (2, 3) if not mirrored else (3, 2)
                 add(src, q.source_port.lo, q.source_port.hi, MAX_PORT)
@@ -543,9 +553,9 @@ class PairEncoding:
                 for v in q.destination.values:
                     add(0 if mirrored else 1, v.lo, v.hi, top)
         for host, dim in ((self.initiator, 0), (self.responder, 1)):
-            for f, a in host.addresses:
-                if f == self.family:
-                    add(dim, a, a, top)
+            for v in host.scope_values():
+                if v.family == self.family:
+                    add(dim, v.lo, v.hi, top)
         return [sorted(d) for d in dims]
 
     def concrete(self, model: z3.ModelRef) -> Packet:
@@ -573,9 +583,10 @@ class PairEncoding:
             if len(pts) < (1 << var.size()):  # numbers beyond the last interval are unused
                 parts.append(_ule(var, const(len(pts) - 1, var.size(), self.ctx)))
         for host, var in ((self.initiator, self.p.local), (self.responder, self.p.remote)):
-            if host.addresses:
-                mine = [a for f, a in host.addresses if f == self.family]
-                parts.append(to_z3(_or(*[in_range(var, a, a) for a in mine]), self.ctx))
+            scope = host.scope_values()
+            if scope:
+                mine = [v for v in scope if v.family == self.family]
+                parts.append(to_z3(_or(*[in_range(var, v.lo, v.hi) for v in mine]), self.ctx))
         return z3.And(*parts)
 
     def i_match(self, n: int) -> z3.BoolRef | bool:
@@ -689,6 +700,20 @@ class PairEncoding:
             best = z3.If(better, mine + theirs, best)
         return idx
 
+    def reply_ok(self, chosen: z3.BitVecRef, cands: list[int]) -> z3.BoolRef | bool:
+        """R's lookup of its reply (outbound) agrees with the chosen policy (the twin of
+        ``lookup.reply_agrees``); always true when every policy of R is mirrored."""
+        if not self.responder.directional:
+            return True
+        outs = self.r_out_order
+        reply = self._chain(list(range(len(outs))), [match(q, self.rp) for q in outs])
+        parts: list[z3.BoolRef | bool] = []
+        for k in cands:
+            q = self.r_order[k]
+            fine = [m for m, o in enumerate(outs) if reply_agrees(q, o)]
+            parts.append(_and(eq_const(chosen, k), _or(*[eq_const(reply, m) for m in fine])))
+        return _or(*parts)
+
     def agreeable(self, n: int, k: int) -> bool:
         """Does R's ``k``-th policy accept a proposal of I's ``n``-th (IPsec, a common
         transform)? A constant: proposals are the policies' transform lists."""
@@ -710,6 +735,7 @@ class RegionTerms:
     success: z3.BoolRef | bool
     r_ipsec: z3.BoolRef | bool
     candidates: list[int]
+    reply_ok: z3.BoolRef | bool = True  # R's reply lookup agrees with the chosen policy
     weight: int = 0  # how many policies the terms mention (heavy regions are solved alone)
 
 
@@ -737,4 +763,5 @@ def region_terms(enc: PairEncoding, n: int) -> RegionTerms:
     chosen, cover, cands = enc.choice(n)
     success = _or(*[_and(eq_const(chosen, k), cover[k]) for k in cands if enc.agreeable(n, k)])
     return RegionTerms(n, enc.region(n), chosen, look, success, r_ipsec, cands,
+                       enc.reply_ok(chosen, cands),
                        len(enc.earlier(n)) + len(lcands) + len(cands))

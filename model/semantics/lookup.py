@@ -20,8 +20,9 @@ def first_match(policies: Iterable[Policy], packet: Packet) -> Policy | None:
 
 
 def lookup(host: Host, packet: Packet) -> Policy | None:
-    """The host policy that applies to the packet, or None if none matches."""
-    return first_match(host.ordered(), packet)
+    """The host policy that applies to the packet, or None if none matches (a policy of one
+    direction only matches packets of that direction)."""
+    return first_match(host.applicable(packet.direction), packet)
 
 
 def lookup_order(policies: Iterable[Policy], packet: Packet,
@@ -31,3 +32,16 @@ def lookup_order(policies: Iterable[Policy], packet: Packet,
     rank = tie_order or {}
     ordered = sorted(policies, key=lambda p: (p.priority, rank.get(p.name, p.index)))
     return first_match(ordered, packet)
+
+
+def reply_agrees(chosen: Policy | None, reply: Policy | None) -> bool:
+    """Does the responder's lookup of its reply agree with the policy it negotiated under?
+    With mirrored policies the reply must find the same policy; where a policy applies to
+    one direction only (a kernel's separate ``dir in``/``dir out`` policies), the reply's
+    policy may be another one of the same action (the SA pair then serves both directions)."""
+    if chosen is None or reply is None:
+        return chosen is reply
+    if reply is chosen:
+        return True
+    one_way = chosen.direction != "both" or reply.direction != "both"
+    return one_way and reply.action == chosen.action

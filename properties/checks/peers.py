@@ -27,7 +27,7 @@ from qmcheck.model.encodings.z3_negotiation import (
     responder_region,
     to_z3,
 )
-from qmcheck.model.semantics.lookup import lookup
+from qmcheck.model.semantics.lookup import lookup, reply_agrees
 from qmcheck.model.semantics.negotiation import (
     PROFILE_OPTIONS,
     NegotiationOptions,
@@ -55,10 +55,16 @@ DEFAULT_TIMEOUT = 60.0
 
 
 def in_scope(initiator: Host, responder: Host, packet: Packet) -> bool:
-    """A packet from the initiator toward the responder (their addresses, when given)."""
-    ok_src = not initiator.addresses or (packet.family, packet.src) in initiator.addresses
-    ok_dst = not responder.addresses or (packet.family, packet.dst) in responder.addresses
-    return ok_src and ok_dst
+    """A packet from the initiator toward the responder: from the initiator's scope (its
+    addresses and protected subnets, when given) to the responder's."""
+    return (host_scope_contains(initiator, packet.family, packet.src)
+            and host_scope_contains(responder, packet.family, packet.dst))
+
+
+def host_scope_contains(host: Host, family: int, address: int) -> bool:
+    """The address is in the host's scope (every address when the host names none)."""
+    values = host.scope_values()
+    return not values or any(v.contains(family, address) for v in values)
 
 
 @dataclass(frozen=True)
@@ -87,7 +93,7 @@ def concrete_verdict(initiator: Host, responder: Host, packet: Packet,
     failed = []
     if i_ipsec and not ok:
         failed.append("peers.negotiation")
-    if ok and not (out.responder_policy is arriving and arriving is reply):
+    if ok and not (out.responder_policy is arriving and reply_agrees(arriving, reply)):
         failed.append("peers.consistency")
     if i_ipsec != r_ipsec:
         failed.append("peers.symmetry")
@@ -124,8 +130,8 @@ def families(initiator: Host, responder: Host) -> list[Family]:
     named = {p.family for h in (initiator, responder) for p in h.policies if p.family}
     fams = set(named) or {4}
     for host in (initiator, responder):
-        if host.addresses:
-            fams &= {f for f, _ in host.addresses}
+        if host.scope_values():
+            fams &= {v.family for v in host.scope_values()}
     return sorted(fams)  # type: ignore[return-value]
 
 
@@ -151,7 +157,8 @@ def _items(enc: PairEncoding) -> list[Item]:
         w = t.weight
         for prop, bad in (("peers.negotiation", conj(t.region, neg(t.success))),
                           ("peers.consistency",
-                           conj(t.region, t.success, neg(eq_bv(t.chosen, t.lookup)))),
+                           conj(t.region, t.success,
+                                neg(conj(eq_bv(t.chosen, t.lookup), t.reply_ok)))),
                           ("peers.symmetry", conj(t.region, neg(t.r_ipsec)))):
             if bad is not False:
                 items.append(Item("I", n, prop, to_z3(bad, enc.ctx), w))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 
 from qmcheck.model.formats.loader import load_host_spec
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
@@ -82,7 +83,7 @@ def analyse(a: Host, b: Host, profiles: list[str], timeout: float, summary: bool
             jobs: int = 1) -> tuple[list[Result], str]:
     """The peers results for both directions (and the summary rows and table, if asked)."""
     if a.name == b.name:
-        b = Host(f"{b.name}'", b.policies, b.addresses, b.source, b.default_action)
+        b = replace(b, name=f"{b.name}'")
     results = with_locations(peers_results(a, b, profiles, timeout, jobs),
                              {a.name: a, b.name: b})
     text = ""
