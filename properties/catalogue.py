@@ -45,6 +45,10 @@ CATALOGUE: tuple[PropertyInfo, ...] = (
                  severity="note"),
     PropertyInfo("policy.uncovered", "every packet matches some policy", "policy",
                  severity="warning"),
+    PropertyInfo("policy.mirrored",
+                 "where policies apply to one direction only, the reply to every protected "
+                 "packet is protected and the reply to every unprotected one is not",
+                 "policy"),
     PropertyInfo("peers.negotiation",
                  "for every packet the initiator protects toward the responder, Quick Mode "
                  "succeeds", "peers"),
