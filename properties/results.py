@@ -75,6 +75,8 @@ class Report:
     results: list[Result] = field(default_factory=list)
     # A command may render its text form itself (for example as a table).
     text_renderer: Callable[[Report], str] | None = field(default=None, repr=False)
+    # Two-host reports: per host, the address sets analysed and why (DESIGN.md 8).
+    scope: dict[str, dict[str, Any]] | None = None
 
     def add(self, result: Result) -> None:
         self.results.append(result)
@@ -101,6 +103,7 @@ class Report:
             "qmcheck": __version__,
             "command": self.command,
             "inputs": list(self.inputs),
+            **({} if self.scope is None else {"scope": self.scope}),
             "results": [r.to_dict(timings=timings) for r in self.results],
             "summary": self.summary(),
         }
@@ -112,7 +115,7 @@ class Report:
         """A plain, column-aligned rendering for terminals and logs."""
         if self.text_renderer is not None:
             return self.text_renderer(self)
-        lines: list[str] = []
+        lines: list[str] = [] if self.scope is None else [scope_line(self.scope)]
         for r in self.results:
             subject = ",".join(r.subject) if r.subject else "-"
             head = f"{r.verdict.upper():8} {r.property:38} {subject}"
@@ -132,6 +135,13 @@ class Report:
             f"{self.command}: {s['holds']} holds, {s['refuted']} refuted, {s['unknown']} unknown"
         )
         return "\n".join(lines) + "\n"
+
+
+def scope_line(scope: dict[str, dict[str, Any]]) -> str:
+    """One line saying which address sets of each host were analysed, and why."""
+    parts = [f"{name} {', '.join(entry['addresses'])} ({entry['reason']})"
+             for name, entry in scope.items()]
+    return "scope: " + "; ".join(parts)
 
 
 def format_packet_dict(packet: dict[str, Any]) -> str:

@@ -40,6 +40,7 @@ from qmcheck.model.values.policy import Host, Policy
 from qmcheck.model.values.protocols import MAX_PORT, PORT_PROTOCOLS, PortRange
 
 FULL_PORTS = (0, MAX_PORT)
+EPHEMERAL_PORT = 49152  # the first of the dynamic ports (RFC 6335): a natural source port
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,19 +560,32 @@ class PairEncoding:
         return [sorted(d) for d in dims]
 
     def concrete(self, model: z3.ModelRef) -> Packet:
-        """The outbound packet a model assigns (each coordinate decompressed)."""
+        """The outbound packet a model assigns (each coordinate decompressed). Any value of
+        an elementary interval satisfies the same predicates, so the most natural one is
+        taken: an address inside a prefix rather than its network address, an ephemeral
+        port (49152) where the interval holds it."""
+        top = max_address(self.family)
 
-        def value(v: z3.BitVecRef, pts: list[int] | None) -> int:
+        def value(v: z3.BitVecRef, pts: list[int] | None, kind: str = "") -> int:
             n = model.eval(v, model_completion=True).as_long()  # type: ignore[union-attr]
-            return n if pts is None else pts[min(n, len(pts) - 1)]
+            if pts is None:
+                return n
+            n = min(n, len(pts) - 1)
+            lo = pts[n]
+            hi = pts[n + 1] - 1 if n + 1 < len(pts) else (top if kind == "address" else MAX_PORT)
+            if kind == "address" and hi - lo >= 2:
+                return lo + 1
+            if kind == "port" and lo <= EPHEMERAL_PORT <= hi:
+                return EPHEMERAL_PORT
+            return lo
 
         p, (loc, rem, lp, rp) = self.p, self.points
         proto = value(p.protocol, None)
-        lport, rport = value(p.lport, lp), value(p.rport, rp)
+        lport, rport = value(p.lport, lp, "port"), value(p.rport, rp, "port")
         if proto not in PORT_PROTOCOLS:
             lport = rport = 0
-        return Packet(self.family, value(p.local, loc), value(p.remote, rem), proto, lport,
-                      rport, "out")
+        return Packet(self.family, value(p.local, loc, "address"),
+                      value(p.remote, rem, "address"), proto, lport, rport, "out")
 
     # shared pieces -----------------------------------------------------------------------
     def _scope(self) -> z3.BoolRef:

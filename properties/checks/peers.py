@@ -20,8 +20,10 @@ import z3
 
 from qmcheck.model.encodings.z3_negotiation import (
     PairEncoding,
+    RegionTerms,
     conj,
     eq_bv,
+    in_range,
     neg,
     region_terms,
     responder_region,
@@ -35,7 +37,7 @@ from qmcheck.model.semantics.negotiation import (
     negotiate,
     profile_options,
 )
-from qmcheck.model.values.addresses import Family
+from qmcheck.model.values.addresses import Family, address_text
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
 from qmcheck.properties.results import Result
@@ -48,7 +50,10 @@ MEANING = {
                          "the selectors is the one its own packet lookup applies",
     "peers.symmetry": "no packet from {i} to {r} is protected by one side and passed or "
                       "discarded by the other",
+    "peers.tunnel": "every tunnel {i} negotiates toward {r} ends at {r}'s own address and back "
+                    "at {i}'s, and both sides agree on tunnel or transport mode",
 }
+TUNNEL = "peers.tunnel"
 BATCH = 64
 HEAVY = 150  # regions mentioning more policies are solved one by one
 DEFAULT_TIMEOUT = 60.0
@@ -67,6 +72,20 @@ def host_scope_contains(host: Host, family: int, address: int) -> bool:
     return not values or any(v.contains(family, address) for v in values)
 
 
+def host_scope(host: Host) -> dict[str, Any]:
+    """The address sets analysed for a host and why (DESIGN.md 8): its own addresses and, for
+    a gateway, the subnets it protects; every address when it names none."""
+    if not host.scope_values():
+        return {"addresses": ["0.0.0.0/0", "::/0"], "reason": "everything"}
+    reason = "protected subnets" if host.protects else "own addresses"
+    return {"addresses": [str(v) for v in host.scope_values()], "reason": reason}
+
+
+def pair_scope(a: Host, b: Host) -> dict[str, dict[str, Any]]:
+    """The ``scope`` of a two-host report."""
+    return {a.name: host_scope(a), b.name: host_scope(b)}
+
+
 @dataclass(frozen=True)
 class PacketVerdict:
     """What the concrete semantics says about one outbound packet of the initiator."""
@@ -74,6 +93,7 @@ class PacketVerdict:
     outcome: Outcome
     responder_lookup: Policy | None
     failed: tuple[str, ...]  # the property ids this packet refutes
+    hosts: tuple[Host, Host] | None = None  # (initiator, responder)
 
     @property
     def initiator_policy(self) -> Policy | None:
@@ -97,7 +117,49 @@ def concrete_verdict(initiator: Host, responder: Host, packet: Packet,
         failed.append("peers.consistency")
     if i_ipsec != r_ipsec:
         failed.append("peers.symmetry")
-    return PacketVerdict(out, arriving, tuple(failed))
+    if i_ipsec and tunnel_problem(out.initiator_policy, out.responder_policy,  # type: ignore[arg-type]
+                                  initiator, responder):
+        failed.append(TUNNEL)
+    return PacketVerdict(out, arriving, tuple(failed), (initiator, responder))
+
+
+def _owns(host: Host, end: tuple[int, int]) -> bool:
+    return any(v.contains(*end) for v in host.address_values)
+
+
+def initiator_tunnel_problem(policy: Policy, responder: Host) -> str | None:
+    """I's tunnel ends elsewhere than at R's own addresses (when R lists them)."""
+    if policy.tunnel is None or not responder.address_values or _owns(responder,
+                                                                        policy.tunnel):
+        return None
+    return (f"{policy.name} tunnels to {address_text(*policy.tunnel)}, not an address of "
+            f"{responder.name} ({', '.join(str(v) for v in responder.address_values)})")
+
+
+def responder_tunnel_problem(policy: Policy, chosen: Policy, initiator: Host) -> str | None:
+    """R's chosen policy disagrees on the mode, or tunnels elsewhere than to I."""
+    if (policy.tunnel is None) != (chosen.tunnel is None):
+        modes = ["tunnel" if p.tunnel is not None else "transport" for p in (policy, chosen)]
+        return (f"{policy.name} is {modes[0]} mode, {chosen.name} of the responder is "
+                f"{modes[1]} mode")
+    if chosen.tunnel is not None and initiator.address_values and not _owns(initiator,
+                                                                            chosen.tunnel):
+        return (f"{chosen.name} tunnels back to {address_text(*chosen.tunnel)}, not an "
+                f"address of {initiator.name}")
+    return None
+
+
+def tunnel_problem(policy: Policy, chosen: Policy | None, initiator: Host, responder: Host
+                   ) -> str | None:
+    """Why the tunnel end points or modes of a negotiation do not fit (None: they do)."""
+    found = initiator_tunnel_problem(policy, responder)
+    if found is None and chosen is not None and chosen.action.is_ipsec:
+        found = responder_tunnel_problem(policy, chosen, initiator)
+    return found
+
+
+def has_tunnels(*hosts: Host) -> bool:
+    return any(p.tunnel is not None for h in hosts for p in h.policies)
 
 
 @dataclass
@@ -159,7 +221,8 @@ def _items(enc: PairEncoding) -> list[Item]:
                           ("peers.consistency",
                            conj(t.region, t.success,
                                 neg(conj(eq_bv(t.chosen, t.lookup), t.reply_ok)))),
-                          ("peers.symmetry", conj(t.region, neg(t.r_ipsec)))):
+                          ("peers.symmetry", conj(t.region, neg(t.r_ipsec))),
+                          (TUNNEL, _tunnel_bad(enc, n, t))):
             if bad is not False:
                 items.append(Item("I", n, prop, to_z3(bad, enc.ctx), w))
     for k, policy in enumerate(enc.r_order):
@@ -169,6 +232,20 @@ def _items(enc: PairEncoding) -> list[Item]:
             if bad is not False:
                 items.append(Item("R", k, "peers.symmetry", to_z3(bad, enc.ctx), w))
     return items
+
+
+def _tunnel_bad(enc: PairEncoding, n: int, t: RegionTerms) -> z3.BoolRef | bool:
+    """Packets of I's ``n``-th region whose negotiation has a tunnel problem."""
+    if not has_tunnels(enc.initiator, enc.responder):
+        return False
+    policy = enc.i_order[n]
+    if initiator_tunnel_problem(policy, enc.responder):
+        return t.region
+    bad = [k for k in t.candidates if enc.r_order[k].action.is_ipsec
+           and responder_tunnel_problem(policy, enc.r_order[k], enc.initiator)]
+    if not bad:
+        return False
+    return conj(t.region, z3.Or(*[t.chosen == k for k in bad]))
 
 
 def _batches(items: list[Item]) -> list[list[Item]]:
@@ -206,7 +283,7 @@ def _solve(enc: PairEncoding, items: list[Item], timeout_ms: int, report: Direct
                 report.findings.extend(Finding(it.prop, "unknown", _name(enc, it.side, it.n),
                                                it.side) for it in active)
                 break
-            model = solver.model()
+            model = _natural(solver, enc, solver.model())
             packet = enc.concrete(model)
             hit = [it for it in active
                    if z3.is_true(model.eval(it.formula, model_completion=True))]
@@ -219,6 +296,21 @@ def _solve(enc: PairEncoding, items: list[Item], timeout_ms: int, report: Direct
             if not hit:  # cannot happen: the model satisfies one of the disjuncts
                 raise AssertionError("a model of the batch satisfies none of its items")
             active = [it for it in active if all(it is not h for h in hit)]
+
+
+def _natural(solver: z3.Solver, enc: PairEncoding, model: z3.ModelRef) -> z3.ModelRef:
+    """A model with ports other than 0 for a protocol with ports, when the same query has
+    one (a natural witness); otherwise the model as found."""
+    p = enc.p
+    proto = model.eval(p.protocol, model_completion=True).as_long()  # type: ignore[union-attr]
+    if proto not in (6, 17, 132):
+        return model
+    solver.push()
+    solver.add(p.protocol == proto, z3.Not(to_z3(in_range(p.lport, 0, 0), enc.ctx)),
+               z3.Not(to_z3(in_range(p.rport, 0, 0), enc.ctx)))
+    better = solver.model() if solver.check() == z3.sat else model
+    solver.pop()
+    return better
 
 
 def _name(enc: PairEncoding, side: str, n: int) -> str:
@@ -247,7 +339,8 @@ def direction_results(rep: DirectionReport) -> list[Result]:
     extra_base: dict[str, Any] = {"initiator": i_name, "responder": r_name,
                                   "profile": rep.profile}
     results: list[Result] = []
-    for prop in PROPERTIES:
+    props = PROPERTIES + ((TUNNEL,) if has_tunnels(rep.initiator, rep.responder) else ())
+    for prop in props:
         mine = [f for f in rep.findings if f.prop == prop]
         if not mine:
             results.append(Result(prop, "holds", (), "note", "smt",
@@ -298,6 +391,9 @@ def _explain(prop: str, d: PacketVerdict, r_name: str, i_name: str) -> str:
         return (f"{r_name} negotiates under {chosen} but its packet lookup applies "
                 f"{look_text} to the same traffic")
     ipol = out.initiator_policy
+    if prop == TUNNEL and ipol is not None:
+        assert d.hosts is not None
+        return tunnel_problem(ipol, out.responder_policy, d.hosts[0], d.hosts[1]) or ""
     i_text = f"{ipol.name} ({ipol.action})" if ipol else "no policy"
     return f"{i_name} applies {i_text}, {r_name} applies {look_text}"
 

@@ -17,7 +17,7 @@ from qmcheck.model.formats.loader import load_host_spec
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Scenario
-from qmcheck.properties.checks.peers import DEFAULT_TIMEOUT, peers_results
+from qmcheck.properties.checks.peers import DEFAULT_TIMEOUT, pair_scope, peers_results
 from qmcheck.properties.cli.options import add_output_options, scenario_profiles
 from qmcheck.properties.reports.traffic_summary import summary_results, summary_rows, summary_text
 from qmcheck.properties.results import Report, Result
@@ -106,10 +106,14 @@ def run(args: argparse.Namespace) -> Report:
     jobs = args.jobs if args.jobs is not None else default_jobs(a, b)
     profiles = list(PROFILE_OPTIONS) if args.profile == "all" else [args.profile]
     results, table_text = analyse(a, b, profiles, args.timeout, args.summary, jobs)
-    report = Report("peers", [args.initiator, args.responder], results)
+    if a.name == b.name:
+        b = replace(b, name=f"{b.name}'")
+    report = Report("peers", [args.initiator, args.responder], results,
+                    scope=pair_scope(a, b))
     if table_text:
         plain = Report("peers", report.inputs, [r for r in results
-                                                if r.property != "peers.traffic"])
+                                                if r.property != "peers.traffic"],
+                       scope=report.scope)
         timings = getattr(args, "timings", False)
         report.text_renderer = lambda rep: plain.to_text(timings=timings) + table_text
     return report
