@@ -128,3 +128,38 @@ def test_tunnel_findings_agree_with_brute_force(a: Host, b: Host, ea: list[int |
         assert f.verdict == "refuted" and f.packet is not None
         assert f.prop in concrete_verdict(ga, gb, f.packet, options).failed
     assert {(f.prop, f.side, f.policy) for f in report.findings} == brute_force(ga, gb, options)
+
+
+BATCH = """\
+add ike main -remote 203.0.113.1 -authentication PSK
+add tunnel lan -source 10.1.0.0/16 -destination 10.2.0.0/16 -tsource 198.51.100.1 \\
+    -tdestination 203.0.113.1 -action ESP_AES128_HMAC_SHA2_256
+add gateway web -source 10.1.0.0/16 -destination 10.2.5.0/24 -protocol tcp -priority 5 \\
+    -tdestination 203.0.113.1 -action ESP_AES256_HMAC_SHA1
+add host mgmt -source 198.51.100.1 -destination 203.0.113.1 -action PASS
+"""
+
+
+def test_batch_tunnel_and_gateway_records_load(tmp_path: Path) -> None:
+    path = tmp_path / "gw.conf"
+    path.write_text(BATCH)
+    host = load_host(str(path))
+    assert [(p.name, p.tunnel) for p in host.policies if not p.implicit] == [
+        ("lan", (4, 0xCB007101)), ("web", (4, 0xCB007101)), ("mgmt", None)]
+    assert host.policy("web").priority == 5 and host.policy("web").protocol == 6
+
+
+@pytest.mark.parametrize(("text_", "field"), [
+    ("add tunnel t -source 10.1.0.0/16 -action ESP_AES128_HMAC_SHA1\n", "-tdestination"),
+    ("add tunnel t -tdestination 10.9.9.9 -tsource nowhere -action ESP_AES128_HMAC_SHA1\n",
+     "-tsource"),
+    ("add gateway g -tdestination 10.9.9.9 -action PASS\n", "tunnel"),
+    ("add host h -tdestination 10.9.9.9 -action ESP_AES128_HMAC_SHA1\n", "-tdestination"),
+])
+def test_bad_tunnel_records_name_line_and_field(tmp_path: Path, text_: str, field: str
+                                                ) -> None:
+    path = tmp_path / "gw.conf"
+    path.write_text(text_)
+    with pytest.raises(InputError) as e:
+        load_host(str(path))
+    assert (e.value.line, e.value.field) == (1, field)
