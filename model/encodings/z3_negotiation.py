@@ -32,7 +32,7 @@ import z3
 from qmcheck.model.encodings.z3_policies import (
     SymPacket,
 )
-from qmcheck.model.semantics.lookup import reply_agrees
+from qmcheck.model.semantics.lookup import reply_agrees, tunnels_to
 from qmcheck.model.semantics.negotiation import NegotiationOptions, choose_proposal
 from qmcheck.model.values.addresses import AddressFilter, AddressValue, Family, max_address
 from qmcheck.model.values.packet import Packet
@@ -589,6 +589,8 @@ class PairEncoding:
 
     # shared pieces -----------------------------------------------------------------------
     def _scope(self) -> z3.BoolRef:
+        """Well-formed packets from I's scope; ``dst_scope`` (to R's scope) is added per
+        region: a region of a tunnel policy toward R holds every inner destination."""
         p = self.p
         with_ports = z3.Or(*[p.protocol == x for x in sorted(PORT_PROTOCOLS)])
         parts = [z3.Or(with_ports, z3.And(to_z3(in_range(p.lport, 0, 0), self.ctx),
@@ -596,12 +598,33 @@ class PairEncoding:
         for var, pts in zip(p.variables()[:4], self.points, strict=True):
             if len(pts) < (1 << var.size()):  # numbers beyond the last interval are unused
                 parts.append(_ule(var, const(len(pts) - 1, var.size(), self.ctx)))
+        self.dst_scope: z3.BoolRef | bool = True
         for host, var in ((self.initiator, self.p.local), (self.responder, self.p.remote)):
             scope = host.scope_values()
             if scope:
                 mine = [v for v in scope if v.family == self.family]
-                parts.append(to_z3(_or(*[in_range(var, v.lo, v.hi) for v in mine]), self.ctx))
+                pred = _or(*[in_range(var, v.lo, v.hi) for v in mine])
+                if host is self.responder:
+                    self.dst_scope = pred
+                else:
+                    parts.append(to_z3(pred, self.ctx))
         return z3.And(*parts)
+
+    def tunnel_to_r(self, n: int) -> bool:
+        """Does I's ``n``-th policy tunnel its traffic to R (R's own address)?"""
+        return tunnels_to(self.i_order[n], self.responder)
+
+    def in_scope(self, n: int | None = None) -> z3.BoolRef | bool:
+        """``p`` is in the scope: from I's scope, and to R's scope or (for the region of I's
+        ``n``-th policy, or whatever I's first match is when ``n`` is None) tunnelled to R."""
+        if n is not None:
+            return _and(self.scope, True if self.tunnel_to_r(n) else self.dst_scope)
+        tunnelled = [k for k in range(len(self.i_order)) if self.tunnel_to_r(k)]
+        if self.dst_scope is True or not tunnelled:
+            return _and(self.scope, self.dst_scope)
+        first = [_and(self.i_match(k), *[self.i_not(j) for j in self.earlier(k)])
+                 for k in tunnelled]
+        return _and(self.scope, _or(self.dst_scope, *first))
 
     def i_match(self, n: int) -> z3.BoolRef | bool:
         if n not in self._i_match:
@@ -626,7 +649,7 @@ class PairEncoding:
     def region(self, n: int) -> z3.BoolRef:
         """I's first match for ``p`` is its ``n``-th policy (and ``p`` is in scope)."""
         earlier = self.earlier(n)
-        return to_z3(_and(self.scope, self.i_match(n), *[self.i_not(k) for k in earlier]),
+        return to_z3(_and(self.in_scope(n), self.i_match(n), *[self.i_not(k) for k in earlier]),
                      self.ctx)
 
     def earlier(self, n: int) -> list[int]:
@@ -759,7 +782,7 @@ def responder_region(enc: PairEncoding, k: int) -> tuple[z3.BoolRef, z3.BoolRef 
     that no query has to describe the packets that no IPsec policy of I matches."""
     box = enc.r_boxes[k]
     earlier = [m for m in enc.r_index.query(box) if m < k]
-    region = to_z3(_and(enc.scope, enc.r_match(k), *[enc.r_not(m) for m in earlier]),
+    region = to_z3(_and(enc.in_scope(), enc.r_match(k), *[enc.r_not(m) for m in earlier]),
                    enc.ctx)
     cands = enc.i_index.query(box)
     i_ipsec = enc.protects(enc.i_order, cands, [enc.i_match(j) for j in cands])

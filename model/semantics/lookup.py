@@ -45,3 +45,10 @@ def reply_agrees(chosen: Policy | None, reply: Policy | None) -> bool:
         return True
     one_way = chosen.direction != "both" or reply.direction != "both"
     return one_way and reply.action == chosen.action
+
+
+def tunnels_to(policy: Policy | None, peer: Host) -> bool:
+    """Is ``policy`` a tunnel policy whose remote end point is one of ``peer``'s own
+    addresses? Its traffic is sent to that peer, whatever the inner destination."""
+    return (policy is not None and policy.tunnel is not None
+            and any(v.contains(*policy.tunnel) for v in peer.address_values))

@@ -29,7 +29,7 @@ from qmcheck.model.encodings.z3_negotiation import (
     responder_region,
     to_z3,
 )
-from qmcheck.model.semantics.lookup import lookup, reply_agrees
+from qmcheck.model.semantics.lookup import lookup, reply_agrees, tunnels_to
 from qmcheck.model.semantics.negotiation import (
     PROFILE_OPTIONS,
     NegotiationOptions,
@@ -61,9 +61,11 @@ DEFAULT_TIMEOUT = 60.0
 
 def in_scope(initiator: Host, responder: Host, packet: Packet) -> bool:
     """A packet from the initiator toward the responder: from the initiator's scope (its
-    addresses and protected subnets, when given) to the responder's."""
+    addresses and protected subnets, when given) to the responder's, or sent to the
+    responder by a tunnel policy whose end point is the responder's own address."""
     return (host_scope_contains(initiator, packet.family, packet.src)
-            and host_scope_contains(responder, packet.family, packet.dst))
+            and (host_scope_contains(responder, packet.family, packet.dst)
+                 or tunnels_to(lookup(initiator, packet), responder)))
 
 
 def host_scope_contains(host: Host, family: int, address: int) -> bool:
