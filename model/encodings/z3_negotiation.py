@@ -614,17 +614,10 @@ class PairEncoding:
         """Does I's ``n``-th policy tunnel its traffic to R (R's own address)?"""
         return tunnels_to(self.i_order[n], self.responder)
 
-    def in_scope(self, n: int | None = None) -> z3.BoolRef | bool:
-        """``p`` is in the scope: from I's scope, and to R's scope or (for the region of I's
-        ``n``-th policy, or whatever I's first match is when ``n`` is None) tunnelled to R."""
-        if n is not None:
-            return _and(self.scope, True if self.tunnel_to_r(n) else self.dst_scope)
-        tunnelled = [k for k in range(len(self.i_order)) if self.tunnel_to_r(k)]
-        if self.dst_scope is True or not tunnelled:
-            return _and(self.scope, self.dst_scope)
-        first = [_and(self.i_match(k), *[self.i_not(j) for j in self.earlier(k)])
-                 for k in tunnelled]
-        return _and(self.scope, _or(self.dst_scope, *first))
+    def in_scope(self, n: int) -> z3.BoolRef | bool:
+        """``p`` is in the scope of I's ``n``-th region: from I's scope, and to R's scope or,
+        for a tunnel policy toward R, anywhere."""
+        return _and(self.scope, True if self.tunnel_to_r(n) else self.dst_scope)
 
     def i_match(self, n: int) -> z3.BoolRef | bool:
         if n not in self._i_match:
@@ -782,7 +775,8 @@ def responder_region(enc: PairEncoding, k: int) -> tuple[z3.BoolRef, z3.BoolRef 
     that no query has to describe the packets that no IPsec policy of I matches."""
     box = enc.r_boxes[k]
     earlier = [m for m in enc.r_index.query(box) if m < k]
-    region = to_z3(_and(enc.in_scope(), enc.r_match(k), *[enc.r_not(m) for m in earlier]),
+    region = to_z3(_and(enc.scope, enc.dst_scope, enc.r_match(k),
+                        *[enc.r_not(m) for m in earlier]),
                    enc.ctx)
     cands = enc.i_index.query(box)
     i_ipsec = enc.protects(enc.i_order, cands, [enc.i_match(j) for j in cands])
@@ -798,7 +792,11 @@ def region_terms(enc: PairEncoding, n: int) -> RegionTerms:
         return RegionTerms(n, enc.region(n), const(enc.none, enc.bits, enc.ctx), look, False,
                            r_ipsec, [])
     chosen, cover, cands = enc.choice(n)
-    success = _or(*[_and(eq_const(chosen, k), cover[k]) for k in cands if enc.agreeable(n, k)])
+    # a packet only tunnelled to R (outside R's scope) needs no cover: narrowing may leave
+    # out what R does not protect
+    outside = False if not enc.tunnel_to_r(n) else _not(enc.dst_scope)
+    success = _or(*[_and(eq_const(chosen, k), _or(cover[k], outside)) for k in cands
+                    if enc.agreeable(n, k)])
     return RegionTerms(n, enc.region(n), chosen, look, success, r_ipsec, cands,
                        enc.reply_ok(chosen, cands),
                        len(enc.earlier(n)) + len(lcands) + len(cands))

@@ -101,7 +101,8 @@ def looks_like_swanctl(text: str) -> bool:
         stripped = line.split("#", 1)[0].strip()
         if not stripped:
             continue
-        return bool(re.match(r"^(connections|secrets|pools|authorities)\s*\{", stripped))
+        return bool(re.match(r"^(connections|secrets|pools|authorities)\s*\{", stripped)
+                    or re.match(r"^include\s+\S", stripped))
     return False
 
 
@@ -312,6 +313,7 @@ def load_swanctl_text(text: str, source: str) -> Host:
     if connections is None or not connections.sections:
         state.notes.append("no connections: a host with no policies")
     for conn in (connections.sections.values() if connections is not None else ()):
+        _unmodelled_notes(conn, state)
         own.extend(v for v in _addresses(conn.values.get("local_addrs")) if v not in own)
         dyn = (_single_address(conn.values.get("local_addrs")),
                _pool_addresses(conn, root) or _single_address(conn.values.get("remote_addrs")))
@@ -325,6 +327,26 @@ def load_swanctl_text(text: str, source: str) -> Host:
     return Host(name=_stem(source), policies=policies, source=source, default_action=None,
                 address_values=() if state.everything else tuple(own),
                 protects=tuple(protects), notes=tuple(state.notes))
+
+
+UNMODELLED_KEYS = {
+    "if_id_in": "XFRM interface IDs", "if_id_out": "XFRM interface IDs",
+    "mark_in": "marks", "mark_out": "marks", "set_mark_in": "marks", "set_mark_out": "marks",
+    "interface": "an interface restriction", "label": "security labels",
+}
+
+
+def _unmodelled_notes(conn: Section, state: _Import) -> None:
+    """A note for each key that restricts or tags the kernel policies in a way the model does
+    not (the policies are then analysed as if global)."""
+    children = conn.sections.get("children")
+    sections = [conn, *(children.sections.values() if children is not None else ())]
+    for section in sections:
+        for key in sorted(set(section.values) & set(UNMODELLED_KEYS)):
+            where = f"connections.{conn.name}" + (
+                "" if section is conn else f".children.{section.name}")
+            state.notes.append(f"{where}.{key}: {UNMODELLED_KEYS[key]} are not modelled; "
+                               "the policies are analysed as if they applied to all traffic")
 
 
 def _family(ts: TS) -> int | None:

@@ -166,9 +166,10 @@ class Host:
         return replace(self, name=self.name, policies=kept)
 
     def scope_values(self) -> tuple[AddressValue, ...]:
-        """The address sets this host sends and receives for: its own addresses and the
-        subnets it protects (empty: every address)."""
-        return self.address_values + self.protects
+        """The address sets whose traffic this host's analyses cover: a gateway's protected
+        subnets (its own addresses are the tunnel end points, not the traffic), otherwise
+        its own addresses; empty: every address."""
+        return self.protects or self.address_values
 
     def policy(self, name: str) -> Policy:
         for p in self.policies:

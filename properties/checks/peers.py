@@ -61,8 +61,12 @@ DEFAULT_TIMEOUT = 60.0
 
 def in_scope(initiator: Host, responder: Host, packet: Packet) -> bool:
     """A packet from the initiator toward the responder: from the initiator's scope (its
-    addresses and protected subnets, when given) to the responder's, or sent to the
-    responder by a tunnel policy whose end point is the responder's own address."""
+    protected subnets or else its addresses, when given) to the responder's, or sent to the
+    responder by a tunnel policy whose end point is the responder's own address. A tunnelled
+    packet outside the responder's scope counts for ``peers.negotiation`` (and
+    ``peers.tunnel``) only: Quick Mode must succeed for it (narrowing may leave it out: the
+    responder does not protect that destination), while consistency and symmetry concern
+    the responder's own scope."""
     return (host_scope_contains(initiator, packet.family, packet.src)
             and (host_scope_contains(responder, packet.family, packet.dst)
                  or tunnels_to(lookup(initiator, packet), responder)))
@@ -111,13 +115,16 @@ def concrete_verdict(initiator: Host, responder: Host, packet: Packet,
     reply = lookup(responder, pkt.as_seen_by_peer().reversed())
     i_ipsec = out.initiator_policy is not None and out.initiator_policy.action.is_ipsec
     r_ipsec = arriving is not None and arriving.action.is_ipsec
-    ok = out.succeeded and out.covers_packet
+    # to the responder's own scope; otherwise only tunnelled there (see ``in_scope``)
+    mine = host_scope_contains(responder, pkt.family, pkt.dst)
+    ok = out.succeeded and (out.covers_packet or not mine)
     failed = []
     if i_ipsec and not ok:
         failed.append("peers.negotiation")
-    if ok and not (out.responder_policy is arriving and reply_agrees(arriving, reply)):
+    if mine and ok and not (out.responder_policy is arriving
+                            and reply_agrees(arriving, reply)):
         failed.append("peers.consistency")
-    if i_ipsec != r_ipsec:
+    if mine and i_ipsec != r_ipsec:
         failed.append("peers.symmetry")
     if i_ipsec and tunnel_problem(out.initiator_policy, out.responder_policy,  # type: ignore[arg-type]
                                   initiator, responder):
@@ -221,9 +228,9 @@ def _items(enc: PairEncoding) -> list[Item]:
         w = t.weight
         for prop, bad in (("peers.negotiation", conj(t.region, neg(t.success))),
                           ("peers.consistency",
-                           conj(t.region, t.success,
+                           conj(t.region, enc.dst_scope, t.success,
                                 neg(conj(eq_bv(t.chosen, t.lookup), t.reply_ok)))),
-                          ("peers.symmetry", conj(t.region, neg(t.r_ipsec))),
+                          ("peers.symmetry", conj(t.region, enc.dst_scope, neg(t.r_ipsec))),
                           (TUNNEL, _tunnel_bad(enc, n, t))):
             if bad is not False:
                 items.append(Item("I", n, prop, to_z3(bad, enc.ctx), w))

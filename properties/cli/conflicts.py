@@ -18,7 +18,7 @@ from qmcheck.properties.checks.policy import (
     analyse,
     finding_key,
 )
-from qmcheck.properties.cli.options import add_output_options
+from qmcheck.properties.cli.options import add_output_options, print_notes
 from qmcheck.properties.reports.progress import LazyProgress
 from qmcheck.properties.results import Report, Result
 
@@ -153,6 +153,7 @@ def run(args: argparse.Namespace) -> Report:
     with LazyProgress(enabled=False if args.no_progress else None) as progress:
         with progress.busy("loading"):
             host = load_host_spec(args.policy)
+        print_notes(host)
         results, _ = host_results(host, properties=properties, timeout=args.timeout,
                                   progress=progress)
     report.extend(results)

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, profile_options
-from qmcheck.model.values.policy import Scenario
+from qmcheck.model.values.policy import Host, Scenario
 
 
 def add_output_options(parser: argparse.ArgumentParser, formats: Sequence[str] = ("text", "json")
@@ -27,3 +27,13 @@ def scenario_profiles(scenario: Scenario) -> list[str]:
     for name in names:
         profile_options(str(name))
     return [str(n) for n in names]
+
+
+def print_notes(*hosts: Host) -> None:
+    """The loaders' notes (what a file left unmodelled or symbolic), one line each on stderr:
+    the report on stdout stays as it is."""
+    import sys
+
+    for host in hosts:
+        for note in host.notes:
+            print(f"qmcheck: note: {host.source}: {note}", file=sys.stderr)

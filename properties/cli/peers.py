@@ -18,7 +18,7 @@ from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Scenario
 from qmcheck.properties.checks.peers import DEFAULT_TIMEOUT, pair_scope, peers_results
-from qmcheck.properties.cli.options import add_output_options, scenario_profiles
+from qmcheck.properties.cli.options import add_output_options, print_notes, scenario_profiles
 from qmcheck.properties.reports.traffic_summary import summary_results, summary_rows, summary_text
 from qmcheck.properties.results import Report, Result
 
@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> Report:
         raise InputError("--jobs must be at least 1", source="<command line>", field="--jobs")
     a = load_host_spec(args.initiator)
     b = load_host_spec(args.responder)
+    print_notes(a, b)
     jobs = args.jobs if args.jobs is not None else default_jobs(a, b)
     profiles = list(PROFILE_OPTIONS) if args.profile == "all" else [args.profile]
     results, table_text = analyse(a, b, profiles, args.timeout, args.summary, jobs)
