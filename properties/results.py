@@ -77,6 +77,8 @@ class Report:
     text_renderer: Callable[[Report], str] | None = field(default=None, repr=False)
     # Two-host reports: per host, the address sets analysed and why (DESIGN.md 8).
     scope: dict[str, dict[str, Any]] | None = None
+    # Reports on a network: how many host pairs were checked and skipped.
+    pairs: dict[str, int] | None = None
 
     def add(self, result: Result) -> None:
         self.results.append(result)
@@ -104,6 +106,7 @@ class Report:
             "command": self.command,
             "inputs": list(self.inputs),
             **({} if self.scope is None else {"scope": self.scope}),
+            **({} if self.pairs is None else {"pairs": self.pairs}),
             "results": [r.to_dict(timings=timings) for r in self.results],
             "summary": self.summary(),
         }

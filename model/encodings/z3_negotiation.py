@@ -32,7 +32,7 @@ import z3
 from qmcheck.model.encodings.z3_policies import (
     SymPacket,
 )
-from qmcheck.model.semantics.lookup import reply_agrees, tunnels_to
+from qmcheck.model.semantics.lookup import reply_agrees, tunnels_elsewhere, tunnels_to
 from qmcheck.model.semantics.negotiation import NegotiationOptions, choose_proposal
 from qmcheck.model.values.addresses import AddressFilter, AddressValue, Family, max_address
 from qmcheck.model.values.packet import Packet
@@ -486,6 +486,7 @@ class PairEncoding:
     family: Family
     options: NegotiationOptions
     tag: str = ""
+    others: tuple[AddressValue, ...] = ()  # addresses of the network's other hosts
     p: SymPacket = field(init=False)
     r_order: list[Policy] = field(init=False)
     i_order: list[Policy] = field(init=False)
@@ -616,8 +617,23 @@ class PairEncoding:
 
     def in_scope(self, n: int) -> z3.BoolRef | bool:
         """``p`` is in the scope of I's ``n``-th region: from I's scope, and to R's scope or,
-        for a tunnel policy toward R, anywhere."""
+        for a tunnel policy toward R, anywhere; never for a tunnel policy to another
+        gateway (``peers.in_scope``)."""
+        if tunnels_elsewhere(self.i_order[n], self.responder, self.others):
+            return False
         return _and(self.scope, True if self.tunnel_to_r(n) else self.dst_scope)
+
+    def i_elsewhere(self) -> z3.BoolRef | bool:
+        """I's first match for ``p`` tunnels to another gateway than R."""
+        return _or(*[_and(self.i_match(j), *[self.i_not(m) for m in self.earlier(j)])
+                     for j in range(len(self.i_order))
+                     if tunnels_elsewhere(self.i_order[j], self.responder, self.others)])
+
+    def r_elsewhere(self, look: z3.BitVecRef, cands: list[int]) -> z3.BoolRef | bool:
+        """R's lookup ``look`` of the arriving packet is a tunnel policy from another gateway
+        than I (that traffic reaches R through the other gateway, not from I)."""
+        return _or(*[eq_const(look, k) for k in cands
+                     if tunnels_elsewhere(self.r_order[k], self.initiator, self.others)])
 
     def i_match(self, n: int) -> z3.BoolRef | bool:
         if n not in self._i_match:
@@ -766,6 +782,7 @@ class RegionTerms:
     r_ipsec: z3.BoolRef | bool
     candidates: list[int]
     reply_ok: z3.BoolRef | bool = True  # R's reply lookup agrees with the chosen policy
+    lookup_candidates: list[int] = field(default_factory=list)  # R policies ``lookup`` ranges
     weight: int = 0  # how many policies the terms mention (heavy regions are solved alone)
 
 
@@ -775,7 +792,7 @@ def responder_region(enc: PairEncoding, k: int) -> tuple[z3.BoolRef, z3.BoolRef 
     that no query has to describe the packets that no IPsec policy of I matches."""
     box = enc.r_boxes[k]
     earlier = [m for m in enc.r_index.query(box) if m < k]
-    region = to_z3(_and(enc.scope, enc.dst_scope, enc.r_match(k),
+    region = to_z3(_and(enc.scope, enc.dst_scope, _not(enc.i_elsewhere()), enc.r_match(k),
                         *[enc.r_not(m) for m in earlier]),
                    enc.ctx)
     cands = enc.i_index.query(box)
@@ -790,7 +807,7 @@ def region_terms(enc: PairEncoding, n: int) -> RegionTerms:
     r_ipsec = enc.protects(enc.r_order, lcands, [enc.r_match(k) for k in lcands])
     if not i.action.is_ipsec:
         return RegionTerms(n, enc.region(n), const(enc.none, enc.bits, enc.ctx), look, False,
-                           r_ipsec, [])
+                           r_ipsec, [], lookup_candidates=lcands)
     chosen, cover, cands = enc.choice(n)
     # a packet only tunnelled to R (outside R's scope) needs no cover: narrowing may leave
     # out what R does not protect
@@ -798,5 +815,5 @@ def region_terms(enc: PairEncoding, n: int) -> RegionTerms:
     success = _or(*[_and(eq_const(chosen, k), _or(cover[k], outside)) for k in cands
                     if enc.agreeable(n, k)])
     return RegionTerms(n, enc.region(n), chosen, look, success, r_ipsec, cands,
-                       enc.reply_ok(chosen, cands),
+                       enc.reply_ok(chosen, cands), lcands,
                        len(enc.earlier(n)) + len(lcands) + len(cands))

@@ -5,8 +5,9 @@ This is the reference semantics that every other engine is tested against.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from qmcheck.model.values.addresses import AddressValue
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
 
@@ -52,3 +53,14 @@ def tunnels_to(policy: Policy | None, peer: Host) -> bool:
     addresses? Its traffic is sent to that peer, whatever the inner destination."""
     return (policy is not None and policy.tunnel is not None
             and any(v.contains(*policy.tunnel) for v in peer.address_values))
+
+
+def tunnels_elsewhere(policy: Policy | None, peer: Host,
+                      others: Sequence[AddressValue] = ()) -> bool:
+    """Is ``policy`` a tunnel policy to another gateway of the network than ``peer`` (an
+    address in ``others``, the addresses of the network's other hosts)? Its traffic goes
+    there, never to ``peer``. A tunnel to an address no host owns is no such thing: toward
+    ``peer`` it is a wrong end point (``peers.tunnel``)."""
+    return (policy is not None and policy.tunnel is not None
+            and not tunnels_to(policy, peer)
+            and any(v.contains(*policy.tunnel) for v in others))

@@ -29,7 +29,12 @@ from qmcheck.model.encodings.z3_negotiation import (
     responder_region,
     to_z3,
 )
-from qmcheck.model.semantics.lookup import lookup, reply_agrees, tunnels_to
+from qmcheck.model.semantics.lookup import (
+    lookup,
+    reply_agrees,
+    tunnels_elsewhere,
+    tunnels_to,
+)
 from qmcheck.model.semantics.negotiation import (
     PROFILE_OPTIONS,
     NegotiationOptions,
@@ -37,7 +42,7 @@ from qmcheck.model.semantics.negotiation import (
     negotiate,
     profile_options,
 )
-from qmcheck.model.values.addresses import Family, address_text
+from qmcheck.model.values.addresses import AddressValue, Family, address_text
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
 from qmcheck.properties.results import Result
@@ -59,17 +64,23 @@ HEAVY = 150  # regions mentioning more policies are solved one by one
 DEFAULT_TIMEOUT = 60.0
 
 
-def in_scope(initiator: Host, responder: Host, packet: Packet) -> bool:
+def in_scope(initiator: Host, responder: Host, packet: Packet,
+             others: tuple[AddressValue, ...] = ()) -> bool:
     """A packet from the initiator toward the responder: from the initiator's scope (its
     protected subnets or else its addresses, when given) to the responder's, or sent to the
-    responder by a tunnel policy whose end point is the responder's own address. A tunnelled
+    responder by a tunnel policy whose end point is the responder's own address (traffic the
+    initiator tunnels to another gateway is not toward the responder). A tunnelled
     packet outside the responder's scope counts for ``peers.negotiation`` (and
     ``peers.tunnel``) only: Quick Mode must succeed for it (narrowing may leave it out: the
     responder does not protect that destination), while consistency and symmetry concern
     the responder's own scope."""
-    return (host_scope_contains(initiator, packet.family, packet.src)
-            and (host_scope_contains(responder, packet.family, packet.dst)
-                 or tunnels_to(lookup(initiator, packet), responder)))
+    first = lookup(initiator, packet)
+    if not host_scope_contains(initiator, packet.family, packet.src):
+        return False
+    if tunnels_to(first, responder):
+        return True
+    return (not tunnels_elsewhere(first, responder, others)
+            and host_scope_contains(responder, packet.family, packet.dst))
 
 
 def host_scope_contains(host: Host, family: int, address: int) -> bool:
@@ -107,7 +118,8 @@ class PacketVerdict:
 
 
 def concrete_verdict(initiator: Host, responder: Host, packet: Packet,
-                     options: NegotiationOptions) -> PacketVerdict:
+                     options: NegotiationOptions,
+                     others: tuple[AddressValue, ...] = ()) -> PacketVerdict:
     """The three properties on one packet: the brute-force oracle of the SMT encoding."""
     out = negotiate(initiator, responder, packet, options)
     pkt = out.packet
@@ -116,7 +128,8 @@ def concrete_verdict(initiator: Host, responder: Host, packet: Packet,
     i_ipsec = out.initiator_policy is not None and out.initiator_policy.action.is_ipsec
     r_ipsec = arriving is not None and arriving.action.is_ipsec
     # to the responder's own scope; otherwise only tunnelled there (see ``in_scope``)
-    mine = host_scope_contains(responder, pkt.family, pkt.dst)
+    mine = (host_scope_contains(responder, pkt.family, pkt.dst)
+            and not tunnels_elsewhere(arriving, initiator, others))
     ok = out.succeeded and (out.covers_packet or not mine)
     failed = []
     if i_ipsec and not ok:
@@ -222,20 +235,23 @@ def _items(enc: PairEncoding) -> list[Item]:
     symmetry over each IPsec region of I (R does not protect) and of R (I does not)."""
     items: list[Item] = []
     for n, policy in enumerate(enc.i_order):
-        if not policy.action.is_ipsec:
+        if not policy.action.is_ipsec or tunnels_elsewhere(policy, enc.responder, enc.others):
             continue
         t = region_terms(enc, n)
         w = t.weight
+        # R's own traffic: in its scope, and not expected from another gateway
+        mine = conj(enc.dst_scope, neg(enc.r_elsewhere(t.lookup, t.lookup_candidates)))
         for prop, bad in (("peers.negotiation", conj(t.region, neg(t.success))),
                           ("peers.consistency",
-                           conj(t.region, enc.dst_scope, t.success,
+                           conj(t.region, mine, t.success,
                                 neg(conj(eq_bv(t.chosen, t.lookup), t.reply_ok)))),
-                          ("peers.symmetry", conj(t.region, enc.dst_scope, neg(t.r_ipsec))),
+                          ("peers.symmetry", conj(t.region, mine, neg(t.r_ipsec))),
                           (TUNNEL, _tunnel_bad(enc, n, t))):
             if bad is not False:
                 items.append(Item("I", n, prop, to_z3(bad, enc.ctx), w))
     for k, policy in enumerate(enc.r_order):
-        if policy.action.is_ipsec:
+        if policy.action.is_ipsec and not tunnels_elsewhere(policy, enc.initiator,
+                                                            enc.others):
             region, i_ipsec, w = responder_region(enc, k)
             bad = conj(region, neg(i_ipsec))
             if bad is not False:
@@ -296,7 +312,7 @@ def _solve(enc: PairEncoding, items: list[Item], timeout_ms: int, report: Direct
             packet = enc.concrete(model)
             hit = [it for it in active
                    if z3.is_true(model.eval(it.formula, model_completion=True))]
-            detail = concrete_verdict(initiator, responder, packet, options)
+            detail = concrete_verdict(initiator, responder, packet, options, enc.others)
             for it in hit:
                 confirmed = it.prop in detail.failed
                 report.findings.append(Finding(it.prop, "refuted" if confirmed else "unknown",
@@ -327,13 +343,15 @@ def _name(enc: PairEncoding, side: str, n: int) -> str:
 
 
 def check_direction(initiator: Host, responder: Host, profile: str,
-                    timeout: float = DEFAULT_TIMEOUT) -> DirectionReport:
-    """Decide the three properties with ``initiator`` initiating toward ``responder``."""
+                    timeout: float = DEFAULT_TIMEOUT,
+                    others: tuple[AddressValue, ...] = ()) -> DirectionReport:
+    """Decide the properties with ``initiator`` initiating toward ``responder``; ``others``
+    are the addresses of the network's other hosts (tunnels to them go elsewhere)."""
     options = profile_options(profile)
     report = DirectionReport(initiator, responder, profile)
     started = time.perf_counter()
     for family in families(initiator, responder):
-        enc = PairEncoding(initiator, responder, family, options)
+        enc = PairEncoding(initiator, responder, family, options, others=others)
         items = _items(enc)
         report.regions += len(enc.i_order)
         _solve(enc, items, max(1, int(timeout * 1000)), report, initiator, responder, options)
@@ -408,25 +426,28 @@ def _explain(prop: str, d: PacketVerdict, r_name: str, i_name: str) -> str:
 
 
 def run_directions(tasks: list[tuple[Host, Host, str]], timeout: float = DEFAULT_TIMEOUT,
-                   jobs: int = 1) -> list[DirectionReport]:
+                   jobs: int = 1, others: tuple[AddressValue, ...] = ()
+                   ) -> list[DirectionReport]:
     """``check_direction`` for each (initiator, responder, profile), in order; with
     ``jobs`` > 1 in that many worker processes (each analysis has its own z3 context, so the
     reports are the same as in one process)."""
     if jobs <= 1 or len(tasks) <= 1:
-        return [check_direction(i, r, p, timeout) for i, r, p in tasks]
+        return [check_direction(i, r, p, timeout, others) for i, r, p in tasks]
     import multiprocessing
 
     pool_context = multiprocessing.get_context("fork")
     with pool_context.Pool(min(jobs, len(tasks))) as pool:
-        return pool.starmap(check_direction, [(i, r, p, timeout) for i, r, p in tasks])
+        return pool.starmap(check_direction, [(i, r, p, timeout, others) for i, r, p in tasks])
 
 
 def peers_results(a: Host, b: Host, profiles: list[str] | None = None,
-                  timeout: float = DEFAULT_TIMEOUT, jobs: int = 1) -> list[Result]:
-    """Both directions (``a`` initiating, then ``b``) under each profile."""
+                  timeout: float = DEFAULT_TIMEOUT, jobs: int = 1,
+                  others: tuple[AddressValue, ...] = ()) -> list[Result]:
+    """Both directions (``a`` initiating, then ``b``) under each profile; ``others``: the
+    addresses of the network's other hosts."""
     tasks = [(i, r, profile) for profile in profiles or list(PROFILE_OPTIONS)
              for i, r in ((a, b), (b, a))]
     results: list[Result] = []
-    for rep in run_directions(tasks, timeout, jobs):
+    for rep in run_directions(tasks, timeout, jobs, others):
         results.extend(direction_results(rep))
     return results

@@ -12,6 +12,8 @@ from qmcheck.model.formats.loader import load_scenario
 from qmcheck.model.semantics.negotiation import negotiate, profile_options
 from qmcheck.model.semantics.traffic import traffic_classes
 from qmcheck.model.values.policy import Scenario
+from qmcheck.properties.checks.pairs import plan_pairs
+from qmcheck.properties.checks.peers import host_scope
 from qmcheck.properties.checks.protocol_matrix import protocol_results
 from qmcheck.properties.checks.protocol_smt import check_step as smt_step
 from qmcheck.properties.cli.conflicts import check_step as policy_step
@@ -41,28 +43,29 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def negotiation_results(scenario: Scenario, args: argparse.Namespace) -> list[Result]:
-    """One negotiation per traffic class, per ordered pair of hosts and per profile."""
+    """One negotiation per traffic class, per ordered pair of hosts that can exchange
+    protected traffic (``checks.pairs``) and per profile."""
     results: list[Result] = []
-    names = list(scenario.hosts)
+    plan = plan_pairs(dict(scenario.hosts))
+    ordered = [(a, b) for pair in plan.checked for a, b in (pair, pair[::-1])]
+    rank = {name: n for n, name in enumerate(scenario.hosts)}
+    ordered.sort(key=lambda ab: (rank[ab[0]], rank[ab[1]]))
     for profile in scenario_profiles(scenario):
         options = profile_options(profile)
-        for i_name in names:
-            for r_name in names:
-                if i_name == r_name:
+        for i_name, r_name in ordered:
+            initiator, responder = scenario.hosts[i_name], scenario.hosts[r_name]
+            for policy, packet in traffic_classes(initiator, responder):
+                subject = (profile, i_name, r_name, policy.name)
+                if packet is None:
+                    results.append(Result(
+                        "negotiate", "unknown", subject, "warning", "concrete",
+                        f"no representative packet of {policy.name} toward {r_name} "
+                        "first-matches it"))
                     continue
-                initiator, responder = scenario.hosts[i_name], scenario.hosts[r_name]
-                for policy, packet in traffic_classes(initiator, responder):
-                    subject = (profile, i_name, r_name, policy.name)
-                    if packet is None:
-                        results.append(Result(
-                            "negotiate", "unknown", subject, "warning", "concrete",
-                            f"no representative packet of {policy.name} toward {r_name} "
-                            "first-matches it"))
-                        continue
-                    outcome = negotiate(initiator, responder, packet, options)
-                    r = outcome_result(initiator, responder, outcome)
-                    results.append(Result(r.property, r.verdict, subject, r.severity, r.engine,
-                                          r.message, r.witness, extra=r.extra))
+                outcome = negotiate(initiator, responder, packet, options)
+                r = outcome_result(initiator, responder, outcome)
+                results.append(Result(r.property, r.verdict, subject, r.severity, r.engine,
+                                      r.message, r.witness, extra=r.extra))
     return results
 
 
@@ -90,6 +93,9 @@ def run(args: argparse.Namespace) -> Report:
     scenario = load_scenario(args.scenario)
     report = Report("check", [args.scenario or scenario.source],
                     text_renderer=render_check_text)
+    if len(scenario.hosts) >= 2:
+        report.scope = {name: host_scope(h) for name, h in scenario.hosts.items()}
+        report.pairs = plan_pairs(dict(scenario.hosts)).to_json()
     for step in STEPS:
         report.extend(step(scenario, args))
     return report

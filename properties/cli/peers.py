@@ -15,8 +15,10 @@ from dataclasses import replace
 
 from qmcheck.model.formats.loader import load_host_spec
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
+from qmcheck.model.values.addresses import AddressValue
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Scenario
+from qmcheck.properties.checks.pairs import plan_pairs
 from qmcheck.properties.checks.peers import DEFAULT_TIMEOUT, pair_scope, peers_results
 from qmcheck.properties.cli.options import add_output_options, print_notes, scenario_profiles
 from qmcheck.properties.reports.traffic_summary import summary_results, summary_rows, summary_text
@@ -80,11 +82,11 @@ def with_locations(results: list[Result], hosts: dict[str, Host]) -> list[Result
 
 
 def analyse(a: Host, b: Host, profiles: list[str], timeout: float, summary: bool,
-            jobs: int = 1) -> tuple[list[Result], str]:
+            jobs: int = 1, others: tuple[AddressValue, ...] = ()) -> tuple[list[Result], str]:
     """The peers results for both directions (and the summary rows and table, if asked)."""
     if a.name == b.name:
         b = replace(b, name=f"{b.name}'")
-    results = with_locations(peers_results(a, b, profiles, timeout, jobs),
+    results = with_locations(peers_results(a, b, profiles, timeout, jobs, others),
                              {a.name: a, b.name: b})
     text = ""
     if summary:
@@ -121,16 +123,17 @@ def run(args: argparse.Namespace) -> Report:
 
 
 def check_step(scenario: Scenario, args: argparse.Namespace) -> list[Result]:
-    """The ``qmcheck check`` step: ``peers.*`` for every pair of hosts (each initiating in
-    turn) under the scenario's profiles. SMT only: skipped with ``--engine explicit``."""
+    """The ``qmcheck check`` step: ``peers.*`` for every pair of hosts that can exchange
+    protected traffic (``checks.pairs``; each initiating in turn) under the scenario's
+    profiles. SMT only: skipped with ``--engine explicit``."""
     if getattr(args, "engine", "all") == "explicit":
         return []
 
     profiles = scenario_profiles(scenario)
-    names = list(scenario.hosts)
     results: list[Result] = []
-    for x, a_name in enumerate(names):
-        for b_name in names[x + 1:]:
-            a, b = scenario.hosts[a_name], scenario.hosts[b_name]
-            results.extend(analyse(a, b, profiles, DEFAULT_TIMEOUT, False)[0])
+    for a_name, b_name in plan_pairs(dict(scenario.hosts)).checked:
+        a, b = scenario.hosts[a_name], scenario.hosts[b_name]
+        others = tuple(v for name, h in scenario.hosts.items() if name not in (a_name, b_name)
+                       for v in h.address_values)
+        results.extend(analyse(a, b, profiles, DEFAULT_TIMEOUT, False, others=others)[0])
     return results

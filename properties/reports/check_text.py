@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from qmcheck.properties.results import Report, Result, format_packet_dict, table
+from qmcheck.properties.results import Report, Result, format_packet_dict, scope_line, table
 
 FAMILY_TITLES = {
     "negotiate": "Quick Mode outcome per traffic class (concrete semantics)",
@@ -95,6 +95,12 @@ def render_check_text(report: Report) -> str:
     for r in report.results:
         groups[family(r)].append(r)
     lines: list[str] = [f"qmcheck check: {', '.join(report.inputs)}"]
+    if report.scope is not None:
+        lines.append(scope_line(report.scope))
+    if report.pairs is not None:
+        p = report.pairs
+        lines.append(f"host pairs: {p['checked']} of {p['total']} checked; {p['skipped']} "
+                     "skipped (neither host protects any traffic toward the other)")
     for fam, results in groups.items():
         counts = {v: sum(r.verdict == v for r in results) for v in ("holds", "refuted",
                                                                     "unknown")}
