@@ -7,7 +7,10 @@ policy of B for that traffic; and the same from B to A. Otherwise every ``peers.
 holds for the pair without a query (no region of either side is an IPsec one, so there is no
 bad packet: no negotiation, nothing to agree on, nothing protected by one side only), and
 the pair is skipped and counted. The test is on the policies' address sets, exact per
-family, so it is sound: it never skips a pair that a region could refute.
+family, so it is sound: it never skips a pair that a region could refute. One decision on
+top (DESIGN.md 8 leaves it open): a host whose scope lies inside the subnets a gateway
+protects is behind that gateway; it reaches the gateway's protected hosts directly and the
+gateway in the clear, so that pair is skipped too.
 """
 
 from __future__ import annotations
@@ -76,9 +79,21 @@ def _protects_toward(host: Host, peer: Host, direction: str,
     return False
 
 
+def behind(host: Host, gateway: Host) -> bool:
+    """Is ``host`` inside the subnets ``gateway`` protects? It reaches the gateway's other
+    protected hosts directly, and the gateway itself in the clear."""
+    inner = host.scope_values()
+    return bool(inner and gateway.protects) and all(
+        any(g.family == v.family and g.lo <= v.lo and v.hi <= g.hi for g in gateway.protects)
+        for v in inner)
+
+
 def can_exchange(a: Host, b: Host, others: tuple[AddressValue, ...] = ()) -> bool:
     """Can some packet between ``a`` and ``b`` meet an IPsec policy of either side (one
-    that does not tunnel to another host of the network, whose addresses are ``others``)?"""
+    that does not tunnel to another host of the network, whose addresses are ``others``)?
+    A host behind a gateway does not exchange protected traffic with that gateway."""
+    if behind(a, b) or behind(b, a):
+        return False
     return (_protects_toward(a, b, "out", others) or _protects_toward(b, a, "in", others)
             or _protects_toward(b, a, "out", others) or _protects_toward(a, b, "in", others))
 
