@@ -250,14 +250,18 @@ def load_xfrm_text(text: str, source: str) -> Host:
     priorities = renumber(sorted({e.priority for _, e, _, _ in items}))
     raws: list[tuple[RawPolicy, int]] = []
     for _, e, direction, _ in items:
+        # host policies are in the host's coordinates (source = local): a ``dir in`` kernel
+        # selector (in packet terms) is swapped
+        local, remote, lport, rport = ((e.dst, e.src, e.dport, e.sport) if direction == "in"
+                                       else (e.src, e.dst, e.sport, e.dport))
         raw: RawPolicy = {
             "name": RawField(f"xfrm-L{e.line}", e.line),
             "priority": RawField(str(priorities[e.priority]), e.line),
-            "source": RawField(e.src, e.line),
-            "destination": RawField(e.dst, e.line),
+            "source": RawField(local, e.line),
+            "destination": RawField(remote, e.line),
             "protocol": RawField(e.protocol, e.line),
-            "source-port": RawField(e.sport, e.line),
-            "destination-port": RawField(e.dport, e.line),
+            "source-port": RawField(lport, e.line),
+            "destination-port": RawField(rport, e.line),
             "action": RawField(e.action_text(), e.line),
             "direction": RawField(direction, e.line),
         }

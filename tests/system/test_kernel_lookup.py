@@ -1,7 +1,8 @@
 """Differential test against the Linux kernel's XFRM policy lookup (issue 7, item 1).
 
 Hypothesis draws random host policies (IPv4, IPv6 and both-family ones; PASS, DISCARD and
-IPsec actions; ties of priority; several values per field; address and small port ranges).
+IPsec actions, transport and tunnel mode; mirrored and direction-specific ones; ties of
+priority; several values per field; address and small port ranges).
 Each set is translated by ``qmcheck.model.formats.xfrm_commands`` into ``ip xfrm policy add``
 commands in namespace A; UDP, TCP and ICMP probes go out of A to B and in from B to A; what the
 kernel does
@@ -123,13 +124,21 @@ def policy(draw: st.DrawFn, index: int) -> dict[str, Any]:
         out["source-port"] = draw(port_value())
         out["destination-port"] = draw(port_value())
     out["action"] = draw(st.sampled_from(ACTIONS))
+    # direction-specific policies (a kernel's lone dir out / dir in) and tunnel mode
+    direction = draw(st.sampled_from(("both", "both", "out", "in")))
+    if direction != "both":
+        out["direction"] = direction
+    if (family is not None and out["action"] not in ("PASS", "DISCARD")
+            and draw(st.integers(0, 2)) == 0):
+        out["tunnel"] = draw(st.sampled_from(B4 if family == 4 else B6))
     return out
 
 
 @st.composite
 def host_file(draw: st.DrawFn) -> dict[str, Any]:
     n = draw(st.integers(1, 6))
-    return {"host": "A", "default-action": draw(st.sampled_from(("PASS", "DISCARD"))),
+    return {"host": "A", "address": [A4[0], A6[0]],
+            "default-action": draw(st.sampled_from(("PASS", "DISCARD"))),
             "policies": [draw(policy(i)) for i in range(n)]}
 
 
