@@ -58,6 +58,10 @@ CATALOGUE: tuple[PropertyInfo, ...] = (
     PropertyInfo("peers.symmetry",
                  "no traffic between the hosts is protected by one side and passed or "
                  "discarded by the other", "peers"),
+    PropertyInfo("peers.tunnel",
+                 "every tunnel a host negotiates toward the other ends at the other's own "
+                 "address, the responder's chosen tunnel ends at the initiator's, and both "
+                 "sides use the same mode (tunnel or transport)", "peers"),
     PropertyInfo("qm.responder-installs-after-msg3",
                  "the responder has both SAs installed only after it received message 3",
                  "protocol", engines=("explicit", "smt"), witness="trace"),
