@@ -159,6 +159,8 @@ def build_policy(raw: RawPolicy, *, index: int, line: int, previous_priority: in
             end = parse_address(str(raw["tunnel"].value))
         except InputError as e:
             raise e.located(source=source, line=raw["tunnel"].line, field="tunnel") from None
+        if int(end) == 0 or end.is_multicast:
+            raise err(f"tunnel end point {end} is not a unicast address", "tunnel")
         if not action.is_ipsec:
             raise err(f"policy '{name}' has a tunnel end point but action {action}: only an "
                       "IPsec policy has a tunnel", "tunnel")

@@ -108,6 +108,9 @@ def _include(pattern: str, source: str, line: int, stack: list[Section], depth: 
                          source=source, line=line, field="include")
     base = os.path.dirname(source) if source not in ("", "<memory>") else "."
     full = pattern if os.path.isabs(pattern) else os.path.join(base, pattern)
+    if not any(c in full for c in "*?[") and not os.path.isfile(full):
+        raise InputError(f"included file {full} does not exist", source=source, line=line,
+                         field="include")
     for path in sorted(glob.glob(full)):
         real = os.path.abspath(path)
         if real in chain:
