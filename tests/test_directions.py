@@ -173,3 +173,36 @@ def test_peers_finds_a_one_way_responder(tmp_path: Path,
             assert arriving is not None and not arriving.action.is_ipsec
             checked += 1
     assert checked
+
+
+def test_xfrm_import_round_trips_through_yaml() -> None:
+    """A dump with a lone dir out, a lone dir in and a tunnel pair, written as YAML and read
+    back, gives every packet of a small universe the same policy and action."""
+    from itertools import product
+
+    from qmcheck.model.formats.xfrm_dump import load_xfrm_text
+    from qmcheck.model.formats.yaml_dump import dump_host
+
+    dump = ("src 10.1.0.0/16 dst 10.2.0.0/16 \n\tdir out priority 3 ptype main \n"
+            "\ttmpl src 198.51.100.1 dst 203.0.113.1\n\t\tproto esp reqid 1 mode tunnel\n"
+            "src 10.2.0.0/16 dst 10.1.0.0/16 \n\tdir in priority 3 ptype main \n"
+            "\ttmpl src 203.0.113.1 dst 198.51.100.1\n\t\tproto esp reqid 1 mode tunnel\n"
+            "src 10.1.0.5/32 dst 0.0.0.0/0 proto tcp dport 22 \n\tdir out action block "
+            "priority 1 ptype main \n"
+            "src 0.0.0.0/0 dst 10.1.0.6/32 proto udp sport 53 \n\tdir in priority 2 ptype main"
+            " \n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 2 mode transport\n")
+    imported = load_xfrm_text(dump, "dump.txt")
+    assert sorted(p.direction for p in imported.policies if not p.implicit) == [
+        "both", "in", "out"]
+    again = load_text(dump_host(imported), "again.yaml")
+    assert isinstance(again, Host)
+    addrs = ("10.1.0.5", "10.1.0.6", "10.2.0.1", "8.8.8.8")
+    for src, dst, proto, direction in product(addrs, addrs, ("tcp", "udp"), ("out", "in")):
+        for sport, dport in ((22, 53), (53, 22), (1000, 2000)):
+            pkt = make_packet(src, dst, proto, sport, dport, direction)
+            a, b = lookup(imported, pkt), lookup(again, pkt)
+            assert (a.name, a.action, a.tunnel) == (b.name, b.action, b.tunnel)  # type: ignore[union-attr]
+    # the lone dir in policy: inbound DNS replies to 10.1.0.6 from anywhere
+    dns = make_packet("9.9.9.9", "10.1.0.6", "udp", 53, 4000, "in")
+    assert lookup(imported, dns).action.is_ipsec  # type: ignore[union-attr]
+    assert not lookup(imported, dns.reversed()).action.is_ipsec  # type: ignore[union-attr]
