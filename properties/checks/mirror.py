@@ -17,13 +17,19 @@ from dataclasses import dataclass
 
 import z3
 
-from qmcheck.model.encodings.z3_policies import families_of, fresh_packet, policy_match
+from qmcheck.model.encodings.z3_policies import (
+    SymPacket,
+    families_of,
+    fresh_packet,
+    policy_match,
+)
 from qmcheck.model.semantics.lookup import lookup
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
 
 PROPERTY = "policy.mirrored"
 MAX_FINDINGS = 64
+NATURAL_LIMIT = 256  # network addresses a witness is kept off (more: not attempted)
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,25 @@ def _first(policies: tuple[Policy, ...], p: z3.ExprRef, matches: list[z3.BoolRef
     return out
 
 
+def _natural(solver: z3.Solver, pkt: SymPacket, model: z3.ModelRef, host: Host
+             ) -> z3.ModelRef:
+    """The same query's model with natural values where it has one: ports other than 0 for
+    TCP/UDP/SCTP, addresses other than the network addresses of the host's prefixes."""
+    proto = model.eval(pkt.protocol, model_completion=True).as_long()  # type: ignore[union-attr]
+    extra: list[z3.BoolRef] = [pkt.protocol == proto]
+    if proto in (6, 17, 132):
+        extra += [pkt.lport != 0, pkt.rport != 0]
+    networks = sorted({v.lo for p in host.policies if p.family == pkt.family
+                       for f in (p.source, p.destination) for v in f.values
+                       if v.kind == "prefix"})[:NATURAL_LIMIT]
+    extra += [z3.And(pkt.local != n, pkt.remote != n) for n in networks]
+    solver.push()
+    solver.add(*extra)
+    better = solver.model() if solver.check() == z3.sat else model
+    solver.pop()
+    return better
+
+
 def mirror_findings(host: Host, timeout_ms: int = 10_000) -> list[MirrorFinding]:
     """Every (outbound policy, inbound policy) pair under which a packet and its reply are
     treated differently (protected against not protected), each with a witness."""
@@ -81,7 +106,7 @@ def mirror_findings(host: Host, timeout_ms: int = 10_000) -> list[MirrorFinding]
             if answer != z3.sat:
                 findings.append(MirrorFinding("unknown", None, None, None))
                 break
-            model = solver.model()
+            model = _natural(solver, pkt, solver.model(), host)
             packet = pkt.concrete(model)
             out_policy = lookup(host, packet)
             in_policy = lookup(host, packet.reversed())
