@@ -746,17 +746,26 @@ class PairEncoding:
             best = z3.If(better, mine + theirs, best)
         return idx
 
-    def reply_ok(self, chosen: z3.BitVecRef, cands: list[int]) -> z3.BoolRef | bool:
+    def reply_ok(self, chosen: z3.BitVecRef, cands: list[int], box: Box
+                 ) -> z3.BoolRef | bool:
         """R's lookup of its reply (outbound) agrees with the chosen policy (the twin of
-        ``lookup.reply_agrees``); always true when every policy of R is mirrored."""
+        ``lookup.reply_agrees``); always true when every policy of R is mirrored. Only R's
+        outbound policies whose box meets ``box`` (the region's) can match."""
         if not self.responder.directional:
             return True
         outs = self.r_out_order
-        reply = self._chain(list(range(len(outs))), [match(q, self.rp) for q in outs])
+        if not hasattr(self, "r_out_index"):
+            self.r_out_index = BoxIndex([policy_box(q, self.family, True) for q in outs])
+            self._r_out_match: dict[int, z3.BoolRef | bool] = {}
+        near = self.r_out_index.query(box)
+        for m in near:
+            if m not in self._r_out_match:
+                self._r_out_match[m] = match(outs[m], self.rp)
+        reply = self._chain(near, [self._r_out_match[m] for m in near])
         parts: list[z3.BoolRef | bool] = []
         for k in cands:
             q = self.r_order[k]
-            fine = [m for m, o in enumerate(outs) if reply_agrees(q, o)]
+            fine = [m for m in near if reply_agrees(q, outs[m])]
             parts.append(_and(eq_const(chosen, k), _or(*[eq_const(reply, m) for m in fine])))
         return _or(*parts)
 
@@ -815,5 +824,5 @@ def region_terms(enc: PairEncoding, n: int) -> RegionTerms:
     success = _or(*[_and(eq_const(chosen, k), _or(cover[k], outside)) for k in cands
                     if enc.agreeable(n, k)])
     return RegionTerms(n, enc.region(n), chosen, look, success, r_ipsec, cands,
-                       enc.reply_ok(chosen, cands), lcands,
+                       enc.reply_ok(chosen, cands, enc.i_boxes[n]), lcands,
                        len(enc.earlier(n)) + len(lcands) + len(cands))
