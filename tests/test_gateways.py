@@ -167,3 +167,34 @@ def test_bad_tunnel_records_name_line_and_field(tmp_path: Path, text_: str, fiel
     with pytest.raises(InputError) as e:
         load_host(str(path))
     assert (e.value.line, e.value.field) == (1, field)
+
+
+def test_sites_given_as_prefixes_show_the_mismatch_and_the_gap(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's user: two sites as ``address: <prefix>``; site A protects 10.10.0.0/16 ->
+    10.20.0.0/16 with AES128 except a subnet with AES256 (a transform mismatch), and site B
+    protects only 10.20.0.0/17 back (a gap: 10.20.128.0/17 is passed by B)."""
+    a = tmp_path / "site-a.yaml"
+    b = tmp_path / "site-b.yaml"
+    a.write_text("host: site-a\naddress: 10.10.0.0/16\npolicies:\n"
+                 "  - {name: db, priority: 5, source: 10.10.0.0/16, destination: 10.20.5.0/24,"
+                 " action: [ESP_AES256_HMAC_SHA1]}\n"
+                 "  - {name: lan, source: 10.10.0.0/16, destination: 10.20.0.0/16,"
+                 " action: [ESP_AES128_HMAC_SHA1]}\n")
+    b.write_text("host: site-b\naddress: 10.20.0.0/16\npolicies:\n"
+                 "  - {name: lan, source: 10.20.0.0/17, destination: 10.10.0.0/16,"
+                 " action: [ESP_AES128_HMAC_SHA1]}\n")
+    assert main(["peers", str(a), str(b), "--format", "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["scope"]["site-a"] == {"addresses": ["10.10.0.0/16"],
+                                         "reason": "own addresses"}
+    bad = [r for r in report["results"] if r["verdict"] == "refuted"
+           and r["initiator"] == "site-a"]
+    by_prop = {(r["property"], r["subject"][0]) for r in bad}
+    assert ("peers.negotiation", "db") in by_prop  # NO_PROPOSAL_CHOSEN: AES256 vs AES128
+    assert ("peers.symmetry", "lan") in by_prop  # the gap: B passes 10.20.128.0/17
+    ha, hb = load_host(str(a)), load_host(str(b))
+    for r in bad:
+        pkt = make_packet(**r["witness"]["packet"])
+        assert r["property"] in concrete_verdict(ha, hb, pkt, PROFILE_OPTIONS["hpux"]).failed
+        assert not str(pkt).split(":")[0].endswith(".0")  # a host address, not a network
