@@ -84,7 +84,21 @@ CATALOGUE: tuple[PropertyInfo, ...] = (
                  engines=("explicit", "smt"), witness="trace"),
 )
 
-BY_ID: dict[str, PropertyInfo] = {p.id: p for p in CATALOGUE}
+# Ids beyond DESIGN.md section 4 (issue 14: one-way policies and tunnels), reported only when
+# a host has such policies. CATALOGUE mirrors DESIGN.md (a test compares them); these are
+# proposed for it and meanwhile known to reports and SARIF through ``info``.
+EXTENSIONS: tuple[PropertyInfo, ...] = (
+    PropertyInfo("policy.mirrored",
+                 "where policies apply to one direction only, the reply to every protected "
+                 "packet is protected and the reply to every unprotected one is not",
+                 "policy"),
+    PropertyInfo("peers.tunnel",
+                 "every tunnel a host negotiates toward the other ends at the other's own "
+                 "address, the responder's chosen tunnel ends at the initiator's, and both "
+                 "sides use the same mode (tunnel or transport)", "peers"),
+)
+
+BY_ID: dict[str, PropertyInfo] = {p.id: p for p in CATALOGUE + EXTENSIONS}
 
 
 def info(property_id: str) -> PropertyInfo | None:

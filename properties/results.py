@@ -94,6 +94,10 @@ class Report:
     files: list[str] = field(default_factory=list)
     min_severity: Severity = "note"
     max_findings: int | None = None
+    # Two-host reports: per host, the address sets analysed and why (docs/SPEC.md 8).
+    scope: dict[str, dict[str, Any]] | None = None
+    # Reports on a network: how many host pairs were checked and skipped.
+    pairs: dict[str, int] | None = None
 
     def add(self, result: Result) -> None:
         self.results.append(result)
@@ -180,6 +184,8 @@ class Report:
             "qmcheck": __version__,
             "command": self.command,
             "inputs": list(self.inputs),
+            **({} if self.scope is None else {"scope": self.scope}),
+            **({} if self.pairs is None else {"pairs": self.pairs}),
             "results": [r.to_dict(timings=timings) for r in self.shown_results()],
             "summary": self.summary(),
             "findings": self.finding_counts(),
@@ -195,6 +201,8 @@ class Report:
         if self.text_renderer is not None:
             return self.text_renderer(self)
         lines: list[str] = self.headline()
+        if self.scope is not None:
+            lines.extend(fit(scope_line(self.scope), ""))
         for r in self.shown_results():
             subject = ",".join(r.subject) if r.subject else "-"
             word = r.severity if r.verdict == "refuted" else r.verdict
@@ -222,6 +230,13 @@ def fit(text: str, indent: str) -> list[str]:
         return [indent + text]
     return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ",
                          break_on_hyphens=False) or [indent]
+
+
+def scope_line(scope: dict[str, dict[str, Any]]) -> str:
+    """One line saying which address sets of each host were analysed, and why."""
+    parts = [f"{name} {', '.join(entry['addresses'])} ({entry['reason']})"
+             for name, entry in scope.items()]
+    return "scope: " + "; ".join(parts)
 
 
 def format_packet_dict(packet: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from itertools import product
 
 from qmcheck.model.semantics.negotiation import NegotiationOptions
-from qmcheck.model.values.addresses import max_address
+from qmcheck.model.values.addresses import AddressValue, max_address
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host
 from qmcheck.model.values.protocols import MAX_PORT, PORT_PROTOCOLS
@@ -20,7 +20,8 @@ def _points(spans: list[tuple[int, int]], top: int) -> list[int]:
     return sorted(out)
 
 
-def representatives(a: Host, b: Host, family: int) -> list[Packet]:
+def representatives(a: Host, b: Host, family: int,
+                    others: tuple[AddressValue, ...] = ()) -> list[Packet]:
     """Outbound packets of ``a`` toward ``b``: every behaviour of the semantics occurs on one
     (all comparisons are with interval ends, so the critical points suffice)."""
     top = max_address(family)
@@ -28,7 +29,7 @@ def representatives(a: Host, b: Host, family: int) -> list[Packet]:
     port_spans: list[tuple[int, int]] = []
     protos = {0, 1, 6, 17}
     for h in (a, b):
-        addr_spans.extend((x, x) for f, x in h.addresses if f == family)
+        addr_spans.extend((v.lo, v.hi) for v in h.scope_values() if v.family == family)
         for p in h.policies:
             if p.family in (None, family):
                 for f in (p.source, p.destination):
@@ -44,18 +45,20 @@ def representatives(a: Host, b: Host, family: int) -> list[Packet]:
         pp = ports if proto in PORT_PROTOCOLS else [0]
         for sport, dport in product(pp, pp):
             pkt = Packet(family, src, dst, proto, sport, dport, "out")  # type: ignore[arg-type]
-            if in_scope(a, b, pkt):
+            if in_scope(a, b, pkt, others):
                 out.append(pkt)
     return out
 
 
-def brute_force(a: Host, b: Host, options: NegotiationOptions) -> set[tuple[str, str, str]]:
+def brute_force(a: Host, b: Host, options: NegotiationOptions,
+                others: tuple[AddressValue, ...] = ()) -> set[tuple[str, str, str]]:
     """(property, side, policy) triples some packet refutes: the initiator's policy ("I"),
-    or for an asymmetry that only the responder protects, the responder's policy ("R")."""
+    or for an asymmetry that only the responder protects, the responder's policy ("R");
+    ``others``: the addresses of the network's other hosts."""
     out: set[tuple[str, str, str]] = set()
     for family in families(a, b):
-        for pkt in representatives(a, b, family):
-            v = concrete_verdict(a, b, pkt, options)
+        for pkt in representatives(a, b, family, others):
+            v = concrete_verdict(a, b, pkt, options, others)
             for prop in v.failed:
                 i_ipsec = v.initiator_policy is not None and v.initiator_policy.action.is_ipsec
                 if prop == "peers.symmetry" and not i_ipsec:

@@ -47,8 +47,8 @@ def address_texts(draw: st.DrawFn, family: int) -> str:
 
 
 @st.composite
-def raw_policies(draw: st.DrawFn, family: int, index: int, equal_priorities: bool = False
-                 ) -> dict[str, RawField]:
+def raw_policies(draw: st.DrawFn, family: int, index: int, equal_priorities: bool = False,
+                 directions: bool = False) -> dict[str, RawField]:
     line = index + 1
     raw = {"name": RawField(f"p{index}", line)}
     if draw(st.booleans()) or equal_priorities:
@@ -66,15 +66,21 @@ def raw_policies(draw: st.DrawFn, family: int, index: int, equal_priorities: boo
             elif choice == "range":
                 raw[key] = RawField("1-2", line)
     raw["action"] = RawField(draw(st.sampled_from(ACTIONS)), line)
+    if directions:
+        raw["direction"] = RawField(draw(st.sampled_from(["both", "out", "in"])), line)
     return raw
 
 
 @st.composite
 def hosts(draw: st.DrawFn, family: int | None = None, max_policies: int = 6,
-          default: bool | None = None, equal_priorities: bool = False) -> Host:
+          default: bool | None = None, equal_priorities: bool = False,
+          directions: bool = False) -> Host:
+    """A host of up to ``max_policies`` policies; ``directions``: some apply to one direction
+    only (DESIGN.md 2)."""
     fam = family or draw(st.sampled_from([4, 6]))
     count = draw(st.integers(1, max_policies))
-    raws = [(draw(raw_policies(fam, i, equal_priorities)), i + 1) for i in range(count)]
+    raws = [(draw(raw_policies(fam, i, equal_priorities, directions)), i + 1)
+            for i in range(count)]
     with_default = draw(st.booleans()) if default is None else default
     policies = build_policies(raws, source="<generated>",
                               default_action="PASS" if with_default else None)

@@ -105,7 +105,6 @@ def test_templates_fwd_and_socket_policies() -> None:
 
 
 @pytest.mark.parametrize(("text", "line", "field"), [
-    (PAIR.split("src 10.2")[0], 1, "dir"),
     ("src 10.1.0.0/16 dst 10.2.0.0/16 dev eth0\n\tdir out priority 1 ptype main\n", 1, "dev"),
     ("src 10.1.0.0/16 dst 10.2.0.0/16 proto icmp type 8 code 0\n\tdir out ptype main\n", 1,
      "type"),
@@ -122,11 +121,58 @@ def test_errors_name_the_line_and_field(text: str, line: int, field: str) -> Non
     assert (e.value.source, e.value.line, e.value.field) == ("policies.txt", line, field)
 
 
-def test_unpaired_policy_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = tmp_path / "out-only.txt"
-    bad.write_text(PAIR.split("src 10.2")[0])
-    assert main(["lookup", str(bad), "--src", "10.1.0.1", "--dst", "10.2.0.1"]) == 2
-    assert "out-only.txt:1: field 'dir'" in capsys.readouterr().err
+def test_unpaired_policy_loads_with_its_direction(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A real dump's lone ``dir out`` policy is kept, for outbound packets only."""
+    lone = tmp_path / "out-only.txt"
+    lone.write_text(BLOCK + PAIR.split("src 10.2")[0])
+    host = load_host(str(lone))
+    first = host.policy("xfrm-L5")
+    assert first.direction == "out" and host.policy("xfrm-L1").direction == "both"
+    out = make_packet("10.1.0.2", "10.2.0.1", "udp", 1, 2)
+    assert lookup(host, out) is first
+    assert lookup(host, make_packet("10.2.0.1", "10.1.0.2", "udp", 2, 1, "in")) is not first
+    assert main(["lookup", str(lone), "--src", "10.1.0.2", "--dst", "10.2.0.1"]) == 0
+    assert "xfrm-L5" in capsys.readouterr().out
+
+
+def test_tunnel_templates_keep_their_end_points() -> None:
+    text = ("src 10.1.0.0/16 dst 10.2.0.0/16 \n\tdir out priority 3 ptype main \n"
+            "\ttmpl src 198.51.100.1 dst 203.0.113.1\n\t\tproto esp reqid 1 mode tunnel\n"
+            "src 10.2.0.0/16 dst 10.1.0.0/16 \n\tdir in priority 3 ptype main \n"
+            "\ttmpl src 203.0.113.1 dst 198.51.100.1\n\t\tproto esp reqid 1 mode tunnel\n"
+            "src 10.2.0.0/16 dst 10.1.0.0/16 \n\tdir fwd priority 3 ptype main \n"
+            "\ttmpl src 203.0.113.1 dst 198.51.100.1\n\t\tproto esp reqid 1 mode tunnel\n")
+    host = load_xfrm_text(text, "gw.txt")
+    (policy,) = [p for p in host.policies if not p.implicit]
+    assert policy.direction == "both" and policy.tunnel == (4, 0xCB007101)
+    assert host.notes and "dir fwd" in host.notes[0]
+    # a mismatching inbound end point is no mirror: two one-way policies
+    other = load_xfrm_text(text.replace("tmpl src 203.0.113.1 dst 198.51.100.1\n\t\tproto "
+                                        "esp reqid 1 mode tunnel\nsrc 10.2.0.0/16 dst "
+                                        "10.1.0.0/16 \n\tdir fwd",
+                                        "tmpl src 203.0.113.9 dst 198.51.100.1\n\t\tproto "
+                                        "esp reqid 1 mode tunnel\nsrc 10.2.0.0/16 dst "
+                                        "10.1.0.0/16 \n\tdir fwd", 1), "gw.txt")
+    assert sorted(p.direction for p in other.policies if not p.implicit) in (
+        ["in", "out"], ["both"])
+
+
+def test_inconsistent_tie_order_loads_as_one_way_policies() -> None:
+    """Equal priorities in one order for out and another for in: nothing is paired, and each
+    direction keeps the kernel's order."""
+    def pol(src: str, dst: str, d: str, idx: int, act: str) -> str:
+        return (f"src {src} dst {dst} \n\tdir {d} priority 5 index {idx} ptype main \n"
+                + ("\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 1 mode transport\n"
+                   if act == "esp" else ""))
+    text = (pol("10.1.0.0/16", "10.2.0.0/16", "out", 1, "esp")
+            + pol("10.1.0.0/24", "10.2.0.0/24", "out", 2, "pass")
+            + pol("10.2.0.0/24", "10.1.0.0/24", "in", 3, "pass")
+            + pol("10.2.0.0/16", "10.1.0.0/16", "in", 4, "esp"))
+    host = load_xfrm_text(text, "x")
+    assert {p.direction for p in host.policies if not p.implicit} == {"out", "in"}
+    assert action(host, make_packet("10.1.0.1", "10.2.0.1")) == ["ESP_AES128_HMAC_SHA1"]
+    assert action(host, make_packet("10.2.0.1", "10.1.0.1", direction="in")) == "PASS"
 
 
 def test_exporter_mirrors_expands_and_deduplicates() -> None:

@@ -136,7 +136,7 @@ CASES = [
     ("add host a -action PASS\nadd host a -action DISCARD\n", 2, "name", "used twice"),
     ("add host a -protocol udp -priority 10 -priority 20 -action PASS\n", 1, "priority",
      "given twice"),
-    ("add tunnel t1\nadd hots a -action PASS\n", 2, None, "unknown record 'add hots'"),
+    ("add ike t1\nadd hots a -action PASS\n", 2, None, "unknown record 'add hots'"),
 ]
 
 

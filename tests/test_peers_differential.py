@@ -55,6 +55,31 @@ def test_smt_agrees_with_brute_force_ipv6_with_addresses(a: Host, b: Host, profi
     compare(named(a, "a", ((6, BASE6 + x),)), named(b, "b", ((6, BASE6 + y),)), profile)
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(hosts(family=4, max_policies=4, directions=True),
+       hosts(family=4, max_policies=4, directions=True), st.sampled_from(PROFILES))
+def test_smt_agrees_with_brute_force_direction_specific(a: Host, b: Host, profile: str) -> None:
+    """Policies of one direction: I's outbound and R's inbound and reply lookups."""
+    compare(named(a, "a"), named(b, "b"), profile)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
+@given(hosts(family=4, max_policies=3), hosts(family=4, max_policies=3),
+       st.sampled_from(PROFILES), st.integers(0, 3), st.integers(0, 3))
+def test_smt_agrees_with_brute_force_prefix_scope(a: Host, b: Host, profile: str, x: int,
+                                                   y: int) -> None:
+    """Hosts whose scope is a prefix (a site): every packet between the two prefixes."""
+    from dataclasses import replace
+
+    from qmcheck.model.values.addresses import parse_address_value
+    from tests.strategies import text
+
+    sa = (parse_address_value(f"{text(4, 2 * x)}/31"),)
+    sb = (parse_address_value(f"{text(4, 2 * y)}/31"),)
+    compare(replace(named(a, "a"), address_values=sa), replace(named(b, "b"), protects=sb),
+            profile)
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(hosts(family=4, max_policies=5))
 def test_fast_match_is_policy_match(h: Host) -> None:

@@ -16,7 +16,8 @@ the encoding gives, as z3 terms over ``p``:
 Only policies whose box (a hull of their fields) can meet ``i``'s traffic enter a term: a
 sound pruning, as the other policies' predicates are false there. The concrete semantics in
 ``semantics/negotiation.py`` is the reference; tests compare the two on every packet of small
-universes.
+universes. Policies of one direction (docs/SPEC.md 2) enter I's outbound and R's inbound lookups
+as they apply; R's reply lookup is compared with the chosen policy (``lookup.reply_agrees``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import z3
 from qmcheck.model.encodings.z3_policies import (
     SymPacket,
 )
+from qmcheck.model.semantics.lookup import reply_agrees, tunnels_elsewhere, tunnels_to
 from qmcheck.model.semantics.negotiation import NegotiationOptions, choose_proposal
 from qmcheck.model.values.addresses import AddressFilter, AddressValue, Family, max_address
 from qmcheck.model.values.packet import Packet
@@ -38,6 +40,7 @@ from qmcheck.model.values.policy import Host, Policy
 from qmcheck.model.values.protocols import MAX_PORT, PORT_PROTOCOLS, PortRange
 
 FULL_PORTS = (0, MAX_PORT)
+EPHEMERAL_PORT = 49152  # the first of the dynamic ports (RFC 6335): a natural source port
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,15 +486,21 @@ class PairEncoding:
     family: Family
     options: NegotiationOptions
     tag: str = ""
+    others: tuple[AddressValue, ...] = ()  # addresses of the network's other hosts
     p: SymPacket = field(init=False)
     r_order: list[Policy] = field(init=False)
     i_order: list[Policy] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.i_order = [q for q in self.initiator.ordered()
+        # I's lookup of its outbound packet, R's of the packet as it arrives (and R's search
+        # for the selectors) see the policies of those directions (DESIGN.md 2).
+        self.i_order = [q for q in self.initiator.applicable("out")
                         if q.family in (None, self.family)]
-        self.r_order = [q for q in self.responder.ordered()
+        self.r_order = [q for q in self.responder.applicable("in")
                         if q.family in (None, self.family)]
+        # R's lookup of its reply (outbound) when some policy applies to one direction only.
+        self.r_out_order = [q for q in self.responder.applicable("out")
+                            if q.family in (None, self.family)]
         self.ctx = z3.Context()
         self.points = self._breakpoints()
         names = ("local", "remote", "lport", "rport")
@@ -505,7 +514,8 @@ class PairEncoding:
         self.rp = SymPacket(self.family, p.remote, p.local, p.rport, p.lport, p.protocol)
         self.r_position = {id(q): n for n, q in enumerate(self.r_order)}
         # positions of I's and R's policies, and "none" beyond them all
-        self.bits = (max(len(self.i_order), len(self.r_order)) + 1).bit_length()
+        self.bits = (max(len(self.i_order), len(self.r_order), len(self.r_out_order))
+                     + 1).bit_length()
         self.none = (1 << self.bits) - 1
         self.i_boxes = [policy_box(q, self.family, False) for q in self.i_order]
         self.r_boxes = [policy_box(q, self.family, True) for q in self.r_order]
@@ -532,7 +542,8 @@ class PairEncoding:
             if hi + 1 <= limit:
                 dims[dim].add(hi + 1)
 
-        for policies, mirrored in ((self.i_order, False), (self.r_order, True)):
+        for policies, mirrored in ((self.i_order, False), (self.r_order, True),
+                                   (self.r_out_order, True)):
             for q in policies:
                 src, dst = (2, 3) if not mirrored else (3, 2)
                 add(src, q.source_port.lo, q.source_port.hi, MAX_PORT)
@@ -544,28 +555,43 @@ class PairEncoding:
                 for v in q.destination.values:
                     add(0 if mirrored else 1, v.lo, v.hi, top)
         for host, dim in ((self.initiator, 0), (self.responder, 1)):
-            for f, a in host.addresses:
-                if f == self.family:
-                    add(dim, a, a, top)
+            for v in host.scope_values():
+                if v.family == self.family:
+                    add(dim, v.lo, v.hi, top)
         return [sorted(d) for d in dims]
 
     def concrete(self, model: z3.ModelRef) -> Packet:
-        """The outbound packet a model assigns (each coordinate decompressed)."""
+        """The outbound packet a model assigns (each coordinate decompressed). Any value of
+        an elementary interval satisfies the same predicates, so the most natural one is
+        taken: an address inside a prefix rather than its network address, an ephemeral
+        port (49152) where the interval holds it."""
+        top = max_address(self.family)
 
-        def value(v: z3.BitVecRef, pts: list[int] | None) -> int:
+        def value(v: z3.BitVecRef, pts: list[int] | None, kind: str = "") -> int:
             n = model.eval(v, model_completion=True).as_long()  # type: ignore[union-attr]
-            return n if pts is None else pts[min(n, len(pts) - 1)]
+            if pts is None:
+                return n
+            n = min(n, len(pts) - 1)
+            lo = pts[n]
+            hi = pts[n + 1] - 1 if n + 1 < len(pts) else (top if kind == "address" else MAX_PORT)
+            if kind == "address" and hi - lo >= 2:
+                return lo + 1
+            if kind == "port" and lo <= EPHEMERAL_PORT <= hi:
+                return EPHEMERAL_PORT
+            return lo
 
         p, (loc, rem, lp, rp) = self.p, self.points
         proto = value(p.protocol, None)
-        lport, rport = value(p.lport, lp), value(p.rport, rp)
+        lport, rport = value(p.lport, lp, "port"), value(p.rport, rp, "port")
         if proto not in PORT_PROTOCOLS:
             lport = rport = 0
-        return Packet(self.family, value(p.local, loc), value(p.remote, rem), proto, lport,
-                      rport, "out")
+        return Packet(self.family, value(p.local, loc, "address"),
+                      value(p.remote, rem, "address"), proto, lport, rport, "out")
 
     # shared pieces -----------------------------------------------------------------------
     def _scope(self) -> z3.BoolRef:
+        """Well-formed packets from I's scope; ``dst_scope`` (to R's scope) is added per
+        region: a region of a tunnel policy toward R holds every inner destination."""
         p = self.p
         with_ports = z3.Or(*[p.protocol == x for x in sorted(PORT_PROTOCOLS)])
         parts = [z3.Or(with_ports, z3.And(to_z3(in_range(p.lport, 0, 0), self.ctx),
@@ -573,11 +599,41 @@ class PairEncoding:
         for var, pts in zip(p.variables()[:4], self.points, strict=True):
             if len(pts) < (1 << var.size()):  # numbers beyond the last interval are unused
                 parts.append(_ule(var, const(len(pts) - 1, var.size(), self.ctx)))
+        self.dst_scope: z3.BoolRef | bool = True
         for host, var in ((self.initiator, self.p.local), (self.responder, self.p.remote)):
-            if host.addresses:
-                mine = [a for f, a in host.addresses if f == self.family]
-                parts.append(to_z3(_or(*[in_range(var, a, a) for a in mine]), self.ctx))
+            scope = host.scope_values()
+            if scope:
+                mine = [v for v in scope if v.family == self.family]
+                pred = _or(*[in_range(var, v.lo, v.hi) for v in mine])
+                if host is self.responder:
+                    self.dst_scope = pred
+                else:
+                    parts.append(to_z3(pred, self.ctx))
         return z3.And(*parts)
+
+    def tunnel_to_r(self, n: int) -> bool:
+        """Does I's ``n``-th policy tunnel its traffic to R (R's own address)?"""
+        return tunnels_to(self.i_order[n], self.responder)
+
+    def in_scope(self, n: int) -> z3.BoolRef | bool:
+        """``p`` is in the scope of I's ``n``-th region: from I's scope, and to R's scope or,
+        for a tunnel policy toward R, anywhere; never for a tunnel policy to another
+        gateway (``peers.in_scope``)."""
+        if tunnels_elsewhere(self.i_order[n], self.responder, self.others):
+            return False
+        return _and(self.scope, True if self.tunnel_to_r(n) else self.dst_scope)
+
+    def i_elsewhere(self) -> z3.BoolRef | bool:
+        """I's first match for ``p`` tunnels to another gateway than R."""
+        return _or(*[_and(self.i_match(j), *[self.i_not(m) for m in self.earlier(j)])
+                     for j in range(len(self.i_order))
+                     if tunnels_elsewhere(self.i_order[j], self.responder, self.others)])
+
+    def r_elsewhere(self, look: z3.BitVecRef, cands: list[int]) -> z3.BoolRef | bool:
+        """R's lookup ``look`` of the arriving packet is a tunnel policy from another gateway
+        than I (that traffic reaches R through the other gateway, not from I)."""
+        return _or(*[eq_const(look, k) for k in cands
+                     if tunnels_elsewhere(self.r_order[k], self.initiator, self.others)])
 
     def i_match(self, n: int) -> z3.BoolRef | bool:
         if n not in self._i_match:
@@ -602,7 +658,7 @@ class PairEncoding:
     def region(self, n: int) -> z3.BoolRef:
         """I's first match for ``p`` is its ``n``-th policy (and ``p`` is in scope)."""
         earlier = self.earlier(n)
-        return to_z3(_and(self.scope, self.i_match(n), *[self.i_not(k) for k in earlier]),
+        return to_z3(_and(self.in_scope(n), self.i_match(n), *[self.i_not(k) for k in earlier]),
                      self.ctx)
 
     def earlier(self, n: int) -> list[int]:
@@ -690,6 +746,29 @@ class PairEncoding:
             best = z3.If(better, mine + theirs, best)
         return idx
 
+    def reply_ok(self, chosen: z3.BitVecRef, cands: list[int], box: Box
+                 ) -> z3.BoolRef | bool:
+        """R's lookup of its reply (outbound) agrees with the chosen policy (the twin of
+        ``lookup.reply_agrees``); always true when every policy of R is mirrored. Only R's
+        outbound policies whose box meets ``box`` (the region's) can match."""
+        if not self.responder.directional:
+            return True
+        outs = self.r_out_order
+        if not hasattr(self, "r_out_index"):
+            self.r_out_index = BoxIndex([policy_box(q, self.family, True) for q in outs])
+            self._r_out_match: dict[int, z3.BoolRef | bool] = {}
+        near = self.r_out_index.query(box)
+        for m in near:
+            if m not in self._r_out_match:
+                self._r_out_match[m] = match(outs[m], self.rp)
+        reply = self._chain(near, [self._r_out_match[m] for m in near])
+        parts: list[z3.BoolRef | bool] = []
+        for k in cands:
+            q = self.r_order[k]
+            fine = [m for m in near if reply_agrees(q, outs[m])]
+            parts.append(_and(eq_const(chosen, k), _or(*[eq_const(reply, m) for m in fine])))
+        return _or(*parts)
+
     def agreeable(self, n: int, k: int) -> bool:
         """Does R's ``k``-th policy accept a proposal of I's ``n``-th (IPsec, a common
         transform)? A constant: proposals are the policies' transform lists."""
@@ -711,6 +790,8 @@ class RegionTerms:
     success: z3.BoolRef | bool
     r_ipsec: z3.BoolRef | bool
     candidates: list[int]
+    reply_ok: z3.BoolRef | bool = True  # R's reply lookup agrees with the chosen policy
+    lookup_candidates: list[int] = field(default_factory=list)  # R policies ``lookup`` ranges
     weight: int = 0  # how many policies the terms mention (heavy regions are solved alone)
 
 
@@ -720,7 +801,8 @@ def responder_region(enc: PairEncoding, k: int) -> tuple[z3.BoolRef, z3.BoolRef 
     that no query has to describe the packets that no IPsec policy of I matches."""
     box = enc.r_boxes[k]
     earlier = [m for m in enc.r_index.query(box) if m < k]
-    region = to_z3(_and(enc.scope, enc.r_match(k), *[enc.r_not(m) for m in earlier]),
+    region = to_z3(_and(enc.scope, enc.dst_scope, _not(enc.i_elsewhere()), enc.r_match(k),
+                        *[enc.r_not(m) for m in earlier]),
                    enc.ctx)
     cands = enc.i_index.query(box)
     i_ipsec = enc.protects(enc.i_order, cands, [enc.i_match(j) for j in cands])
@@ -734,8 +816,13 @@ def region_terms(enc: PairEncoding, n: int) -> RegionTerms:
     r_ipsec = enc.protects(enc.r_order, lcands, [enc.r_match(k) for k in lcands])
     if not i.action.is_ipsec:
         return RegionTerms(n, enc.region(n), const(enc.none, enc.bits, enc.ctx), look, False,
-                           r_ipsec, [])
+                           r_ipsec, [], lookup_candidates=lcands)
     chosen, cover, cands = enc.choice(n)
-    success = _or(*[_and(eq_const(chosen, k), cover[k]) for k in cands if enc.agreeable(n, k)])
+    # a packet only tunnelled to R (outside R's scope) needs no cover: narrowing may leave
+    # out what R does not protect
+    outside = False if not enc.tunnel_to_r(n) else _not(enc.dst_scope)
+    success = _or(*[_and(eq_const(chosen, k), _or(cover[k], outside)) for k in cands
+                    if enc.agreeable(n, k)])
     return RegionTerms(n, enc.region(n), chosen, look, success, r_ipsec, cands,
+                       enc.reply_ok(chosen, cands, enc.i_boxes[n]), lcands,
                        len(enc.earlier(n)) + len(lcands) + len(cands))

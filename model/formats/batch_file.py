@@ -1,8 +1,17 @@
 """Load the guide's ``ipsec_config`` batch files: ``add host NAME -source ... -action ...``.
 
 Defaults follow the guide: any address and port, the automatic priority increment of 10, and
-the shipped default policy (PASS) searched last. Other ``add`` records (ike, auth, gateway,
-tunnel) configure IKE itself, not host policies, and are skipped.
+the shipped default policy (PASS) searched last. ``add ike``, ``add auth`` and ``add bypass``
+records configure IKE itself, not policies, and are skipped.
+
+``add tunnel NAME`` and ``add gateway NAME`` records are tunnel policies (HP-UX IPSec A.03.02.02
+Administrator's Guide, "Configuring tunnel IPsec policies", p. 73-74): ``-source`` and
+``-destination ip_addr[/prefix]`` (repeatable) are the inner selectors, ``-tsource`` and
+``-tdestination`` the tunnel end points, then ``-protocol``, ``-priority`` and ``-action`` as
+for a host policy. ``-tdestination`` becomes the policy's ``tunnel`` (the remote gateway);
+without it the guide takes each packet's own destination as the end point, which the model
+does not represent, so such a record is refused naming ``-tdestination``. ``-tsource`` must be
+an address (it is the local end: this host's address).
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import difflib
 
 from qmcheck.model.formats.builder import RawField, RawPolicy, build_policies
+from qmcheck.model.values.addresses import parse_address
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host
 
@@ -18,8 +28,11 @@ OPTIONS: dict[str, str] = {
     "-destination": "destination", "-dest": "destination", "-dst": "destination",
     "-protocol": "protocol", "-priority": "priority", "-action": "action",
 }
+TUNNEL_OPTIONS: dict[str, str] = {"-tsource": "tsource", "-tdestination": "tunnel",
+                                   "-tdest": "tunnel"}
 REPEATABLE = ("source", "destination")
-SKIPPED_RECORDS = ("ike", "auth", "gateway", "tunnel", "bypass")
+SKIPPED_RECORDS = ("ike", "auth", "bypass")
+TUNNEL_RECORDS = ("tunnel", "gateway")
 
 
 def looks_like_batch(text: str) -> bool:
@@ -67,21 +80,23 @@ def _endpoint(text: str) -> tuple[str, str | None]:
 
 
 def _host_record(words: list[str], line: int, source: str) -> RawPolicy:
+    kind = words[1].lower()
     if len(words) < 3 or words[2].startswith("-"):
-        raise InputError("'add host' needs a policy name", source=source, line=line,
+        raise InputError(f"'add {kind}' needs a policy name", source=source, line=line,
                          field="name")
     raw: RawPolicy = {"name": RawField(words[2], line)}
     values: dict[str, list[str]] = {}
+    options = OPTIONS if kind == "host" else {**OPTIONS, **TUNNEL_OPTIONS}
     i = 3
     while i < len(words):
         option = words[i].lower()
-        if option not in OPTIONS:
+        if option not in options:
             close = difflib.get_close_matches(option, list(OPTIONS), n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else (
-                f" (modelled: {', '.join(sorted(set(OPTIONS)))})")
+                f" (modelled: {', '.join(sorted(set(options)))})")
             raise InputError(f"unknown or unsupported option '{words[i]}'{hint}",
                              source=source, line=line, field=words[i])
-        key = OPTIONS[option]
+        key = options[option]
         if i + 1 >= len(words):
             raise InputError(f"option '{words[i]}' needs a value", source=source, line=line,
                              field=key)
@@ -111,6 +126,17 @@ def _host_record(words: list[str], line: int, source: str) -> RawPolicy:
         port = ports.pop()
         if port != "any":
             raw[f"{key}-port"] = RawField(port, line)
+    if kind != "host":
+        if "tunnel" not in raw:
+            raise InputError(f"'add {kind}' without -tdestination (the end point taken from "
+                             "each packet's destination) is not modelled", source=source,
+                             line=line, field="-tdestination")
+        if "tsource" in raw:
+            try:
+                parse_address(str(raw["tsource"].value))
+            except InputError as e:
+                raise e.located(source=source, line=line, field="-tsource") from None
+            del raw["tsource"]
     return raw
 
 
@@ -127,12 +153,13 @@ def load_batch_text(text: str, source: str) -> Host:
         kind = words[1].lower() if len(words) > 1 else ""
         if kind in SKIPPED_RECORDS:
             continue
-        if kind != "host":
-            raise InputError(f"unknown record 'add {kind}' (expected 'add host')",
-                             source=source, line=line)
+        if kind != "host" and kind not in TUNNEL_RECORDS:
+            raise InputError(f"unknown record 'add {kind}' (expected 'add host', 'add "
+                             "tunnel' or 'add gateway')", source=source, line=line)
         raws.append((_host_record(words, line, source), line))
     if not raws:
-        raise InputError("the batch file has no 'add host' record", source=source, line=1)
+        raise InputError("the batch file has no 'add host', 'add tunnel' or 'add gateway' "
+                         "record", source=source, line=1)
     policies = build_policies(raws, source=source, default_action="PASS")
     name = source.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0] or "host"
     return Host(name=name, policies=policies, source=source, default_action="PASS")

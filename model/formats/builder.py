@@ -9,11 +9,18 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qmcheck.model.values.addresses import AddressFilter, AddressValue, Family, parse_address_value
+from qmcheck.model.values.addresses import (
+    AddressFilter,
+    AddressValue,
+    Family,
+    parse_address,
+    parse_address_value,
+)
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_int
 from qmcheck.model.values.policy import (
     DEFAULT_POLICY_NAME,
+    DIRECTIONS,
     MAX_PRIORITY,
     PRIORITY_INCREMENT,
     Policy,
@@ -25,7 +32,7 @@ from qmcheck.model.values.transforms import DISCARD, PASS, parse_action
 
 POLICY_KEYS: tuple[str, ...] = (
     "name", "priority", "source", "source-port", "destination", "destination-port",
-    "protocol", "action", "description",
+    "protocol", "action", "description", "direction", "tunnel",
 )
 NEUTRAL_ANY = ("any", "*")
 
@@ -143,10 +150,30 @@ def build_policy(raw: RawPolicy, *, index: int, line: int, previous_priority: in
     except InputError as e:
         raise e.located(source=source, line=raw["action"].line, field="action") from None
 
+    direction = "both"
+    if "direction" in raw:
+        direction = str(raw["direction"].value).strip().lower()
+        if direction not in DIRECTIONS:
+            raise err(f"direction '{raw['direction'].value}' must be out, in or both",
+                      "direction")
+    tunnel = None
+    if "tunnel" in raw:
+        try:
+            end = parse_address(str(raw["tunnel"].value))
+        except InputError as e:
+            raise e.located(source=source, line=raw["tunnel"].line, field="tunnel") from None
+        if int(end) == 0 or end.is_multicast:
+            raise err(f"tunnel end point {end} is not a unicast address", "tunnel")
+        if not action.is_ipsec:
+            raise err(f"policy '{name}' has a tunnel end point but action {action}: only an "
+                      "IPsec policy has a tunnel", "tunnel")
+        tunnel = (4 if end.version == 4 else 6, int(end))
+
     return Policy(name=name, priority=priority, source=source_filter, destination=dest_filter,
                   action=action, family=family, protocol=protocol,
                   source_port=ports["source-port"], destination_port=ports["destination-port"],
-                  index=index, line=line)
+                  index=index, line=line, direction=direction,  # type: ignore[arg-type]
+                  tunnel=tunnel)  # type: ignore[arg-type]
 
 
 def build_policies(raws: Sequence[tuple[RawPolicy, int]], *, source: str,

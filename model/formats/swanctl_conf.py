@@ -3,22 +3,34 @@
 For a child, every pair (local_ts, remote_ts) becomes one policy, named ``CONN.CHILD`` (with
 ``#2``, ``#3``... for further pairs): source = the local selector, destination = the remote one
 (strongSwan's ``dir out`` policy; the host policy is mirrored like strongSwan's ``in`` policy).
+The settings syntax (includes, section references, merged sections) is read by
+``strongswan_settings``.
 
-- Selectors: ``dynamic`` (the default) is the connection's single ``local_addrs`` /
-  ``remote_addrs`` address; otherwise an address, a prefix ``a/n``, a range ``a-b``, each with an
-  optional ``[proto/port]`` (``tcp``, ``udp``, a number, ``%any``; a port, a service name, a range
-  ``lo-hi``, ``%any``). ICMP types (``[icmp/8]``) and ``%opaque`` ports are not modelled.
-- Transport mode: charon narrows the selectors to the IKE addresses; a pair whose selectors do not
-  contain them installs no policy and is not imported (when both addresses are known).
-- Action: ``mode = pass`` -> PASS, ``mode = drop`` -> DISCARD, otherwise (transport, tunnel) the
-  transforms of ``esp_proposals`` (and ``ah_proposals``; both: nested ``AH_x+ESP_y``). Each proposal
-  ``enc-integ[-...]`` gives every enc x integ combination, in that order; DH groups (PFS),
-  ``esn``/``noesn`` and a trailing ``!`` do not change the transform and are ignored; ``default``
-  (also when the key is absent) stands for strongSwan's default ESP proposal as far as the guide
-  can name it (DEFAULT_ESP: charon 5.9.8 logs it as AES_CBC_128/192/256 with HMAC SHA2_256,
-  SHA2_384, SHA2_512, SHA1 and AES_XCBC, plus an AES-GCM proposal; XCBC and GCM have no name in
-  the guide and are left out). AEAD and other algorithms without a name in the guide are
-  errors naming file, line and field.
+- Selectors: an address, a prefix ``a/n``, a range ``a-b``, each with an optional
+  ``[proto/port]`` (``tcp``, ``udp``, a number, ``%any``; a port, a service name, a range
+  ``lo-hi``, ``%any``). ``dynamic`` (the default) is the IKE address: the connection's single
+  ``local_addrs`` / ``remote_addrs`` address; on the remote side with ``pools``, the pool's
+  addresses (the virtual IP the peer gets); otherwise (``%any``, several addresses, a name, a
+  virtual IP) the address is not known: it stays symbolic, any address, and the host's notes
+  say so. A pair of an IPv4 and an IPv6 selector installs no policy (charon installs policies
+  per family) and is skipped. ICMP types (``[icmp/8]``) and ``%opaque`` ports are not
+  modelled (an error naming the feature).
+- Transport mode: charon narrows the selectors to the IKE addresses; a pair whose selectors do
+  not contain them installs no policy and is not imported (when both addresses are known).
+- Tunnel mode: the policy's ``tunnel`` is the single ``remote_addrs`` address (the remote end
+  point), when there is one. The host's ``address`` is its ``local_addrs`` (IP addresses and
+  prefixes), and it ``protects`` the local selectors of its tunnel children (a local selector
+  of every address, or an unknown one, makes the scope every address).
+- Action: ``mode = pass`` -> PASS, ``mode = drop`` -> DISCARD, otherwise (transport, tunnel)
+  the transforms of ``esp_proposals`` (and ``ah_proposals``; both: nested ``AH_x+ESP_y``).
+  Each proposal ``alg-alg-...`` gives every encryption x integrity combination in that order
+  (an AEAD cipher alone), times every DH group it names: a PFS group is part of the transform,
+  so a peer with another group or none does not match (strongSwan's select_proposal compares
+  every transform type). ``esn``/``noesn``, additional key exchanges (``ke1_...``) and a
+  trailing ``!`` do not change the transform. ``default`` (also when the key is absent) is
+  strongSwan's default ESP proposal (vici_config.c parse_proposal: proposal_create_default,
+  then proposal_create_default_aead): AES-CBC 128/192/256 with HMAC SHA2_256, SHA2_384,
+  SHA2_512, SHA1 and AES-XCBC, then AES-GCM-16 128/192/256 (charon 5.9.8).
 - Priority: the child's ``priority`` when set; otherwise strongSwan's automatic one
   (``automatic_priority``): pass shunts before IPsec policies before drop shunts, and within a
   class more specific selectors first — the numbers charon's kernel-netlink plugin installs.
@@ -26,44 +38,62 @@ For a child, every pair (local_ts, remote_ts) becomes one policy, named ``CONN.C
   enclosing aligned block (a port mask); the imported policy keeps the configured range, which
   is what Quick Mode negotiates.
 - The host has no implicit default policy (``default-action: none``): what no child covers is
-  not IPsec's business; ``conflicts`` then reports it as uncovered.
+  not IPsec's business; ``conflicts`` then reports it as uncovered. A file without connections
+  (secrets only, say) is a host with no policies, with a note.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from qmcheck.model.formats.builder import RawField, RawPolicy, build_policies
-from qmcheck.model.values.addresses import parse_address, parse_address_value
+from qmcheck.model.formats.strongswan_settings import Section, parse_settings
+from qmcheck.model.values.addresses import AddressValue, parse_address, parse_address_value
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_int
 from qmcheck.model.values.policy import MAX_PRIORITY, Host
 from qmcheck.model.values.protocols import parse_port, parse_protocol
+from qmcheck.model.values.transforms import MAX_ESP
 
+SIZES = ("128", "192", "256")
+# strongSwan's proposal keywords (docs.strongswan.org "IKEv2 Cipher Suites") -> our names
 ENCRYPTION: dict[str, str] = {
     "aes": "AES128", "aes128": "AES128", "aes192": "AES192", "aes256": "AES256",
-    "3des": "3DES", "des": "DES", "null": "NULL",
+    "3des": "3DES", "des": "DES", "null": "NULL", "cast128": "CAST128",
+    "camellia": "CAMELLIA128", "blowfish": "BLOWFISH128",
+    **{f"aes{k}ctr": f"AES{k}CTR" for k in SIZES},
+    **{f"camellia{k}": f"CAMELLIA{k}" for k in SIZES},
+    **{f"camellia{k}ctr": f"CAMELLIA{k}CTR" for k in SIZES},
+    **{f"blowfish{k}": f"BLOWFISH{k}" for k in SIZES},
+}
+ICV = {"8": "8", "64": "8", "12": "12", "96": "12", "16": "16", "128": "16"}
+AEAD: dict[str, str] = {
+    **{f"aes{k}{mode}{icv}": f"AES{k}{mode.upper()}{octets}" for k in SIZES
+       for mode in ("gcm", "ccm") for icv, octets in ICV.items()},
+    **{f"aes{k}gmac": f"AES{k}GMAC" for k in SIZES},
+    "chacha20poly1305": "CHACHA20POLY1305",
 }
 INTEGRITY: dict[str, str] = {
     "md5": "MD5", "sha1": "SHA1", "sha": "SHA1", "sha256": "SHA2_256", "sha2_256": "SHA2_256",
     "sha384": "SHA2_384", "sha2_384": "SHA2_384", "sha512": "SHA2_512", "sha2_512": "SHA2_512",
+    "aesxcbc": "AESXCBC", "aescmac": "AESCMAC",
 }
-IGNORED = re.compile(r"^(modp\d+[s]?\d*|ecp\d+bp|ecp\d+|curve\d+|x25519|x448|esn|noesn|"
-                     r"ke\d_.*|none)$")
-#: strongSwan 5.9's default ESP proposal, restricted to what the guide names.
+DH: dict[str, str] = {
+    **{f"modp{n}": f"MODP{n}" for n in (768, 1024, 1536, 2048, 3072, 4096, 6144, 8192)},
+    "modp1024s160": "MODP1024S160", "modp2048s224": "MODP2048S224",
+    "modp2048s256": "MODP2048S256",
+    **{f"ecp{n}": f"ECP{n}" for n in (192, 224, 256, 384, 521)},
+    **{f"ecp{n}bp": f"ECP{n}BP" for n in (224, 256, 384, 512)},
+    "curve25519": "CURVE25519", "x25519": "CURVE25519", "curve448": "CURVE448",
+    "x448": "CURVE448",
+}
+IGNORED = re.compile(r"^(esn|noesn|ke\d_.*|none|modpnone|prf.*)$")
+#: strongSwan 5.9's default ESP proposal: the classic one, then the AEAD one
 DEFAULT_ESP = tuple(f"ESP_{e}_HMAC_{a}" for e in ("AES128", "AES192", "AES256")
-                    for a in ("SHA2_256", "SHA2_384", "SHA2_512", "SHA1"))
-
-
-@dataclass
-class Section:
-    """A ``name { ... }`` section: its values (with lines) and subsections, in file order."""
-
-    name: str
-    line: int
-    values: dict[str, tuple[str, int]] = field(default_factory=dict)
-    sections: dict[str, Section] = field(default_factory=dict)
+                    for a in ("SHA2_256", "SHA2_384", "SHA2_512", "SHA1", "AESXCBC")) + tuple(
+    f"ESP_AES{k}GCM16" for k in SIZES)
+ANY_ADDRESS = "any"
 
 
 def looks_like_swanctl(text: str) -> bool:
@@ -77,68 +107,6 @@ def looks_like_swanctl(text: str) -> bool:
     return False
 
 
-def parse_settings(text: str, source: str) -> Section:
-    """Parse strongSwan's settings syntax (sections, ``key = value``, ``#`` comments)."""
-    root = Section("", 0)
-    stack = [root]
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = _strip_comment(raw).strip()
-        while line:
-            if line.startswith("}"):
-                if len(stack) == 1:
-                    raise InputError("'}' without an open section", source=source, line=number)
-                stack.pop()
-                line = line[1:].strip()
-                continue
-            m = re.match(r"^([A-Za-z0-9_.\-%]+)\s*\{(.*)$", line)
-            if m:
-                name = m.group(1)
-                if name in stack[-1].sections:
-                    raise InputError(f"section '{name}' appears twice", source=source,
-                                     line=number, field=name)
-                section = Section(name, number)
-                stack[-1].sections[name] = section
-                stack.append(section)
-                line = m.group(2).strip()
-                continue
-            m = re.match(r"^([A-Za-z0-9_.\-]+)\s*=\s*(.*)$", line)
-            if m:
-                key, value = m.group(1), m.group(2).strip()
-                closing = 0
-                while value.endswith("}") and not value.startswith('"'):
-                    value = value[:-1].rstrip()
-                    closing += 1
-                if len(value) >= 2 and value[0] == value[-1] == '"':
-                    value = value[1:-1]
-                stack[-1].values[key] = (value, number)
-                for _ in range(closing):
-                    if len(stack) == 1:
-                        raise InputError("'}' without an open section", source=source,
-                                         line=number)
-                    stack.pop()
-                break
-            if line.startswith("include"):
-                raise InputError("'include' is not supported: give the included file itself",
-                                 source=source, line=number, field="include")
-            raise InputError(f"cannot parse '{line}': expected 'key = value', 'name {{' or "
-                             "'}'", source=source, line=number)
-    if len(stack) > 1:
-        raise InputError(f"section '{stack[-1].name}' is not closed", source=source,
-                         line=stack[-1].line, field=stack[-1].name)
-    return root
-
-
-def _strip_comment(line: str) -> str:
-    out, quoted = [], False
-    for ch in line:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "#" and not quoted:
-            break
-        out.append(ch)
-    return "".join(out)
-
-
 @dataclass(frozen=True)
 class TS:
     """One traffic selector of a child: address text (model syntax), protocol, port."""
@@ -149,18 +117,17 @@ class TS:
 
 
 def parse_ts(text: str, dynamic: str | None, where: str, source: str, line: int) -> TS:
-    """``ADDR[proto/port]`` with ``dynamic`` resolved to ``dynamic`` (an address or None)."""
+    """``ADDR[proto/port]`` with ``dynamic`` resolved to ``dynamic`` (the IKE address, or
+    None when it is not known: then any address, symbolic)."""
     m = re.match(r"^([^\[\]]*)(?:\[([^\]]*)\])?$", text.strip())
     if not m:
         raise InputError(f"cannot parse traffic selector '{text}'", source=source, line=line,
                          field=where)
     address, extra = m.group(1).strip(), m.group(2)
     if address in ("", "dynamic", "%dynamic"):
-        if dynamic is None:
-            raise InputError(f"'{text}' means the IKE address, but the connection has no "
-                             "single concrete address for it (set local_addrs/remote_addrs or "
-                             "an explicit selector)", source=source, line=line, field=where)
-        address = dynamic
+        address = ANY_ADDRESS if dynamic is None else dynamic
+    elif address in ("%any", "%any4", "%any6"):
+        address = {"%any": ANY_ADDRESS, "%any4": "0.0.0.0/0", "%any6": "::/0"}[address]
     try:
         parse_address_value(address)
     except InputError as e:
@@ -192,52 +159,67 @@ def parse_ts(text: str, dynamic: str | None, where: str, source: str, line: int)
 
 def proposals_to_transforms(text: str, kind: str, source: str, line: int,
                             where: str) -> list[str]:
-    """Transform names of the guide for an ``esp_proposals`` (kind ESP) or ``ah_proposals``
-    (kind AH) value, in order, without duplicates."""
+    """Transform names for an ``esp_proposals`` (kind ESP) or ``ah_proposals`` (kind AH)
+    value, in order, without duplicates."""
     out: list[str] = []
     for proposal in (p.strip() for p in text.split(",")):
         proposal = proposal.rstrip("!").strip()
         if not proposal:
             continue
         if proposal == "default":
-            names = list(DEFAULT_ESP) if kind == "ESP" else ["AH_SHA2_256", "AH_SHA1"]
+            names = list(DEFAULT_ESP) if kind == "ESP" else [
+                "AH_SHA2_256", "AH_SHA2_384", "AH_SHA2_512", "AH_SHA1", "AH_AESXCBC"]
         else:
             names = _one_proposal(proposal, kind, source, line, where)
         out.extend(n for n in names if n not in out)
     if not out:
         raise InputError(f"no {kind} proposal", source=source, line=line, field=where)
+    if len(out) > MAX_ESP:
+        raise InputError(f"the proposals give {len(out)} transforms; the model takes at most "
+                         f"{MAX_ESP} per policy", source=source, line=line, field=where)
     return out
 
 
 def _one_proposal(proposal: str, kind: str, source: str, line: int, where: str) -> list[str]:
     encs: list[str] = []
+    aeads: list[str] = []
     integs: list[str] = []
+    groups: list[str] = []
     for token in proposal.lower().split("-"):
         if kind == "ESP" and token in ENCRYPTION:
             encs.append(ENCRYPTION[token])
+        elif kind == "ESP" and token in AEAD:
+            aeads.append(AEAD[token])
         elif token in INTEGRITY:
             integs.append(INTEGRITY[token])
+        elif token in DH:
+            groups.append(DH[token])
         elif IGNORED.match(token):
             continue
         else:
             raise InputError(
-                f"algorithm '{token}' of proposal '{proposal}' has no name in the guide's "
-                f"transforms (encryption: {', '.join(sorted(ENCRYPTION))}; integrity: "
-                f"{', '.join(sorted(INTEGRITY))})", source=source, line=line, field=where)
+                f"algorithm '{token}' of proposal '{proposal}' is not modelled (encryption: "
+                f"{', '.join(sorted(ENCRYPTION))}; AEAD: aesNNNgcmII, aesNNNccmII, aesNNNgmac, "
+                f"chacha20poly1305; integrity: {', '.join(sorted(INTEGRITY))}; DH groups: "
+                "modpN, ecpN, ecpNbp, curve25519, curve448)", source=source, line=line,
+                field=where)
+    pfs = [f"_PFS_{g}" for g in groups] or [""]
     if kind == "AH":
         if not integs:
             raise InputError(f"AH proposal '{proposal}' has no integrity algorithm",
                              source=source, line=line, field=where)
-        return [f"AH_{a}" for a in integs]
-    if not encs:
+        return [f"AH_{a}{p}" for a in integs for p in pfs]
+    if not encs and not aeads:
         raise InputError(f"ESP proposal '{proposal}' has no encryption algorithm",
                          source=source, line=line, field=where)
-    if not integs:
+    if encs and not integs:
         if "NULL" in encs:
             raise InputError(f"'{proposal}': ESP NULL needs an integrity algorithm",
                              source=source, line=line, field=where)
-        return [f"ESP_{e}" for e in encs]
-    return [f"ESP_{e}_HMAC_{a}" for e in encs for a in integs]
+        classic = [f"ESP_{e}" for e in encs]
+    else:
+        classic = [f"ESP_{e}_HMAC_{a}" for e in encs for a in integs]
+    return [f"{name}{p}" for name in classic + [f"ESP_{e}" for e in aeads] for p in pfs]
 
 
 def automatic_priority(local: TS, remote: TS, mode: str = "tunnel") -> int:
@@ -274,46 +256,110 @@ def _port_mask_bits(port: str) -> int:
     return 16 - (rng.lo ^ rng.hi).bit_length()
 
 
+def _addresses(value: tuple[str, int] | None) -> list[AddressValue]:
+    """The IP addresses, prefixes and ranges of ``local_addrs``/``remote_addrs`` (names and
+    ``%any`` are left out: they are not known)."""
+    out: list[AddressValue] = []
+    for item in (v.strip() for v in (value[0] if value else "").split(",")):
+        try:
+            parsed = parse_address_value(item)
+        except InputError:
+            continue
+        if not parsed.is_any:
+            out.append(parsed)
+    return out
+
+
 def _single_address(value: tuple[str, int] | None) -> str | None:
-    if value is None:
+    items = _addresses(value)
+    if value is None or len(items) != 1 or items[0].kind != "single":
         return None
-    items = [v.strip() for v in value[0].split(",") if v.strip()]
-    if len(items) != 1 or items[0] in ("%any", "%any4", "%any6"):
+    if len([v for v in value[0].split(",") if v.strip()]) != 1:
+        return None
+    return str(items[0])
+
+
+def _pool_addresses(conn: Section, root: Section) -> str | None:
+    """The ``addrs`` of the connection's single pool (the peer's virtual IP), if known."""
+    names = [n.strip() for n in conn.values.get("pools", ("", 0))[0].split(",") if n.strip()]
+    pools = root.sections.get("pools")
+    if len(names) != 1 or pools is None or names[0] not in pools.sections:
+        return None
+    addrs = pools.sections[names[0]].values.get("addrs")
+    if addrs is None or "," in addrs[0]:
         return None
     try:
-        return str(parse_address(items[0]))
+        parse_address_value(addrs[0])
     except InputError:
         return None
+    return addrs[0].strip()
+
+
+@dataclass
+class _Import:
+    """What the children of a file give: raw policies, the host's scope and notes."""
+
+    raws: list[tuple[RawPolicy, int]]
+    protects: list[AddressValue]
+    everything: bool
+    notes: list[str]
 
 
 def load_swanctl_text(text: str, source: str) -> Host:
     """A host with the policies of every child of every connection (see the module doc)."""
     root = parse_settings(text, source)
     connections = root.sections.get("connections")
+    state = _Import([], [], False, [])
+    own: list[AddressValue] = []
     if connections is None or not connections.sections:
-        raise InputError("no 'connections' section with a connection", source=source, line=1,
-                         field="connections")
-    raws: list[tuple[RawPolicy, int]] = []
-    for conn in connections.sections.values():
-        local_dyn = _single_address(conn.values.get("local_addrs"))
-        remote_dyn = _single_address(conn.values.get("remote_addrs"))
+        state.notes.append("no connections: a host with no policies")
+    for conn in (connections.sections.values() if connections is not None else ()):
+        _unmodelled_notes(conn, state)
+        own.extend(v for v in _addresses(conn.values.get("local_addrs")) if v not in own)
+        dyn = (_single_address(conn.values.get("local_addrs")),
+               _pool_addresses(conn, root) or _single_address(conn.values.get("remote_addrs")))
         children = conn.sections.get("children")
-        if children is None:
-            continue
-        for child in children.sections.values():
-            raws.extend(_child_policies(conn.name, child, local_dyn, remote_dyn, source))
-    if not raws:
-        raise InputError("no child SA in any connection (or none that installs a policy): "
-                         "nothing to import", source=source, line=connections.line,
-                         field="children")
-    policies = build_policies(raws, source=source, default_action=None)
-    return Host(name=_stem(source), policies=policies, source=source, default_action=None)
+        for child in (children.sections.values() if children is not None else ()):
+            _child_policies(conn, child, dyn, source, state)
+    if connections is not None and connections.sections and not state.raws:
+        state.notes.append("no child SA installs a policy: a host with no policies")
+    policies = build_policies(state.raws, source=source, default_action=None)
+    protects = [] if state.everything else state.protects
+    return Host(name=_stem(source), policies=policies, source=source, default_action=None,
+                address_values=() if state.everything else tuple(own),
+                protects=tuple(protects), notes=tuple(state.notes))
 
 
-def _child_policies(conn: str, child: Section, local_dyn: str | None, remote_dyn: str | None,
-                    source: str) -> list[tuple[RawPolicy, int]]:
-    prefix = f"connections.{conn}.children.{child.name}"
+UNMODELLED_KEYS = {
+    "if_id_in": "XFRM interface IDs", "if_id_out": "XFRM interface IDs",
+    "mark_in": "marks", "mark_out": "marks", "set_mark_in": "marks", "set_mark_out": "marks",
+    "interface": "an interface restriction", "label": "security labels",
+}
+
+
+def _unmodelled_notes(conn: Section, state: _Import) -> None:
+    """A note for each key that restricts or tags the kernel policies in a way the model does
+    not (the policies are then analysed as if global)."""
+    children = conn.sections.get("children")
+    sections = [conn, *(children.sections.values() if children is not None else ())]
+    for section in sections:
+        for key in sorted(set(section.values) & set(UNMODELLED_KEYS)):
+            where = f"connections.{conn.name}" + (
+                "" if section is conn else f".children.{section.name}")
+            state.notes.append(f"{where}.{key}: {UNMODELLED_KEYS[key]} are not modelled; "
+                               "the policies are analysed as if they applied to all traffic")
+
+
+def _family(ts: TS) -> int | None:
+    return None if ts.address == ANY_ADDRESS else parse_address_value(ts.address).family
+
+
+def _child_policies(conn: Section, child: Section, dyn: tuple[str | None, str | None],
+                    source: str, state: _Import) -> None:
+    """Add the policies of one child (and its scope and notes) to ``state``."""
+    prefix = f"connections.{conn.name}.children.{child.name}"
     values = child.values
+    local_dyn, remote_dyn = dyn
 
     def value(key: str, default: str) -> tuple[str, int]:
         return values.get(key, (default, child.line))
@@ -324,6 +370,11 @@ def _child_policies(conn: str, child: Section, local_dyn: str | None, remote_dyn
                for t in lts_text.split(",") if t.strip()]
     remotes = [parse_ts(t, remote_dyn, f"{prefix}.remote_ts", source, rts_line)
                for t in rts_text.split(",") if t.strip()]
+    for side, texts, known in (("local", lts_text, local_dyn), ("remote", rts_text, remote_dyn)):
+        if known is None and any(t.strip() in ("dynamic", "%dynamic")
+                                 for t in texts.split(",")):
+            state.notes.append(f"{prefix}.{side}_ts: dynamic is the {side} IKE address, which "
+                               f"is not one known address: any address (symbolic)")
     mode, mode_line = value("mode", "tunnel")
     mode = mode.lower()
     if mode == "pass":
@@ -340,9 +391,19 @@ def _child_policies(conn: str, child: Section, local_dyn: str | None, remote_dyn
         # selector does not contain them)
         locals_ = [t for t in (_narrow(ts, local_dyn) for ts in locals_) if t is not None]
         remotes = [t for t in (_narrow(ts, remote_dyn) for ts in remotes) if t is not None]
+    tunnel = _single_address(conn.values.get("remote_addrs")) if mode == "tunnel" else None
+    if mode == "tunnel":
+        for ts in locals_:
+            if ts.address == ANY_ADDRESS or parse_address_value(ts.address).is_any:
+                state.everything = True
+            else:
+                parsed = parse_address_value(ts.address)
+                if parsed not in state.protects:
+                    state.protects.append(parsed)
     fixed = values.get("priority")
-    out: list[tuple[RawPolicy, int]] = []
-    for k, (lts, rts) in enumerate((lt, rt) for lt in locals_ for rt in remotes):
+    pairs = [(lt, rt) for lt in locals_ for rt in remotes
+             if None in (_family(lt), _family(rt)) or _family(lt) == _family(rt)]
+    for k, (lts, rts) in enumerate(pairs):
         if lts.protocol and rts.protocol and lts.protocol != rts.protocol:
             raise InputError(f"local_ts protocol {lts.protocol} and remote_ts protocol "
                              f"{rts.protocol} differ", source=source, line=rts_line,
@@ -357,7 +418,7 @@ def _child_policies(conn: str, child: Section, local_dyn: str | None, remote_dyn
                                 field=f"{prefix}.priority") from None
         else:
             prio_text, prio_line = str(automatic_priority(lts, rts, mode)), child.line
-        name = f"{conn}.{child.name}" + (f"#{k + 1}" if k else "")
+        name = f"{conn.name}.{child.name}" + (f"#{k + 1}" if k else "")
         raw: RawPolicy = {
             "name": RawField(name, child.line),
             "priority": RawField(prio_text, prio_line),
@@ -368,8 +429,9 @@ def _child_policies(conn: str, child: Section, local_dyn: str | None, remote_dyn
             "destination-port": RawField(rts.port, rts_line),
             "action": RawField(action, child.line),
         }
-        out.append((raw, child.line))
-    return out
+        if tunnel is not None and action not in ("PASS", "DISCARD"):
+            raw["tunnel"] = RawField(tunnel, child.line)
+        state.raws.append((raw, child.line))
 
 
 def _narrow(ts: TS, address: str) -> TS | None:

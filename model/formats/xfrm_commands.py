@@ -1,16 +1,18 @@
 """Translate a host's policies into Linux XFRM policies (``ip xfrm policy add`` commands).
 
-A host policy is mirrored (docs/SPEC.md 2), an XFRM policy is not: each host policy becomes a
-``dir out`` policy with its own selectors and a ``dir in`` policy with source and destination
-(addresses and ports) swapped. PASS becomes ``action allow``, DISCARD ``action block``, an IPsec
-action ``action allow`` with a transport-mode template of its first transform's protocol
-(``tmpl proto esp|ah mode transport level required``; the algorithms live in SAs, not in the
-policy). Kernel selectors hold one prefix and one port (iproute2 sets the port mask to all
-ones), so a field with several values, an address range or a small port range becomes several
-XFRM policies of the same priority; a policy that matches both families (``any`` to ``any``)
-becomes an IPv4 and an IPv6 one. The kernel refuses a second policy with the same selector and
-direction (EEXIST) whatever its priority: of such a group only the first in search order is
-emitted, which changes no lookup. File order is kept.
+A host policy is mirrored (docs/SPEC.md 2), an XFRM policy is not: each host policy becomes a ``dir
+out`` policy with its own selectors and a ``dir in`` policy with source and destination
+(addresses and ports) swapped; a policy of one direction becomes only that one. PASS becomes
+``action allow``, DISCARD ``action block``, an IPsec action ``action allow`` with a template of
+its first transform's protocol (``tmpl proto esp|ah mode transport level required``; the
+algorithms live in SAs, not in the policy); a tunnel policy's template is ``mode tunnel`` with
+the end points (``dir out``: from the host's own address of the tunnel's family to the remote
+gateway; ``dir in``: the other way round). Kernel selectors hold one prefix and one port
+(iproute2 sets the port mask to all ones), so a field with several values, an address range or a
+small port range becomes several XFRM policies of the same priority; a policy that matches both
+families (``any`` to ``any``) becomes an IPv4 and an IPv6 one. The kernel refuses a second
+policy with the same selector and direction (EEXIST) whatever its priority: of such a group only
+the first in search order is emitted, which changes no lookup. File order is kept.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from qmcheck.model.values.addresses import AddressFilter, AddressValue, Family
+from qmcheck.model.values.addresses import AddressFilter, AddressValue, Family, address_text
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Policy
 from qmcheck.model.values.protocols import PortRange
@@ -75,7 +77,7 @@ def ports(rng: PortRange, policy: Policy, field: str) -> list[int | None]:
 def selectors(policy: Policy) -> Iterator[XfrmSelector]:
     """The kernel selectors of one host policy, ``dir out`` ones first."""
     families: list[Family] = [policy.family] if policy.family is not None else [4, 6]
-    for direction in ("out", "in"):
+    for direction in [d for d in ("out", "in") if policy.applies(d)]:
         for family in families:
             srcs = filter_prefixes(policy.source, family)
             dsts = filter_prefixes(policy.destination, family)
@@ -91,7 +93,7 @@ def selectors(policy: Policy) -> Iterator[XfrmSelector]:
                                 yield XfrmSelector("in", d, s, policy.protocol, dp, sp)
 
 
-def action_words(policy: Policy) -> str:
+def action_words(policy: Policy, direction: str = "out", host: Host | None = None) -> str:
     action = policy.action
     if action.verdict == "PASS":
         return "action allow"
@@ -99,7 +101,18 @@ def action_words(policy: Policy) -> str:
         return "action block"
     first = action.transforms[0]
     proto = "ah" if first.kind in ("AH", "AH+ESP") else "esp"
-    return f"action allow tmpl proto {proto} mode transport level required"
+    if policy.tunnel is None:
+        return f"action allow tmpl proto {proto} mode transport level required"
+    family, remote = policy.tunnel
+    local = next((v.lo for v in (host.address_values if host else ())
+                  if v.family == family and v.kind == "single"), None)
+    if local is None:
+        raise InputError(f"policy '{policy.name}' tunnels to {address_text(family, remote)}, "
+                         f"but the host has no IPv{family} address of its own for the local "
+                         "end point", line=policy.line, field="tunnel")
+    ends = (local, remote) if direction == "out" else (remote, local)
+    return (f"action allow tmpl src {address_text(family, ends[0])} dst "
+            f"{address_text(family, ends[1])} proto {proto} mode tunnel level required")
 
 
 def command(selector: XfrmSelector, priority: int, action: str) -> str:
@@ -140,6 +153,7 @@ def to_xfrm_commands(host: Host) -> list[str]:
             continue
         for sel in selectors(policy):
             if first_in_search[sel] == policy.name and sel not in emitted:
-                lines.append(command(sel, policy.priority, action_words(policy)))
+                lines.append(command(sel, policy.priority,
+                                     action_words(policy, sel.direction, host)))
                 emitted.add(sel)
     return lines

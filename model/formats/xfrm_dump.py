@@ -1,11 +1,17 @@
 """Import Linux XFRM policies: the output of ``ip xfrm policy`` or ``ip -s xfrm policy``.
 
-A kernel policy is one-directional, a host policy mirrored (docs/SPEC.md 2). The importer pairs each
-``dir out`` policy with the ``dir in`` policy that has source and destination (addresses and
-ports) swapped, the same protocol, priority and action, and makes the pair one host policy; a
-policy without its mirror is an error naming its line (the model could not reproduce the
-lookup of the missing direction). ``dir fwd`` policies (forwarded traffic, not the host's own)
-and per-socket policies (``socket in``/``socket out``, e.g. an IKE daemon's bypass) are skipped.
+A kernel policy is one-directional; a host policy is mirrored unless it has a direction
+(docs/SPEC.md 2). The importer makes each ``dir out`` policy and the ``dir in`` policy that has
+source and destination (addresses and ports) swapped, the same protocol, priority, action and
+tunnel end point one mirrored host policy (``both``); every other policy is kept with its own
+direction, never refused for lacking a mirror (``policy.*`` and ``peers.*`` find where a missing
+mirror matters). When pairing would change the search order of either direction (equal
+priorities listed in one order for ``out`` and another for ``in``), nothing is paired.
+``dir fwd`` policies (traffic forwarded through the host, not its own: the model's lookup is
+the host's own ``out`` and ``in``) and per-socket policies (``socket in``/``socket out``, e.g.
+an IKE daemon's bypass) are skipped; the host's notes say how many.
+``mode tunnel`` templates keep their end points: the policy's ``tunnel`` is the remote end
+(the template's ``dst`` for ``dir out``, its ``src`` for ``dir in``).
 
 - Priority: the kernel's priority when all of them are in the guide's range 1..2^31-1;
   otherwise (the kernel allows 0, the default of ``ip xfrm policy add``, and up to 2^32-1) the
@@ -60,15 +66,22 @@ class Entry:
     index: int | None = None
     socket: bool = False
     templates: list[str] = field(default_factory=list)
+    tunnel_ends: tuple[str, str] | None = None  # (tmpl src, tmpl dst) of a mode tunnel template
+
+    def remote_end(self) -> str:
+        """The remote tunnel end point ('' for transport mode)."""
+        if self.tunnel_ends is None:
+            return ""
+        return self.tunnel_ends[1] if self.direction == "out" else self.tunnel_ends[0]
 
     def mirror_key(self) -> tuple[str, ...]:
         """The key of the mirrored policy (in <-> out, source and destination swapped)."""
         return (self.dst, self.src, self.protocol, self.dport, self.sport, str(self.priority),
-                self.action_text())
+                self.action_text(), self.remote_end())
 
     def key(self) -> tuple[str, ...]:
         return (self.src, self.dst, self.protocol, self.sport, self.dport, str(self.priority),
-                self.action_text())
+                self.action_text(), self.remote_end())
 
     def action_text(self) -> str:
         if self.action == "block":
@@ -118,12 +131,22 @@ def parse_entries(text: str, source: str) -> list[Entry]:
             _dir_line(current, words, number, source)
         elif head == "tmpl":
             current.templates.append("")
+            ends = (_after(words, "src"), _after(words, "dst"))
         elif head == "proto" and current.templates and current.templates[-1] == "":
             proto = _words_value(words, 0, source, number, "proto")
             if proto not in ("esp", "ah"):
                 raise InputError(f"a template of protocol '{proto}' is not modelled (only "
                                  "esp and ah)", source=source, line=number, field="tmpl")
             current.templates[-1] = proto
+            mode = _after(words, "mode") or "transport"
+            if mode == "tunnel":
+                if not ends[0] or not ends[1]:
+                    raise InputError("a mode tunnel template needs its src and dst end points",
+                                     source=source, line=number, field="tmpl")
+                current.tunnel_ends = (ends[0], ends[1])
+            elif mode != "transport":
+                raise InputError(f"template mode '{mode}' is not modelled (transport or "
+                                 "tunnel)", source=source, line=number, field="mode")
         elif head in UNSUPPORTED_LINES:
             raise InputError(f"'{head}' is not modelled: a host policy has no {head}",
                              source=source, line=number, field=head)
@@ -136,6 +159,11 @@ def parse_entries(text: str, source: str) -> list[Entry]:
             raise InputError("a 'tmpl' line without its 'proto' line", source=source,
                              line=entry.line, field="tmpl")
     return entries
+
+
+def _after(words: list[str], key: str) -> str:
+    """The word after ``key`` ('' when absent)."""
+    return words[words.index(key) + 1] if key in words[:-1] else ""
 
 
 def _selector(words: list[str], number: int, position: int, source: str) -> Entry:
@@ -210,51 +238,86 @@ def _dir_line(entry: Entry, words: list[str], number: int, source: str) -> None:
 
 
 def load_xfrm_text(text: str, source: str) -> Host:
-    """A host whose policies are the mirrored pairs of the listing (see the module doc)."""
-    entries = [e for e in parse_entries(text, source)
-               if not e.socket and e.direction != "fwd"]
+    """A host whose policies are the listing's kernel policies (see the module doc)."""
+    listed = parse_entries(text, source)
+    entries = [e for e in listed if not e.socket and e.direction != "fwd"]
+    skipped = len(listed) - len(entries)
     if all(e.index is not None for e in entries):
         ranked = sorted(entries, key=lambda e: e.index or 0)
     else:
         ranked = list(reversed(entries))  # ``ip xfrm policy`` lists the newest first
-    rank = {id(e): r for r, e in enumerate(ranked)}
-    ins = {}
-    for e in ranked:
+    items = _paired(ranked)
+    if not _keeps_order(items):
+        items = [(r, e, e.direction, r) for r, e in enumerate(ranked)]
+    items.sort(key=lambda it: it[0])
+    priorities = renumber(sorted({e.priority for _, e, _, _ in items}))
+    raws: list[tuple[RawPolicy, int]] = []
+    for _, e, direction, _ in items:
+        # host policies are in the host's coordinates (source = local): a ``dir in`` kernel
+        # selector (in packet terms) is swapped
+        local, remote, lport, rport = ((e.dst, e.src, e.dport, e.sport) if direction == "in"
+                                       else (e.src, e.dst, e.sport, e.dport))
+        raw: RawPolicy = {
+            "name": RawField(f"xfrm-L{e.line}", e.line),
+            "priority": RawField(str(priorities[e.priority]), e.line),
+            "source": RawField(local, e.line),
+            "destination": RawField(remote, e.line),
+            "protocol": RawField(e.protocol, e.line),
+            "source-port": RawField(lport, e.line),
+            "destination-port": RawField(rport, e.line),
+            "action": RawField(e.action_text(), e.line),
+            "direction": RawField(direction, e.line),
+        }
+        if e.remote_end():
+            raw["tunnel"] = RawField(e.remote_end(), e.line)
+        raws.append((raw, e.line))
+    policies = build_policies(raws, source=source, default_action="PASS")
+    notes = (f"{skipped} forwarding (dir fwd) or per-socket policies skipped: the model looks "
+             "up the host's own traffic",) if skipped else ()
+    return Host(name=_stem(source), policies=policies, source=source, default_action="PASS",
+                notes=notes)
+
+
+# (rank in the host order, the entry written, direction: out | in | both, rank of the entry
+# that serves inbound packets or -1)
+Item = tuple[int, "Entry", str, int]
+
+
+def _paired(ranked: list[Entry]) -> list[Item]:
+    """Mirrored out/in pairs as one ``both`` item (ranked as the out policy), the rest alone."""
+    ins: dict[tuple[str, ...], list[tuple[int, Entry]]] = {}
+    for r, e in enumerate(ranked):
         if e.direction == "in":
-            ins.setdefault(e.key(), []).append(e)
-    pairs: list[tuple[Entry, Entry]] = []
-    for e in ranked:
+            ins.setdefault(e.key(), []).append((r, e))
+    items: list[Item] = []
+    used: set[int] = set()
+    for r, e in enumerate(ranked):
         if e.direction != "out":
             continue
         candidates = ins.get(e.mirror_key())
-        if not candidates:
-            raise InputError(
-                "this 'dir out' policy has no mirrored 'dir in' policy (source and destination "
-                "swapped, same protocol, priority and action); a host policy covers both "
-                "directions", source=source, line=e.line, field="dir")
-        pairs.append((e, candidates.pop(0)))
-    for left in ins.values():
-        if left:
-            raise InputError(
-                "this 'dir in' policy has no mirrored 'dir out' policy; a host policy covers "
-                "both directions", source=source, line=left[0].line, field="dir")
-    _check_tie_order(pairs, rank, source)
-    priorities = renumber(sorted({out.priority for out, _ in pairs}))
-    raws: list[tuple[RawPolicy, int]] = []
-    for out, _ in pairs:
-        raw: RawPolicy = {
-            "name": RawField(f"xfrm-L{out.line}", out.line),
-            "priority": RawField(str(priorities[out.priority]), out.line),
-            "source": RawField(out.src, out.line),
-            "destination": RawField(out.dst, out.line),
-            "protocol": RawField(out.protocol, out.line),
-            "source-port": RawField(out.sport, out.line),
-            "destination-port": RawField(out.dport, out.line),
-            "action": RawField(out.action_text(), out.line),
-        }
-        raws.append((raw, out.line))
-    policies = build_policies(raws, source=source, default_action="PASS")
-    return Host(name=_stem(source), policies=policies, source=source, default_action="PASS")
+        if candidates:
+            in_rank, mate = candidates.pop(0)
+            used.add(id(mate))
+            items.append((r, e, "both", in_rank))
+        else:
+            items.append((r, e, "out", -1))
+    items.extend((r, e, "in", r) for r, e in enumerate(ranked)
+                 if e.direction == "in" and id(e) not in used)
+    return items
+
+
+def _keeps_order(items: list[Item]) -> bool:
+    """Does the host order (priority, then the item's rank) keep the kernel's inbound order?
+    Among equal priorities the kernel searches in insertion order, so the inbound ranks must
+    rise in the host order (outbound ranks are the items' ranks: they do)."""
+    inbound = sorted((it for it in items if it[2] != "out"),
+                     key=lambda it: (it[1].priority, it[0]))
+    last: dict[int, int] = {}
+    for _, e, _, in_rank in inbound:
+        if in_rank < last.get(e.priority, -1):
+            return False
+        last[e.priority] = in_rank
+    return True
 
 
 def renumber(kernel: list[int]) -> dict[int, int]:
@@ -264,23 +327,6 @@ def renumber(kernel: list[int]) -> dict[int, int]:
     if all(1 <= p <= MAX_PRIORITY for p in kernel):
         return {p: p for p in kernel}
     return {p: rank for rank, p in enumerate(kernel, start=1)}
-
-
-def _check_tie_order(pairs: list[tuple[Entry, Entry]], rank: dict[int, int],
-                     source: str) -> None:
-    """Equal-priority pairs must be in the same order in both directions (one host order):
-    within each priority, the 'dir in' ranks must rise in the 'dir out' order."""
-    last: dict[int, tuple[int, Entry]] = {}
-    for out, inn in pairs:
-        previous = last.get(out.priority)
-        if previous is not None and rank[id(inn)] < previous[0]:
-            raise InputError(
-                f"policies of priority {out.priority} at lines {previous[1].line} and "
-                f"{out.line} are in one order for 'dir out' and in the other for "
-                "'dir in'; the host policy model has one order for both directions",
-                source=source, line=out.line, field="priority")
-        if previous is None or rank[id(inn)] > previous[0]:
-            last[out.priority] = (rank[id(inn)], out)
 
 
 def _stem(source: str) -> str:

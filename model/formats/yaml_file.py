@@ -11,14 +11,16 @@ from typing import Any
 import yaml
 
 from qmcheck.model.formats.builder import RawField, RawPolicy, build_policies, unknown_key_error
-from qmcheck.model.values.addresses import parse_address
+from qmcheck.model.values.addresses import AddressValue, parse_address_value
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Scenario
 from qmcheck.model.values.text import has_control, shown
 
-HOST_KEYS: tuple[str, ...] = ("host", "address", "default-action", "policies", "description")
+HOST_KEYS: tuple[str, ...] = ("host", "address", "protects", "default-action", "policies",
+                              "description")
 SCENARIO_KEYS: tuple[str, ...] = ("hosts", "protocol", "description")
-SCENARIO_HOST_KEYS: tuple[str, ...] = ("address", "default-action", "policies", "description")
+SCENARIO_HOST_KEYS: tuple[str, ...] = ("address", "protects", "default-action", "policies",
+                                       "description")
 
 
 def _line(node: yaml.Node) -> int:
@@ -173,23 +175,42 @@ def _host(name: str, entries: dict[str, tuple[yaml.Node, yaml.Node]], source: st
                              source=source, line=_line(entries["default-action"][0]),
                              field="default-action")
         default_action = None if text.upper() == "NONE" else text.upper()
-    addresses = []
-    if "address" in entries:
-        key_node, value_node = entries["address"]
-        value = texts(value_node, source, "address")
-        for text in value if isinstance(value, list) else [value]:
-            try:
-                address = parse_address(text)
-            except InputError as e:
-                raise e.located(source=source, line=_line(key_node), field="address") from None
-            addresses.append((4 if address.version == 4 else 6, int(address)))
+    values = {key: address_list(entries, key, source) for key in ("address", "protects")}
+    addresses = [(v.family, v.lo) for v in values["address"] if v.kind == "single"]
     if "policies" not in entries:
         raise InputError(f"host '{name}' has no 'policies' list", source=source, line=line,
                          field="policies")
     raws = _policies(entries["policies"][1], source)
     policies = build_policies(raws, source=source, default_action=default_action)
-    return Host(name=name, policies=policies, addresses=tuple(addresses),  # type: ignore[arg-type]
-                source=source, default_action=default_action)
+    return Host(name=name, policies=policies, addresses=tuple(addresses),
+                source=source, default_action=default_action,
+                address_values=tuple(values["address"]), protects=tuple(values["protects"]))
+
+
+def address_list(entries: dict[str, tuple[yaml.Node, yaml.Node]], key: str,
+                 source: str) -> list[AddressValue]:
+    """A host's ``address`` or ``protects``: one value or a list of addresses and prefixes
+    (ranges too); ``any`` is refused (leave the key out to mean every address)."""
+    if key not in entries:
+        return []
+    key_node, value_node = entries[key]
+    value = texts(value_node, source, key)
+    out: list[AddressValue] = []
+    for text in value if isinstance(value, list) else [value]:
+        line = _line(value_node) if not isinstance(value_node, yaml.SequenceNode) else \
+            _line(next(n for n in value_node.value if n.value == text))
+        try:
+            parsed = parse_address_value(text)
+        except InputError as e:
+            raise e.located(source=source, line=line, field=key) from None
+        if parsed.is_any:
+            raise InputError(f"'{text}' is every address; leave '{key}' out to analyse every "
+                             "address", source=source, line=line, field=key)
+        out.append(parsed)
+    if isinstance(value, list) and not out:
+        raise InputError(f"'{key}' is an empty list", source=source, line=_line(key_node),
+                         field=key)
+    return out
 
 
 def load_yaml_text(text: str, source: str) -> Host | Scenario:

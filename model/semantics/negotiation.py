@@ -210,7 +210,7 @@ def best_score_search(responder: Host, idci: Selector, idcr: Selector) -> Policy
     ties go to the earlier policy in search order (mirrored: the source side holds IDcr)."""
     best, found = 0, None
     tsi, tsr = TrafficSelector.of(idci), TrafficSelector.of(idcr)
-    for policy in responder.ordered():
+    for policy in responder.applicable("in"):
         mine = side_score(policy_side(policy, "source", idcr.family), tsr)
         theirs = side_score(policy_side(policy, "destination", idci.family), tsi)
         if mine and theirs and mine + theirs > best:
@@ -289,7 +289,7 @@ def responder_search(responder: Host, idci: Selector, idcr: Selector,
                      wildcard: Wildcard = "strict", protocol_rule: ProtocolRule = "contain",
                      peer_port_rule: ProtocolRule = "contain") -> Policy | None:
     """The responder's first policy, in search order, that contains the selectors."""
-    for policy in responder.ordered():
+    for policy in responder.applicable("in"):
         if selectors_match(policy, idci, idcr, wildcard, protocol_rule, peer_port_rule):
             return policy
     return None

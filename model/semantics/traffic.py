@@ -27,16 +27,24 @@ def _ports(ports: PortRange, protocol: int) -> list[int]:
     return [ports.lo] if ports.is_single else [ports.lo, ports.hi]
 
 
+def _natural(lo: int, hi: int) -> int:
+    """A host address of a span: not the network address of a prefix, not 0."""
+    return lo + 1 if hi - lo >= 2 else (lo if lo != 0 else min(hi, 1))
+
+
 def _addresses(policy_field: list[tuple[Family, int, int]], host: Host) -> list[tuple[int, int]]:
-    """(family, address) candidates: the host's own addresses inside the field, then the
-    field's first addresses."""
+    """(family, address) candidates: a host address in each part of the field that meets the
+    host's scope (its protected subnets or own addresses), or the field's own addresses when
+    the host names no scope."""
     out: list[tuple[int, int]] = []
-    for family, address in host.addresses:
-        if any(f == family and lo <= address <= hi for f, lo, hi in policy_field):
-            out.append((family, address))
+    scope = host.scope_values()
     for family, lo, hi in policy_field:
-        if not host.addresses:
-            out.append((family, lo if lo != 0 else min(hi, 1)))
+        if not scope:
+            out.append((family, _natural(lo, hi)))
+            continue
+        for v in scope:
+            if v.family == family and v.lo <= hi and lo <= v.hi:
+                out.append((family, _natural(max(lo, v.lo), min(hi, v.hi))))
     return out
 
 
@@ -64,7 +72,7 @@ def candidates(policy: Policy, initiator: Host, responder: Host) -> Iterator[Pac
 
 def representative(policy: Policy, initiator: Host, responder: Host) -> Packet | None:
     """The first candidate packet whose first match on the initiator is ``policy``."""
-    ordered = initiator.ordered()
+    ordered = initiator.applicable("out")
     for packet in candidates(policy, initiator, responder):
         if first_match(ordered, packet) is policy:
             return packet
@@ -72,7 +80,8 @@ def representative(policy: Policy, initiator: Host, responder: Host) -> Packet |
 
 
 def traffic_classes(initiator: Host, responder: Host) -> list[tuple[Policy, Packet | None]]:
-    """Each IPsec policy of the initiator with its representative packet toward the responder
-    (None when no candidate packet reaches it first)."""
-    return [(p, representative(p, initiator, responder)) for p in initiator.ordered()
+    """Each IPsec policy of the initiator that applies to outbound traffic, with its
+    representative packet toward the responder (None when no candidate packet reaches it
+    first)."""
+    return [(p, representative(p, initiator, responder)) for p in initiator.applicable("out")
             if p.action.is_ipsec]

@@ -1,7 +1,16 @@
-"""IPsec transforms of the guide (docs/SPEC.md 2) and policy actions: PASS, DISCARD or a list.
+"""IPsec transforms (docs/SPEC.md 2) and policy actions: PASS, DISCARD or a list.
 
 A transform is ``NAME[/lifetime_seconds[/lifetime_kbytes]]`` with NAME one of ``AH_<auth>``,
-``ESP_<enc>_HMAC_<auth>``, ``ESP_<enc>`` or the nested ``AH_<auth>+ESP_<...>``.
+``ESP_<enc>_HMAC_<auth>``, ``ESP_<enc>`` or the nested ``AH_<auth>+ESP_<...>``, optionally
+followed by ``_PFS_<group>`` (a Diffie-Hellman group for perfect forward secrecy: part of the
+proposal, so both sides must name the same group, RFC 2409 5.5).
+
+The guide names the encryptions NULL, DES, 3DES, AES128/192/256 and the authentications MD5,
+SHA1, SHA2_256/384/512. Real configurations (strongSwan's proposal keywords, docs "IKEv2
+Cipher Suites") use more: counter mode (AES128CTR), Camellia, CAST128, Blowfish; the AES-XCBC
+and AES-CMAC MACs; and combined-mode (AEAD) ciphers that authenticate by themselves, so they
+take no ``_HMAC_`` part: AES-GCM and AES-CCM with an 8, 12 or 16 octet ICV (AES128GCM16),
+AES-GMAC (authentication only) and ChaCha20-Poly1305.
 """
 
 from __future__ import annotations
@@ -13,8 +22,23 @@ from typing import Literal
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import is_ascii_int, shown
 
-ENCRYPTIONS: tuple[str, ...] = ("NULL", "DES", "3DES", "AES128", "AES192", "AES256")
-AUTHENTICATIONS: tuple[str, ...] = ("MD5", "SHA1", "SHA2_256", "SHA2_384", "SHA2_512")
+GUIDE_ENCRYPTIONS: tuple[str, ...] = ("NULL", "DES", "3DES", "AES128", "AES192", "AES256")
+GUIDE_AUTHENTICATIONS: tuple[str, ...] = ("MD5", "SHA1", "SHA2_256", "SHA2_384", "SHA2_512")
+AES_SIZES = ("128", "192", "256")
+ENCRYPTIONS: tuple[str, ...] = GUIDE_ENCRYPTIONS + tuple(
+    [f"AES{k}CTR" for k in AES_SIZES] + [f"CAMELLIA{k}" for k in AES_SIZES]
+    + [f"CAMELLIA{k}CTR" for k in AES_SIZES] + ["CAST128"]
+    + [f"BLOWFISH{k}" for k in AES_SIZES])
+#: combined-mode ciphers: encryption and integrity in one (no _HMAC_ part)
+AEADS: tuple[str, ...] = tuple(
+    [f"AES{k}{mode}{icv}" for k in AES_SIZES for mode in ("GCM", "CCM") for icv in (8, 12, 16)]
+    + [f"AES{k}GMAC" for k in AES_SIZES] + ["CHACHA20POLY1305"])
+AUTHENTICATIONS: tuple[str, ...] = (*GUIDE_AUTHENTICATIONS, "AESXCBC", "AESCMAC")
+DH_GROUPS: tuple[str, ...] = (
+    "MODP768", "MODP1024", "MODP1536", "MODP2048", "MODP3072", "MODP4096", "MODP6144",
+    "MODP8192", "MODP1024S160", "MODP2048S224", "MODP2048S256", "ECP192", "ECP224", "ECP256",
+    "ECP384", "ECP521", "ECP224BP", "ECP256BP", "ECP384BP", "ECP512BP", "CURVE25519",
+    "CURVE448")
 
 MAX_AH = 2
 MAX_ESP = 25
@@ -30,7 +54,7 @@ TransformKind = Literal["AH", "ESP", "AH+ESP"]
 def _all_names() -> list[str]:
     names = [f"AH_{a}" for a in AUTHENTICATIONS]
     esp = [f"ESP_{e}_HMAC_{a}" for e in ENCRYPTIONS for a in AUTHENTICATIONS]
-    esp += [f"ESP_{e}" for e in ENCRYPTIONS if e != "NULL"]
+    esp += [f"ESP_{e}" for e in ENCRYPTIONS + AEADS if e != "NULL"]
     names += esp
     names += [f"AH_{a}+{e}" for a in AUTHENTICATIONS for e in esp]
     return names
@@ -49,6 +73,7 @@ class Transform:
     esp_auth: str | None = None
     lifetime_seconds: int = DEFAULT_LIFETIME_SECONDS
     lifetime_kbytes: int = DEFAULT_LIFETIME_KBYTES
+    dh_group: str | None = None  # PFS group, part of the proposal
 
     @property
     def name(self) -> str:
@@ -60,12 +85,14 @@ class Transform:
             if self.esp_auth is not None:
                 esp += f"_HMAC_{self.esp_auth}"
             parts.append(esp)
-        return "+".join(parts)
+        pfs = f"_PFS_{self.dh_group}" if self.dh_group else ""
+        return "+".join(parts) + pfs
 
     @property
-    def algorithms(self) -> tuple[str, str | None, str | None, str | None]:
-        """The negotiated part of a transform (lifetimes are not part of the match)."""
-        return (self.kind, self.ah_auth, self.esp_enc, self.esp_auth)
+    def algorithms(self) -> tuple[str, str | None, str | None, str | None, str | None]:
+        """The negotiated part of a transform (lifetimes are not part of the match; the PFS
+        group is: a responder whose proposal has another group, or none, rejects it)."""
+        return (self.kind, self.ah_auth, self.esp_enc, self.esp_auth, self.dh_group)
 
     def __str__(self) -> str:
         text = self.name
@@ -81,6 +108,11 @@ class Transform:
 def _parse_esp(text: str, whole: str) -> tuple[str, str | None]:
     body = text[len("ESP_"):]
     enc, sep, auth = body.partition("_HMAC_")
+    if enc in AEADS:
+        if sep:
+            raise InputError(f"transform '{whole}': {enc} is a combined-mode cipher that "
+                             "authenticates by itself; it takes no _HMAC_ part")
+        return enc, None
     if enc not in ENCRYPTIONS:
         raise _unknown(whole)
     if sep:
@@ -130,6 +162,11 @@ def parse_transform(text: str) -> Transform:
         _lifetime(lifetimes[1], whole, "kbytes", MIN_LIFETIME_KBYTES)
         if len(lifetimes) > 1 else DEFAULT_LIFETIME_KBYTES
     )
+    name, pfs, group = name.partition("_PFS_")
+    if pfs and group not in DH_GROUPS:
+        raise InputError(f"transform '{whole}': unknown PFS group '{group}' (known: "
+                         f"{', '.join(DH_GROUPS)})")
+    dh = group if pfs else None
     ah_part, plus, esp_part = name.partition("+")
     if plus:
         if not ah_part.startswith("AH_") or not esp_part.startswith("ESP_"):
@@ -138,14 +175,14 @@ def parse_transform(text: str) -> Transform:
         if ah_auth not in AUTHENTICATIONS:
             raise _unknown(whole)
         enc, auth = _parse_esp(esp_part, whole)
-        return Transform("AH+ESP", ah_auth, enc, auth, seconds, kbytes)
+        return Transform("AH+ESP", ah_auth, enc, auth, seconds, kbytes, dh)
     if name.startswith("AH_"):
         if name[3:] not in AUTHENTICATIONS:
             raise _unknown(whole)
-        return Transform("AH", name[3:], None, None, seconds, kbytes)
+        return Transform("AH", name[3:], None, None, seconds, kbytes, dh)
     if name.startswith("ESP_"):
         enc, auth = _parse_esp(name, whole)
-        return Transform("ESP", None, enc, auth, seconds, kbytes)
+        return Transform("ESP", None, enc, auth, seconds, kbytes, dh)
     raise _unknown(whole)
 
 
@@ -206,7 +243,7 @@ def check_transform_list(transforms: tuple[Transform, ...]) -> None:
             f"{len(transforms)} {kind} transforms: the guide allows at most {limit} "
             f"{'nested pair' if kind == 'AH+ESP' else kind + ' transforms'} in one action"
         )
-    seen: set[tuple[str, str | None, str | None, str | None]] = set()
+    seen: set[tuple[str, str | None, str | None, str | None, str | None]] = set()
     for t in transforms:
         if t.algorithms in seen:
             raise InputError(f"transform '{t.name}' is listed twice")

@@ -20,14 +20,21 @@ import z3
 
 from qmcheck.model.encodings.z3_negotiation import (
     PairEncoding,
+    RegionTerms,
     conj,
     eq_bv,
+    in_range,
     neg,
     region_terms,
     responder_region,
     to_z3,
 )
-from qmcheck.model.semantics.lookup import lookup
+from qmcheck.model.semantics.lookup import (
+    lookup,
+    reply_agrees,
+    tunnels_elsewhere,
+    tunnels_to,
+)
 from qmcheck.model.semantics.negotiation import (
     PROFILE_OPTIONS,
     NegotiationOptions,
@@ -36,7 +43,7 @@ from qmcheck.model.semantics.negotiation import (
     profile_options,
 )
 from qmcheck.model.semantics.witness import RegionIndex, natural_packet
-from qmcheck.model.values.addresses import Family
+from qmcheck.model.values.addresses import AddressValue, Family, address_text
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
 from qmcheck.properties.results import Result
@@ -49,17 +56,52 @@ MEANING = {
                          "the selectors is the one its own packet lookup applies",
     "peers.symmetry": "no packet from {i} to {r} is protected by one side and passed or "
                       "discarded by the other",
+    "peers.tunnel": "every tunnel {i} negotiates toward {r} ends at {r}'s own address and back "
+                    "at {i}'s, and both sides agree on tunnel or transport mode",
 }
+TUNNEL = "peers.tunnel"
 BATCH = 64
 HEAVY = 150  # regions mentioning more policies are solved one by one
 DEFAULT_TIMEOUT = 60.0
 
 
-def in_scope(initiator: Host, responder: Host, packet: Packet) -> bool:
-    """A packet from the initiator toward the responder (their addresses, when given)."""
-    ok_src = not initiator.addresses or (packet.family, packet.src) in initiator.addresses
-    ok_dst = not responder.addresses or (packet.family, packet.dst) in responder.addresses
-    return ok_src and ok_dst
+def in_scope(initiator: Host, responder: Host, packet: Packet,
+             others: tuple[AddressValue, ...] = ()) -> bool:
+    """A packet from the initiator toward the responder: from the initiator's scope (its
+    protected subnets or else its addresses, when given) to the responder's, or sent to the
+    responder by a tunnel policy whose end point is the responder's own address (traffic the
+    initiator tunnels to another gateway is not toward the responder). A tunnelled
+    packet outside the responder's scope counts for ``peers.negotiation`` (and
+    ``peers.tunnel``) only: Quick Mode must succeed for it (narrowing may leave it out: the
+    responder does not protect that destination), while consistency and symmetry concern
+    the responder's own scope."""
+    first = lookup(initiator, packet)
+    if not host_scope_contains(initiator, packet.family, packet.src):
+        return False
+    if tunnels_to(first, responder):
+        return True
+    return (not tunnels_elsewhere(first, responder, others)
+            and host_scope_contains(responder, packet.family, packet.dst))
+
+
+def host_scope_contains(host: Host, family: int, address: int) -> bool:
+    """The address is in the host's scope (every address when the host names none)."""
+    values = host.scope_values()
+    return not values or any(v.contains(family, address) for v in values)
+
+
+def host_scope(host: Host) -> dict[str, Any]:
+    """The address sets analysed for a host and why (DESIGN.md 8): its own addresses and, for
+    a gateway, the subnets it protects; every address when it names none."""
+    if not host.scope_values():
+        return {"addresses": ["0.0.0.0/0", "::/0"], "reason": "everything"}
+    reason = "protected subnets" if host.protects else "own addresses"
+    return {"addresses": [str(v) for v in host.scope_values()], "reason": reason}
+
+
+def pair_scope(a: Host, b: Host) -> dict[str, dict[str, Any]]:
+    """The ``scope`` of a two-host report."""
+    return {a.name: host_scope(a), b.name: host_scope(b)}
 
 
 @dataclass(frozen=True)
@@ -69,6 +111,7 @@ class PacketVerdict:
     outcome: Outcome
     responder_lookup: Policy | None
     failed: tuple[str, ...]  # the property ids this packet refutes
+    hosts: tuple[Host, Host] | None = None  # (initiator, responder)
 
     @property
     def initiator_policy(self) -> Policy | None:
@@ -76,7 +119,8 @@ class PacketVerdict:
 
 
 def concrete_verdict(initiator: Host, responder: Host, packet: Packet,
-                     options: NegotiationOptions) -> PacketVerdict:
+                     options: NegotiationOptions,
+                     others: tuple[AddressValue, ...] = ()) -> PacketVerdict:
     """The three properties on one packet: the brute-force oracle of the SMT encoding."""
     out = negotiate(initiator, responder, packet, options)
     pkt = out.packet
@@ -84,15 +128,61 @@ def concrete_verdict(initiator: Host, responder: Host, packet: Packet,
     reply = lookup(responder, pkt.as_seen_by_peer().reversed())
     i_ipsec = out.initiator_policy is not None and out.initiator_policy.action.is_ipsec
     r_ipsec = arriving is not None and arriving.action.is_ipsec
-    ok = out.succeeded and out.covers_packet
+    # to the responder's own scope; otherwise only tunnelled there (see ``in_scope``)
+    mine = (host_scope_contains(responder, pkt.family, pkt.dst)
+            and not tunnels_elsewhere(arriving, initiator, others))
+    ok = out.succeeded and (out.covers_packet or not mine)
     failed = []
     if i_ipsec and not ok:
         failed.append("peers.negotiation")
-    if ok and not (out.responder_policy is arriving and arriving is reply):
+    if mine and ok and not (out.responder_policy is arriving
+                            and reply_agrees(arriving, reply)):
         failed.append("peers.consistency")
-    if i_ipsec != r_ipsec:
+    if mine and i_ipsec != r_ipsec:
         failed.append("peers.symmetry")
-    return PacketVerdict(out, arriving, tuple(failed))
+    if i_ipsec and tunnel_problem(out.initiator_policy, out.responder_policy,  # type: ignore[arg-type]
+                                  initiator, responder):
+        failed.append(TUNNEL)
+    return PacketVerdict(out, arriving, tuple(failed), (initiator, responder))
+
+
+def _owns(host: Host, end: tuple[int, int]) -> bool:
+    return any(v.contains(*end) for v in host.address_values)
+
+
+def initiator_tunnel_problem(policy: Policy, responder: Host) -> str | None:
+    """I's tunnel ends elsewhere than at R's own addresses (when R lists them)."""
+    if policy.tunnel is None or not responder.address_values or _owns(responder,
+                                                                        policy.tunnel):
+        return None
+    return (f"{policy.name} tunnels to {address_text(*policy.tunnel)}, not an address of "
+            f"{responder.name} ({', '.join(str(v) for v in responder.address_values)})")
+
+
+def responder_tunnel_problem(policy: Policy, chosen: Policy, initiator: Host) -> str | None:
+    """R's chosen policy disagrees on the mode, or tunnels elsewhere than to I."""
+    if (policy.tunnel is None) != (chosen.tunnel is None):
+        modes = ["tunnel" if p.tunnel is not None else "transport" for p in (policy, chosen)]
+        return (f"{policy.name} is {modes[0]} mode, {chosen.name} of the responder is "
+                f"{modes[1]} mode")
+    if chosen.tunnel is not None and initiator.address_values and not _owns(initiator,
+                                                                            chosen.tunnel):
+        return (f"{chosen.name} tunnels back to {address_text(*chosen.tunnel)}, not an "
+                f"address of {initiator.name}")
+    return None
+
+
+def tunnel_problem(policy: Policy, chosen: Policy | None, initiator: Host, responder: Host
+                   ) -> str | None:
+    """Why the tunnel end points or modes of a negotiation do not fit (None: they do)."""
+    found = initiator_tunnel_problem(policy, responder)
+    if found is None and chosen is not None and chosen.action.is_ipsec:
+        found = responder_tunnel_problem(policy, chosen, initiator)
+    return found
+
+
+def has_tunnels(*hosts: Host) -> bool:
+    return any(p.tunnel is not None for h in hosts for p in h.policies)
 
 
 @dataclass
@@ -125,8 +215,8 @@ def families(initiator: Host, responder: Host) -> list[Family]:
     named = {p.family for h in (initiator, responder) for p in h.policies if p.family}
     fams = set(named) or {4}
     for host in (initiator, responder):
-        if host.addresses:
-            fams &= {f for f, _ in host.addresses}
+        if host.scope_values():
+            fams &= {v.family for v in host.scope_values()}
     return sorted(fams)  # type: ignore[return-value]
 
 
@@ -146,23 +236,42 @@ def _items(enc: PairEncoding) -> list[Item]:
     symmetry over each IPsec region of I (R does not protect) and of R (I does not)."""
     items: list[Item] = []
     for n, policy in enumerate(enc.i_order):
-        if not policy.action.is_ipsec:
+        if not policy.action.is_ipsec or tunnels_elsewhere(policy, enc.responder, enc.others):
             continue
         t = region_terms(enc, n)
         w = t.weight
+        # R's own traffic: in its scope, and not expected from another gateway
+        mine = conj(enc.dst_scope, neg(enc.r_elsewhere(t.lookup, t.lookup_candidates)))
         for prop, bad in (("peers.negotiation", conj(t.region, neg(t.success))),
                           ("peers.consistency",
-                           conj(t.region, t.success, neg(eq_bv(t.chosen, t.lookup)))),
-                          ("peers.symmetry", conj(t.region, neg(t.r_ipsec)))):
+                           conj(t.region, mine, t.success,
+                                neg(conj(eq_bv(t.chosen, t.lookup), t.reply_ok)))),
+                          ("peers.symmetry", conj(t.region, mine, neg(t.r_ipsec))),
+                          (TUNNEL, _tunnel_bad(enc, n, t))):
             if bad is not False:
                 items.append(Item("I", n, prop, to_z3(bad, enc.ctx), w))
     for k, policy in enumerate(enc.r_order):
-        if policy.action.is_ipsec:
+        if policy.action.is_ipsec and not tunnels_elsewhere(policy, enc.initiator,
+                                                            enc.others):
             region, i_ipsec, w = responder_region(enc, k)
             bad = conj(region, neg(i_ipsec))
             if bad is not False:
                 items.append(Item("R", k, "peers.symmetry", to_z3(bad, enc.ctx), w))
     return items
+
+
+def _tunnel_bad(enc: PairEncoding, n: int, t: RegionTerms) -> z3.BoolRef | bool:
+    """Packets of I's ``n``-th region whose negotiation has a tunnel problem."""
+    if not has_tunnels(enc.initiator, enc.responder):
+        return False
+    policy = enc.i_order[n]
+    if initiator_tunnel_problem(policy, enc.responder):
+        return t.region
+    bad = [k for k in t.candidates if enc.r_order[k].action.is_ipsec
+           and responder_tunnel_problem(policy, enc.r_order[k], enc.initiator)]
+    if not bad:
+        return False
+    return conj(t.region, z3.Or(*[t.chosen == k for k in bad]))
 
 
 def _batches(items: list[Item]) -> list[list[Item]]:
@@ -200,12 +309,13 @@ def _solve(enc: PairEncoding, items: list[Item], timeout_ms: int, report: Direct
                 report.findings.extend(Finding(it.prop, "unknown", _name(enc, it.side, it.n),
                                                it.side) for it in active)
                 break
-            model = solver.model()
+            model = _natural(solver, enc, solver.model())
             packet = enc.concrete(model)
             hit = [it for it in active
                    if z3.is_true(model.eval(it.formula, model_completion=True))]
-            detail = concrete_verdict(initiator, responder, packet, options)
-            packet, detail = natural_witness(initiator, responder, packet, detail, options)
+            detail = concrete_verdict(initiator, responder, packet, options, enc.others)
+            packet, detail = natural_witness(initiator, responder, packet, detail, options,
+                                             enc.others)
             for it in hit:
                 confirmed = it.prop in detail.failed
                 report.findings.append(Finding(it.prop, "refuted" if confirmed else "unknown",
@@ -217,14 +327,16 @@ def _solve(enc: PairEncoding, items: list[Item], timeout_ms: int, report: Direct
 
 
 def natural_witness(initiator: Host, responder: Host, packet: Packet, detail: PacketVerdict,
-                    options: NegotiationOptions) -> tuple[Packet, PacketVerdict]:
+                    options: NegotiationOptions,
+                    others: tuple[AddressValue, ...] = ()
+                    ) -> tuple[Packet, PacketVerdict]:
     """The witness moved to a natural packet of its region (``semantics.witness``), kept only
     when the concrete semantics gives it the same policies and the same failed properties."""
     focus = tuple(p for p in (detail.initiator_policy,) if p is not None)
     found: list[PacketVerdict] = []
 
     def same(candidate: Packet) -> bool:
-        d = concrete_verdict(initiator, responder, candidate, options)
+        d = concrete_verdict(initiator, responder, candidate, options, others)
         found.append(d)
         return (in_scope(initiator, responder, candidate) and d.failed == detail.failed
                 and d.initiator_policy is detail.initiator_policy
@@ -237,18 +349,35 @@ def natural_witness(initiator: Host, responder: Host, packet: Packet, detail: Pa
     return (natural, found[-1]) if natural != packet else (packet, detail)
 
 
+def _natural(solver: z3.Solver, enc: PairEncoding, model: z3.ModelRef) -> z3.ModelRef:
+    """A model with ports other than 0 for a protocol with ports, when the same query has
+    one (a natural witness); otherwise the model as found."""
+    p = enc.p
+    proto = model.eval(p.protocol, model_completion=True).as_long()  # type: ignore[union-attr]
+    if proto not in (6, 17, 132):
+        return model
+    solver.push()
+    solver.add(p.protocol == proto, z3.Not(to_z3(in_range(p.lport, 0, 0), enc.ctx)),
+               z3.Not(to_z3(in_range(p.rport, 0, 0), enc.ctx)))
+    better = solver.model() if solver.check() == z3.sat else model
+    solver.pop()
+    return better
+
+
 def _name(enc: PairEncoding, side: str, n: int) -> str:
     return (enc.i_order if side == "I" else enc.r_order)[n].name
 
 
 def check_direction(initiator: Host, responder: Host, profile: str,
-                    timeout: float = DEFAULT_TIMEOUT) -> DirectionReport:
-    """Decide the three properties with ``initiator`` initiating toward ``responder``."""
+                    timeout: float = DEFAULT_TIMEOUT,
+                    others: tuple[AddressValue, ...] = ()) -> DirectionReport:
+    """Decide the properties with ``initiator`` initiating toward ``responder``; ``others``
+    are the addresses of the network's other hosts (tunnels to them go elsewhere)."""
     options = profile_options(profile)
     report = DirectionReport(initiator, responder, profile)
     started = time.perf_counter()
     for family in families(initiator, responder):
-        enc = PairEncoding(initiator, responder, family, options)
+        enc = PairEncoding(initiator, responder, family, options, others=others)
         items = _items(enc)
         report.regions += len(enc.i_order)
         _solve(enc, items, max(1, int(timeout * 1000)), report, initiator, responder, options)
@@ -263,7 +392,8 @@ def direction_results(rep: DirectionReport) -> list[Result]:
     extra_base: dict[str, Any] = {"initiator": i_name, "responder": r_name,
                                   "profile": rep.profile}
     results: list[Result] = []
-    for prop in PROPERTIES:
+    props = PROPERTIES + ((TUNNEL,) if has_tunnels(rep.initiator, rep.responder) else ())
+    for prop in props:
         mine = [f for f in rep.findings if f.prop == prop]
         if not mine:
             results.append(Result(prop, "holds", (), "note", "smt",
@@ -314,30 +444,36 @@ def _explain(prop: str, d: PacketVerdict, r_name: str, i_name: str) -> str:
         return (f"{r_name} negotiates under {chosen} but its packet lookup applies "
                 f"{look_text} to the same traffic")
     ipol = out.initiator_policy
+    if prop == TUNNEL and ipol is not None:
+        assert d.hosts is not None
+        return tunnel_problem(ipol, out.responder_policy, d.hosts[0], d.hosts[1]) or ""
     i_text = f"{ipol.name} ({ipol.action})" if ipol else "no policy"
     return f"{i_name} applies {i_text}, {r_name} applies {look_text}"
 
 
 def run_directions(tasks: list[tuple[Host, Host, str]], timeout: float = DEFAULT_TIMEOUT,
-                   jobs: int = 1) -> list[DirectionReport]:
+                   jobs: int = 1, others: tuple[AddressValue, ...] = ()
+                   ) -> list[DirectionReport]:
     """``check_direction`` for each (initiator, responder, profile), in order; with
     ``jobs`` > 1 in that many worker processes (each analysis has its own z3 context, so the
     reports are the same as in one process)."""
     if jobs <= 1 or len(tasks) <= 1:
-        return [check_direction(i, r, p, timeout) for i, r, p in tasks]
+        return [check_direction(i, r, p, timeout, others) for i, r, p in tasks]
     import multiprocessing
 
     pool_context = multiprocessing.get_context("fork")
     with pool_context.Pool(min(jobs, len(tasks))) as pool:
-        return pool.starmap(check_direction, [(i, r, p, timeout) for i, r, p in tasks])
+        return pool.starmap(check_direction, [(i, r, p, timeout, others) for i, r, p in tasks])
 
 
 def peers_results(a: Host, b: Host, profiles: list[str] | None = None,
-                  timeout: float = DEFAULT_TIMEOUT, jobs: int = 1) -> list[Result]:
-    """Both directions (``a`` initiating, then ``b``) under each profile."""
+                  timeout: float = DEFAULT_TIMEOUT, jobs: int = 1,
+                  others: tuple[AddressValue, ...] = ()) -> list[Result]:
+    """Both directions (``a`` initiating, then ``b``) under each profile; ``others``: the
+    addresses of the network's other hosts."""
     tasks = [(i, r, profile) for profile in profiles or list(PROFILE_OPTIONS)
              for i, r in ((a, b), (b, a))]
     results: list[Result] = []
-    for rep in run_directions(tasks, timeout, jobs):
+    for rep in run_directions(tasks, timeout, jobs, others):
         results.extend(direction_results(rep))
     return results

@@ -29,7 +29,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from qmcheck.model.encodings.overlap_index import FamilyIndex, build_index
@@ -608,8 +608,54 @@ class _Analyser:
 
 def analyse(host: Host, *, properties: tuple[str, ...] = POLICY_PROPERTIES,
             timeout_ms: int = 10_000, progress: Progress | None = None) -> Analysis:
-    """Decide the ``policy.*`` properties of one host (see the module docstring)."""
+    """Decide the ``policy.*`` properties of one host (see the module docstring). A host
+    with direction-specific policies is analysed per direction (``analyse_directions``)."""
+    if host.directional:
+        return analyse_directions(host, properties=properties, timeout_ms=timeout_ms,
+                                  progress=progress)
     return _Analyser(host, timeout_ms, progress).run(set(properties))
+
+
+def analyse_directions(host: Host, *, properties: tuple[str, ...] = POLICY_PROPERTIES,
+                       timeout_ms: int = 10_000, progress: Progress | None = None) -> Analysis:
+    """The properties of a host with direction-specific policies (DESIGN.md 2): the kernel
+    looks outbound and inbound packets up in separate policy lists, so each direction's view
+    (``Host.view``) is analysed on its own and every finding names its direction, with a
+    witness packet of that direction. A selector-pair tie only counts inbound (the responder
+    searches the policies that apply to inbound traffic); a finding of both views is
+    reported once (outbound first)."""
+    out = Analysis(host)
+    real = {p.name: p for p in host.policies}
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    never: dict[str, int] = {}
+    for direction in ("out", "in"):
+        view = host.view(direction)
+        part = _Analyser(view, timeout_ms, progress).run(set(properties))
+        out.checks += part.checks
+        out.policies = max(out.policies, part.policies)
+        for phase, secs in part.seconds.items():
+            out.seconds[phase] = out.seconds.get(phase, 0.0) + secs
+        for name in part.never_first:
+            never[name] = never.get(name, 0) + 1
+        for f in part.findings:
+            if f.selectors is not None and direction == "out":
+                continue
+            key = (f.property, tuple(p.name for p in f.subject))
+            if key in seen:
+                continue
+            seen.add(key)
+            packet = f.packet
+            if packet is not None and packet.direction != direction:
+                packet = packet.reversed()
+            word = "outbound" if direction == "out" else "inbound"
+            out.findings.append(replace(
+                f, subject=tuple(real.get(p.name, p) for p in f.subject), packet=packet,
+                message=f"{word} traffic: {f.message}"))
+    # never the first match: in every direction the policy applies to
+    out.never_first = {n for n, c in never.items()
+                       if c == (1 if real.get(n) is not None and real[n].direction != "both"
+                                else 2)}
+    return out
 
 
 def finding_key(f: Finding) -> tuple[Any, ...]:

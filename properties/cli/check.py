@@ -16,6 +16,8 @@ from qmcheck.model.formats.loader import load_scenario
 from qmcheck.model.semantics.negotiation import negotiate, profile_options
 from qmcheck.model.semantics.traffic import traffic_classes
 from qmcheck.model.values.policy import Scenario
+from qmcheck.properties.checks.pairs import plan_pairs
+from qmcheck.properties.checks.peers import host_scope
 from qmcheck.properties.checks.protocol_matrix import (
     FAULT_KEYS,
     SETTINGS,
@@ -76,21 +78,22 @@ def pair_outcomes(scenario: Scenario, profile: str) -> list[tuple[str, str, Any,
     None when no representative packet of the class first-matches its policy."""
     options = profile_options(profile)
     out: list[tuple[str, str, Any, Any]] = []
-    names = list(scenario.hosts)
-    for i_name in names:
-        for r_name in names:
-            if i_name == r_name:
-                continue
-            initiator, responder = scenario.hosts[i_name], scenario.hosts[r_name]
-            for policy, packet in traffic_classes(initiator, responder):
-                outcome = None if packet is None else negotiate(initiator, responder, packet,
-                                                                options)
-                out.append((i_name, r_name, policy, outcome))
+    plan = plan_pairs(dict(scenario.hosts))
+    ordered = [(a, b) for pair in plan.checked for a, b in (pair, pair[::-1])]
+    rank = {name: n for n, name in enumerate(scenario.hosts)}
+    ordered.sort(key=lambda ab: (rank[ab[0]], rank[ab[1]]))
+    for i_name, r_name in ordered:
+        initiator, responder = scenario.hosts[i_name], scenario.hosts[r_name]
+        for policy, packet in traffic_classes(initiator, responder):
+            outcome = None if packet is None else negotiate(initiator, responder, packet,
+                                                            options)
+            out.append((i_name, r_name, policy, outcome))
     return out
 
 
 def negotiation_results(scenario: Scenario, args: argparse.Namespace) -> list[Result]:
-    """One negotiation per traffic class, per ordered pair of hosts and per profile."""
+    """One negotiation per traffic class, per ordered pair of hosts that can exchange
+    protected traffic (``checks.pairs``) and per profile."""
     results: list[Result] = []
     for profile in scenario_profiles(scenario):
         for i_name, r_name, policy, outcome in pair_outcomes(scenario, profile):
@@ -164,6 +167,9 @@ def run(args: argparse.Namespace) -> Report:
     report = Report("check", [args.scenario or scenario.source],
                     text_renderer=render_check_text, min_severity=args.severity,
                     max_findings=limit)
+    if len(scenario.hosts) >= 2:
+        report.scope = {name: host_scope(h) for name, h in scenario.hosts.items()}
+        report.pairs = plan_pairs(dict(scenario.hosts)).to_json()
     written = Written([out]) if out is not None else None
     args.out_dir = out
     with LazyProgress(enabled=progress_enabled(args)) as progress:

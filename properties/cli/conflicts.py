@@ -10,6 +10,7 @@ from qmcheck.model.formats.loader import load_host_spec
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Policy, Scenario
 from qmcheck.properties.catalogue import info
+from qmcheck.properties.checks.mirror import mirror_findings
 from qmcheck.properties.checks.policy import (
     POLICY_PROPERTIES,
     Analysis,
@@ -21,6 +22,7 @@ from qmcheck.properties.cli.options import (
     add_output_options,
     add_progress_option,
     cli_seconds,
+    print_notes,
     progress_enabled,
 )
 from qmcheck.properties.reports.progress import LazyProgress
@@ -119,7 +121,33 @@ def host_results(host: Host, *, properties: tuple[str, ...] = POLICY_PROPERTIES,
                                   "smt", _holds_message(prop, host, analysis), None, None,
                                   analysis.property_seconds(prop)))
         results.extend(finding_result(host, f, analysis, prefix) for f in mine)
+    results.extend(mirror_results(host, prefix, timeout))
     return results, analysis
+
+
+def mirror_results(host: Host, prefix: tuple[str, ...], timeout: float) -> list[Result]:
+    """``policy.mirrored`` for a host with direction-specific policies (none otherwise)."""
+    if not host.directional:
+        return []
+    findings = mirror_findings(host, max(1, int(timeout * 1000)))
+    if not findings:
+        return [Result("policy.mirrored", "holds", prefix, "error", "smt",
+                       "the reply to every packet is treated as the packet: both protected, "
+                       "or both not")]
+    out = []
+    for f in findings:
+        names = tuple(p.name if p is not None else "<no policy>"
+                      for p in (f.outbound, f.inbound))
+        witness = None if f.packet is None else {"packet": f.packet.to_json(),
+                                                 "reply": f.packet.reversed().to_json(),
+                                                 "related": list(names)}
+        policy = f.outbound if f.outbound is not None and f.outbound.action.is_ipsec \
+            else f.inbound
+        extra = {"location": _location(host, policy)} if policy is not None else {}
+        out.append(Result("policy.mirrored", f.verdict, prefix + names,
+                          "error" if f.verdict == "refuted" else "warning", "smt",
+                          f.message(), witness, extra=extra))
+    return out
 
 
 def run(args: argparse.Namespace) -> Report:
@@ -131,6 +159,7 @@ def run(args: argparse.Namespace) -> Report:
     with LazyProgress(enabled=progress_enabled(args)) as progress:
         with progress.busy("loading"):
             host = load_host_spec(args.policy)
+        print_notes(host)
         results, _ = host_results(host, properties=properties, timeout=args.timeout,
                                   progress=progress)
     report.extend(results)

@@ -11,7 +11,7 @@ from qmcheck.model.quickmode.scenario_options import check_protocol_section
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, profile_options
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_int, parse_seconds
-from qmcheck.model.values.policy import Scenario
+from qmcheck.model.values.policy import Host, Scenario
 from qmcheck.properties.results import SEVERITIES
 
 #: The profile a scenario gets when its ``protocol:`` mapping names none: the guide's.
@@ -139,3 +139,13 @@ def scenario_profiles(scenario: Scenario) -> list[str]:
                              field="protocol.profiles")
         profile_options(str(name))
     return [str(n) for n in names]
+
+
+def print_notes(*hosts: Host) -> None:
+    """The loaders' notes (what a file left unmodelled or symbolic), one line each on stderr:
+    the report on stdout stays as it is."""
+    import sys
+
+    for host in hosts:
+        for note in host.notes:
+            print(f"qmcheck: note: {host.source}: {note}", file=sys.stderr)

@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 
 from qmcheck.model.formats.loader import load_host_spec
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
+from qmcheck.model.values.addresses import AddressValue
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Scenario
-from qmcheck.properties.checks.peers import DEFAULT_TIMEOUT, peers_results
+from qmcheck.properties.checks.pairs import plan_pairs
+from qmcheck.properties.checks.peers import DEFAULT_TIMEOUT, pair_scope, peers_results
 from qmcheck.properties.cli.options import (
     add_output_options,
     add_progress_option,
     cli_int,
     cli_seconds,
+    print_notes,
     progress_enabled,
     scenario_profiles,
 )
@@ -89,11 +93,11 @@ def with_locations(results: list[Result], hosts: dict[str, Host]) -> list[Result
 
 
 def analyse(a: Host, b: Host, profiles: list[str], timeout: float, summary: bool,
-            jobs: int = 1) -> tuple[list[Result], str]:
+            jobs: int = 1, others: tuple[AddressValue, ...] = ()) -> tuple[list[Result], str]:
     """The peers results for both directions (and the summary rows and table, if asked)."""
     if a.name == b.name:
-        b = Host(f"{b.name}'", b.policies, b.addresses, b.source, b.default_action)
-    results = with_locations(peers_results(a, b, profiles, timeout, jobs),
+        b = replace(b, name=f"{b.name}'")
+    results = with_locations(peers_results(a, b, profiles, timeout, jobs, others),
                              {a.name: a, b.name: b})
     text = ""
     if summary:
@@ -112,18 +116,23 @@ def run(args: argparse.Namespace) -> Report:
         raise InputError("--jobs must be at least 1", source="<command line>", field="--jobs")
     a = load_host_spec(args.initiator)
     b = load_host_spec(args.responder)
+    print_notes(a, b)
     jobs = args.jobs if args.jobs is not None else default_jobs(a, b)
     profiles = list(PROFILE_OPTIONS) if args.profile == "all" else [args.profile]
     with LazyProgress(enabled=progress_enabled(args)) as progress, progress.busy("peers"):
         results, table_text = analyse(a, b, profiles, args.timeout, args.summary, jobs)
-    report = Report("peers", [args.initiator, args.responder], results)
+    if a.name == b.name:
+        b = replace(b, name=f"{b.name}'")
+    report = Report("peers", [args.initiator, args.responder], results,
+                    scope=pair_scope(a, b))
     if table_text:
         timings = getattr(args, "timings", False)
 
         def text(rep: Report) -> str:
             plain = Report("peers", rep.inputs, [r for r in rep.results
                                                  if r.property != "peers.traffic"],
-                           min_severity=rep.min_severity, max_findings=rep.max_findings)
+                           min_severity=rep.min_severity, max_findings=rep.max_findings,
+                           scope=rep.scope)
             return plain.to_text(timings=timings) + table_text
 
         report.text_renderer = text
@@ -131,16 +140,17 @@ def run(args: argparse.Namespace) -> Report:
 
 
 def check_step(scenario: Scenario, args: argparse.Namespace) -> list[Result]:
-    """The ``qmcheck check`` step: ``peers.*`` for every pair of hosts (each initiating in
-    turn) under the scenario's profiles. SMT only: skipped with ``--engine explicit``."""
+    """The ``qmcheck check`` step: ``peers.*`` for every pair of hosts that can exchange
+    protected traffic (``checks.pairs``; each initiating in turn) under the scenario's
+    profiles. SMT only: skipped with ``--engine explicit``."""
     if getattr(args, "engine", "all") == "explicit":
         return []
 
     profiles = scenario_profiles(scenario)
-    names = list(scenario.hosts)
     results: list[Result] = []
-    for x, a_name in enumerate(names):
-        for b_name in names[x + 1:]:
-            a, b = scenario.hosts[a_name], scenario.hosts[b_name]
-            results.extend(analyse(a, b, profiles, DEFAULT_TIMEOUT, False)[0])
+    for a_name, b_name in plan_pairs(dict(scenario.hosts)).checked:
+        a, b = scenario.hosts[a_name], scenario.hosts[b_name]
+        others = tuple(v for name, h in scenario.hosts.items() if name not in (a_name, b_name)
+                       for v in h.address_values)
+        results.extend(analyse(a, b, profiles, DEFAULT_TIMEOUT, False, others=others)[0])
     return results

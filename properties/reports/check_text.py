@@ -19,6 +19,7 @@ from qmcheck.properties.results import (
     Report,
     Result,
     format_packet_dict,
+    scope_line,
     table,
 )
 
@@ -172,7 +173,14 @@ def qm_table(results: list[Result]) -> list[str]:
 def render_check_text(report: Report) -> str:
     """Verdict, counts and summary table; findings by severity; unknowns; what holds."""
     shown = report.shown_results()
-    lines = [*wrap(f"qmcheck check: {', '.join(report.inputs)}", ""), *report.headline(), ""]
+    lines = [*wrap(f"qmcheck check: {', '.join(report.inputs)}", ""), *report.headline()]
+    if report.scope is not None:
+        lines.extend(wrap(scope_line(report.scope), ""))
+    if report.pairs is not None:
+        p = report.pairs
+        lines.extend(wrap(f"host pairs: {p['checked']} of {p['total']} checked; {p['skipped']} "
+                          "skipped (neither host protects any traffic toward the other)", ""))
+    lines.append("")
     lines.extend(summary_table(report))
     for severity in SEVERITIES:
         findings = [r for r in shown if r.is_finding and r.severity == severity]

@@ -1,7 +1,8 @@
 """Differential test against the Linux kernel's XFRM policy lookup (issue 7, item 1).
 
 Hypothesis draws random host policies (IPv4, IPv6 and both-family ones; PASS, DISCARD and
-IPsec actions; ties of priority; several values per field; address and small port ranges).
+IPsec actions, transport and tunnel mode; mirrored and direction-specific ones; ties of
+priority; several values per field; address and small port ranges).
 Each set is translated by ``qmcheck.model.formats.xfrm_commands`` into ``ip xfrm policy add``
 commands in namespace A; UDP, TCP and ICMP probes go out of A to B and in from B to A; what the
 kernel does
@@ -66,9 +67,11 @@ def pair() -> Iterator[HostPair]:
     start = time.monotonic()
     with HostPair() as hp:
         yield hp
-    SUMMARY.append(f"kernel differential test: {STATS['sets']} policy sets, {STATS['probes']} "
-                   f"probes, {STATS['disagreements']} disagreements; with the listing import "
-                   f"test {time.monotonic() - start:.1f}s")
+    SUMMARY.append(f"kernel differential test: {STATS['sets']} policy sets "
+                   f"({STATS['policies one-way']} one-way and {STATS['policies tunnel']} "
+                   f"tunnel policies), {STATS['probes']} probes, {STATS['disagreements']} "
+                   f"disagreements; with the listing import test "
+                   f"{time.monotonic() - start:.1f}s")
     SUMMARY.append("kernel probes: " + ", ".join(
         f"{k} {v}" for k, v in sorted(STATS.items()) if k[0] in "IUio"))
 
@@ -123,13 +126,21 @@ def policy(draw: st.DrawFn, index: int) -> dict[str, Any]:
         out["source-port"] = draw(port_value())
         out["destination-port"] = draw(port_value())
     out["action"] = draw(st.sampled_from(ACTIONS))
+    # direction-specific policies (a kernel's lone dir out / dir in) and tunnel mode
+    direction = draw(st.sampled_from(("both", "both", "out", "in")))
+    if direction != "both":
+        out["direction"] = direction
+    if (family is not None and out["action"] not in ("PASS", "DISCARD")
+            and draw(st.booleans())):
+        out["tunnel"] = draw(st.sampled_from(B4 if family == 4 else B6))
     return out
 
 
 @st.composite
 def host_file(draw: st.DrawFn) -> dict[str, Any]:
     n = draw(st.integers(1, 6))
-    return {"host": "A", "default-action": draw(st.sampled_from(("PASS", "DISCARD"))),
+    return {"host": "A", "address": [A4[0], A6[0]],
+            "default-action": draw(st.sampled_from(("PASS", "DISCARD"))),
             "policies": [draw(policy(i)) for i in range(n)]}
 
 
@@ -227,6 +238,8 @@ def test_kernel_lookup_agrees_with_model(pair: HostPair, tmp_path: Path, host: d
     kernel = kernel_verdicts(pair, batch)
     STATS["sets"] += 1
     STATS["probes"] += len(batch)
+    STATS["policies one-way"] += sum("direction" in p for p in host["policies"])
+    STATS["policies tunnel"] += sum("tunnel" in p for p in host["policies"])
     STATS.update(f"IPv{p['family']}" for p in batch)
     STATS.update(f"{p['direction']} {k}" for p, k in zip(batch, kernel, strict=True))
     wrong = [(p, m, k) for p, m, k in zip(batch, model, kernel, strict=True)

@@ -51,8 +51,9 @@ def union_points(pairs: list[tuple[Host, Host]], family: Family) -> list[list[in
     for i, r in pairs:
         probe = SimpleNamespace(
             initiator=i, responder=r, family=family,
-            i_order=[q for q in i.ordered() if q.family in (None, family)],
-            r_order=[q for q in r.ordered() if q.family in (None, family)])
+            i_order=[q for q in i.applicable("out") if q.family in (None, family)],
+            r_order=[q for q in r.applicable("in") if q.family in (None, family)],
+            r_out_order=[q for q in r.applicable("out") if q.family in (None, family)])
         for d, pts in enumerate(PairEncoding._breakpoints(probe)):  # type: ignore[arg-type]
             dims[d] |= set(pts)
     return [sorted(d) for d in dims]
