@@ -13,10 +13,9 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from qmcheck.properties.engines.bfs import Engine
+Engine = Any  # properties.engines.bfs.Engine (not imported: bfs imports this module)
 
 LOCAL_LIMIT = 1_000_000
 
