@@ -84,11 +84,14 @@ class Property:
     id: str
     kind: Kind
     parts: tuple[Part, ...] = ()
+    #: terminal-state kinds: among refuting terminal states, report one where some ``prefer``
+    #: part holds if there is one (a more telling witness; the verdict does not change)
+    prefer: tuple[Part, ...] = ()
 
     @property
     def reads(self) -> frozenset[str]:
         out: frozenset[str] = frozenset()
-        for p in self.parts:
+        for p in self.parts + self.prefer:
             out |= p.reads
         return out
 

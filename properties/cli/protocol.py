@@ -79,13 +79,46 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="run every fault setting and write matrix.md and matrix.csv to DIR")
     p.add_argument("--progress", action="store_true", help="print states/s to stderr")
     p.add_argument("--reduction", default="full", choices=["full", "symmetry", "none"],
-                   help="state-space reduction: full (symmetry + partial order + dead "
-                        "variables, default), symmetry, or none")
+                   help="state-space reduction of the explicit engine: full (symmetry + "
+                        "stubborn-set partial order, default), symmetry, or none; verdicts "
+                        "are the same at every level")
+    p.add_argument("--max-memory", default=None, metavar="SIZE",
+                   help="memory budget of the explicit engine, e.g. 2G or 500M (default: 3/4 "
+                        "of the RAM); past a third the visited set is compressed, then kept "
+                        "on disk; past the budget the results are unknown")
     p.add_argument("--graph-dot", metavar="FILE", default=None,
                    help="also write the explored state graph in DOT (FILE-PROFILE.dot when "
                         "several profiles)")
     add_output_options(p)
     p.set_defaults(handler=run)
+
+
+def parse_size(text: str) -> int:
+    """``2G``, ``500M``, ``64K`` or a number of bytes (InputError otherwise)."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    body = text.strip().upper().removesuffix("B")
+    factor = units.get(body[-1:], 1)
+    if body[-1:] in units:
+        body = body[:-1]
+    try:
+        value = float(body) * factor
+    except ValueError:
+        raise InputError(f"max-memory must be a size such as 2G or 500M, got {text!r}",
+                         source="<command line>", field="max-memory") from None
+    if value < 1 << 20:
+        raise InputError(f"max-memory must be at least 1M, got {text!r}",
+                         source="<command line>", field="max-memory")
+    return int(value)
+
+
+def default_memory() -> int | None:
+    """Three quarters of the physical memory (None where the system does not say)."""
+    try:
+        import os
+
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 3 // 4)
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def profiles_of(text: str) -> list[str]:
@@ -111,6 +144,7 @@ def run(args: argparse.Namespace) -> Report:
         max_duplicates=_int_in("max-duplicates", 0, 4)(args.max_duplicates),
         eager_timers=args.eager_timers)
     max_states = _int_in("max-states", 1, 10**9)(args.max_states)
+    max_memory = parse_size(args.max_memory) if args.max_memory is not None else default_memory()
     out = Path(args.out)
     report = Report("protocol", [])
     if args.engine != "explicit" or args.negotiations == "any":
@@ -134,7 +168,7 @@ def run(args: argparse.Namespace) -> Report:
                 dot = dot.with_name(f"{dot.stem}-{profile}.dot")
         result = check_protocol(opts, ids, out_dir=out, max_states=max_states,
                                 progress=args.progress, graph_dot=dot,
-                                reduction=args.reduction)
+                                reduction=args.reduction, max_memory=max_memory)
         report.extend(result.results)
     return report
 

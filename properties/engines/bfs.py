@@ -27,11 +27,12 @@ from typing import Any
 
 from qmcheck.model.transitions.packing import Packing
 from qmcheck.model.transitions.symmetry import canonicalizer
-from qmcheck.model.transitions.system import TransitionSystem
+from qmcheck.model.transitions.system import Part, TransitionSystem
 from qmcheck.properties.engines.stubborn import StubbornSets
 from qmcheck.properties.engines.visited import Visited
 
 REDUCTIONS = ("none", "symmetry", "full")
+PROVISO_LOCAL_LIMIT = 200_000  # local states explored to prove the graph acyclic (else proviso)
 Effect = tuple[int, int, int]  # (keep mask, set bits, action index)
 # (effects, test bits, enabled actions, xor deltas of the effects or None)
 Entry = tuple[tuple[Effect, ...], int, int, tuple[int, ...] | None]
@@ -131,15 +132,22 @@ class Engine:
         for i, a in enumerate(self.system.actions):
             cls(a.reads).actions.append(i)
         self.part_of_bit: list[tuple[int, int]] = []
+        self.tests: list[Part] = []
         self.prop_bits: list[int] = []
+        self.prefer_bits: list[int] = []
         for pi, prop in enumerate(self.props):
-            bits = 0
-            for qi, part in enumerate(prop.parts):
-                b = len(self.part_of_bit)
-                self.part_of_bit.append((pi, qi))
-                cls(part.reads).tests.append((b, qi))
-                bits |= 1 << b
-            self.prop_bits.append(bits)
+            masks = []
+            for parts in (prop.parts, prop.prefer):
+                bits = 0
+                for qi, part in enumerate(parts):
+                    b = len(self.tests)
+                    self.part_of_bit.append((pi, qi))
+                    self.tests.append(part)
+                    cls(part.reads).tests.append((b, qi))
+                    bits |= 1 << b
+                masks.append(bits)
+            self.prop_bits.append(masks[0])
+            self.prefer_bits.append(masks[1])
         self.action_masks = [(pk.mask(a.writes)) for a in self.system.actions]
         self.classes = sorted(by_reads.values(), key=lambda c: (min(c.actions, default=1 << 30),
                                                                  c.names))
@@ -190,10 +198,10 @@ class Engine:
                 deltas = None
             en |= 1 << ai
         tbits = 0
-        for b, qi in c.tests:
+        for b, _ in c.tests:
             pi = self.part_of_bit[b][0]
             try:
-                if self.props[pi].parts[qi].test(env):
+                if self.tests[b].test(env):
                     tbits |= 1 << b
             except KeyError as e:
                 raise ValueError(f"property {self.props[pi].id} reads undeclared variable {e}"
@@ -254,8 +262,9 @@ class Engine:
         # always: any part bit set is a violation; sometimes: any part bit set is a goal
         watch = {pi: self.prop_bits[pi] for pi, k in enumerate(kinds)
                  if k in ("always", "sometimes")}
-        terminal_props = [(pi, self.prop_bits[pi]) for pi, k in enumerate(kinds)
-                          if k in ("eventually", "no-deadlock")]
+        terminal_props = [(pi, self.prop_bits[pi], self.prefer_bits[pi])
+                          for pi, k in enumerate(kinds) if k in ("eventually", "no-deadlock")]
+        preferred: dict[int, tuple[int, int]] = {}
         watch_mask = 0
         for m in watch.values():
             watch_mask |= m
@@ -268,7 +277,17 @@ class Engine:
         classes = [(c.mask, c.cache, c, c.twin) for c in self.classes]
         fill = self._fill
         stub = self.stubborn
+        # C3 (every cycle of the reduced graph has a fully expanded state) holds vacuously on an
+        # acyclic graph, so the cycle proviso is needed only when some block has a cycle
+        proviso = False
+        if stub is not None:
+            from qmcheck.properties.engines.fairness import blocks_acyclic
+
+            out.acyclic = blocks_acyclic(self, limit=PROVISO_LOCAL_LIMIT)
+            proviso = not out.acyclic
         fast = stub is None and graph is None
+        init0 = self.initials[0]
+        read_masks = [(c.mask, sum(1 << a for a in c.actions)) for c in self.classes if c.actions]
         ident = self.reduction == "none" or not self.system.symmetries
         # the plainest case: no canonical form, every effect an xor (writes within reads)
         plain_classes = [(c.mask, c.cache.get, c) for c in self.classes]
@@ -359,11 +378,16 @@ class Engine:
                     has_succ = en != 0
                     succ: list[tuple[int, int]] = []
                     if stub is not None and en:
-                        chosen = stub.choose(en)
+                        started = 0
+                        moved = s ^ init0
+                        for rm, a_bits in read_masks:
+                            if moved & rm:
+                                started |= a_bits
+                        chosen = stub.choose(en, started)
                         if chosen != en:
                             succ = [(a, canon((s & keep) | setb)) for effs in ents
                                     for keep, setb, a in effs if chosen >> a & 1]
-                            for _, t in succ:
+                            for _, t in succ if proviso else ():
                                 if t not in nxt_set and (t in seen or (
                                         visited.compressed and visited.contains_frozen(t))):
                                     succ = []  # cycle proviso: expand fully
@@ -391,10 +415,13 @@ class Engine:
                             del watch[pi]
                             watch_mask &= ~m
                 if not has_succ:
-                    for pi, m in terminal_props:
-                        if pi not in first and (bits & m != m or (not m and
-                                                kinds[pi] == "no-deadlock")):
-                            first[pi] = (s, depth)
+                    for pi, m, pm in terminal_props:
+                        if pi not in preferred and (bits & m != m or (not m and
+                                                    kinds[pi] == "no-deadlock")):
+                            if pi not in first:
+                                first[pi] = (s, depth)
+                            if not pm or bits & pm:
+                                preferred[pi] = (s, depth)
             if len(nxt) > limit:
                 out.complete = False
                 out.stopped = "max-states" if self.max_states is not None and \
@@ -422,6 +449,7 @@ class Engine:
                                   f"depth {depth}, frontier {len(layer):,}")
         out.states = count
         out.transitions = transitions
+        first.update(preferred)
         return first
 
     def _frontier_limit(self, visited: Visited, count: int) -> int:
@@ -506,7 +534,7 @@ class Engine:
         """Fair cycles outside the goal, unless the blocks of the system are all acyclic."""
         from qmcheck.properties.engines.fairness import blocks_acyclic, fair_lasso
 
-        acyclic = blocks_acyclic(self)
+        acyclic = out.acyclic if out.acyclic is not None else blocks_acyclic(self)
         out.acyclic = acyclic
         if acyclic:
             return

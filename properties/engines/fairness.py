@@ -53,14 +53,17 @@ def blocks(engine: Engine) -> list[tuple[int, list[Any]]]:
     return list(out.values())
 
 
-def blocks_acyclic(engine: Engine) -> bool:
-    """True when no block's local graph has a cycle (so the state graph is acyclic)."""
+def blocks_acyclic(engine: Engine, limit: int = LOCAL_LIMIT) -> bool:
+    """True when no block's local graph has a cycle (so the state graph is acyclic).
+
+    False also when a block has more than ``limit`` local states (the safe answer).
+    """
     if any(not a.writes for a in engine.system.actions):
         return False  # an action that changes nothing is a self-loop when enabled
-    return all(_acyclic(engine, mask, classes) for mask, classes in blocks(engine))
+    return all(_acyclic(engine, mask, classes, limit) for mask, classes in blocks(engine))
 
 
-def _acyclic(engine: Engine, mask: int, classes: list[Any]) -> bool:
+def _acyclic(engine: Engine, mask: int, classes: list[Any], limit: int) -> bool:
     def succ(s: int) -> list[int]:
         out = []
         for c in classes:
@@ -85,7 +88,7 @@ def _acyclic(engine: Engine, mask: int, classes: list[Any]) -> bool:
                 if c == 1:
                     return False
                 if c is None:
-                    if len(color) >= LOCAL_LIMIT:
+                    if len(color) >= limit:
                         return False  # too big to tell: treat as cyclic (the safe side)
                     color[t] = 1
                     stack.append((t, succ(t)))

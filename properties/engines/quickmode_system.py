@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.interface import Local, State
+from qmcheck.model.quickmode.state import INSTALLED
 from qmcheck.model.transitions.system import (
     Action,
     Env,
@@ -123,28 +124,41 @@ class QuickModeSystem:
         for pid in LOCAL_IDS:
             props.append(Property(pid, "always", tuple(
                 local_part(c, m.local_checks[pid]) for c in range(self.ncomp))))
-        spi_reads = frozenset(var_name(c, n) for c in range(self.ncomp)
-                              for n in ("role", "iin", "rin"))
-        props.append(Property("qm.spi-unique", "always", (Part(spi_reads, self._spi_clash),)))
+        # SPIs are an injective function of the position (spi_of), so two entries can only
+        # clash within one component: the model's whole-state check, split exactly per part
+        props.append(Property("qm.spi-unique", "always", tuple(
+            Part(frozenset(var_name(c, n) for n in ("role", "iin", "rin")),
+                 lambda env, c=c: self._spi_clash(c, env)) for c in range(self.ncomp))))
         props.append(Property("qm.no-deadlock", "no-deadlock", tuple(
             local_part(c, m.quiescent_check) for c in range(self.ncomp))))
+        # as the legacy engine: prefer a terminal state where one side alone installed
         props.append(Property("qm.eventually-installed", "eventually", tuple(
-            local_part(c, m.goal_check) for c in range(self.ncomp))))
+            local_part(c, m.goal_check) for c in range(self.ncomp)), prefer=tuple(
+            local_part(c, self._half) for c in range(self.ncomp))))
         props.append(Property("qm.reachable-installed", "sometimes", tuple(
             local_part(c, m.goal_check) for c in range(self.ncomp))))
         if ids is not None:
             props = [p for p in props if p.id in ids]
         return tuple(props)
 
-    def _spi_clash(self, env: Env) -> bool:
+    def _half(self, local: Local) -> bool:
+        """Installed on exactly one side (both entries of that side installed)."""
         idx = self.model.layout.index
-        state: list[list[int]] = []
+        i_inst = local[idx["iin"]] == INSTALLED and local[idx["iout"]] == INSTALLED
+        r_inst = local[idx["rin"]] == INSTALLED and local[idx["rout"]] == INSTALLED
+        return i_inst != r_inst
+
+    def _spi_clash(self, comp: int, env: Env) -> bool:
+        """``QMModel.spi_collisions`` on a state where only component ``comp`` holds entries."""
+        idx = self.model.layout.index
+        state: list[tuple[int, ...]] = []
         for c in range(self.ncomp):
             local = [0] * len(self.names)
-            for n in ("role", "iin", "rin"):
-                local[idx[n]] = env[var_name(c, n)]
-            state.append(local)
-        return bool(self.model.spi_collisions(tuple(tuple(x) for x in state)))
+            if c == comp:
+                for n in ("role", "iin", "rin"):
+                    local[idx[n]] = env[var_name(c, n)]
+            state.append(tuple(local))
+        return bool(self.model.spi_collisions(tuple(state)))
 
     # -- back to the model's terms -----------------------------------------------------------
     def state_of(self, env: Env) -> State:

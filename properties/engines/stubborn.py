@@ -24,13 +24,6 @@ from collections.abc import Sequence
 from qmcheck.model.transitions.system import Action, TransitionSystem
 
 
-def _bits(indices: Sequence[int]) -> int:
-    m = 0
-    for i in indices:
-        m |= 1 << i
-    return m
-
-
 def _members(mask: int) -> list[int]:
     out = []
     while mask:
@@ -76,7 +69,7 @@ class StubbornSets:
             if m:
                 vis.append(m)
         self.visible: list[int] = sorted(set(vis))
-        self.cache: dict[int, int] = {}
+        self.cache: dict[tuple[int, int], int] = {}
 
     def closure(self, seed: int, en: int) -> int:
         """The least set containing ``seed`` closed under D1, D2 and V."""
@@ -98,22 +91,26 @@ class StubbornSets:
             if not work:
                 return t
 
-    def choose(self, en: int) -> int:
-        """The enabled actions to expand: the smallest ``closure & en`` over enabled seeds."""
-        got = self.cache.get(en)
+    def choose(self, en: int, started: int = 0) -> int:
+        """The enabled actions to expand: ``closure & en`` of the best enabled seed.
+
+        Seeds whose action is in ``started`` (its variables left their initial values) come
+        first, then smaller sets: a negotiation under way is finished before another starts,
+        which keeps interleavings out (any choice is sound; this one reduces most).
+        """
+        key = (en, started & en)
+        got = self.cache.get(key)
         if got is not None:
             return got
         best = en
-        best_n = en.bit_count()
+        best_key = (2, en.bit_count())
         for a in _members(en):
-            if best_n == 1:
-                break
             t = self.closure(a, en) & en
-            n = t.bit_count()
-            if n < best_n:
-                best, best_n = t, n
-        self.cache[en] = best
+            k = (0 if started >> a & 1 else 1, t.bit_count())
+            if k < best_key:
+                best, best_key = t, k
+        self.cache[key] = best
         return best
 
 
-__all__ = ["StubbornSets", "_bits"]
+__all__ = ["StubbornSets"]
