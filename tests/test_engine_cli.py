@@ -43,7 +43,7 @@ def test_memory_budget_compresses_then_gives_unknown(
 @pytest.mark.parametrize("size", ["lots", "12Q", "100"])
 def test_bad_memory_size_is_a_one_line_input_error(size: str,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(["protocol", "--max-memory", size], capsys)
+    code, _, err = run(["protocol", "--max-memory", size], capsys)
     assert code == 2 and "max-memory" in err and len(err.strip().splitlines()) == 1
 
 
