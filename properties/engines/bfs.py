@@ -117,6 +117,14 @@ class Engine:
                    for p in prop.parts]
         self.stubborn = StubbornSets(system, visible) if reduction == "full" else None
         self.initials = [self.packing.pack(i) for i in system.initial]
+        if reduction == "full":
+            from qmcheck.properties.engines.deadblocks import dead_block_map
+
+            dead = dead_block_map(self)
+            if dead is not None:
+                sym = self.canon
+                self.canon = lambda s: sym(dead(s))
+                self.identity = False
 
     # -- set-up ------------------------------------------------------------------------------
     def _setup_classes(self) -> None:
