@@ -6,8 +6,9 @@ distinct value of those variables and cached (a class of actions with the same r
 one cache entry, together with the tests of the property parts reading the same variables).
 
 Reductions (``reduction``): ``none``; ``symmetry`` (orbit representatives of the declared
-symmetries); ``full`` (symmetry and stubborn-set partial-order reduction, ``stubborn.py``, with
-the BFS cycle proviso). Verdicts do not depend on the reduction; a test checks this.
+symmetries); ``full`` (symmetry, dead-block summaries ``deadblocks.py`` and stubborn-set
+partial-order reduction ``stubborn.py``, with the BFS cycle proviso unless the graph is
+acyclic). Verdicts do not depend on the reduction; a test checks this.
 
 Verdicts: ``always`` / ``sometimes`` from every explored state; ``no-deadlock`` and the terminal
 part of ``eventually`` from terminal states (stubborn sets keep every deadlock); the cycle part
