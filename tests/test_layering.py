@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("model",),  # the version string only
     ("model.values",),
+    ("model.transitions",),
     ("model.formats", "model.semantics"),
     ("model.quickmode",),
     ("model.encodings",),

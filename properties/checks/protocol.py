@@ -6,6 +6,7 @@ property; refutations get a replayable counterexample trace written under ``out_
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,16 @@ from qmcheck.model.quickmode.options import QMOptions
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.catalogue import CATALOGUE as ALL_PROPERTIES
 from qmcheck.properties.catalogue import PropertyInfo
+from qmcheck.properties.engines import bfs
 from qmcheck.properties.engines import explicit as explicit_engine
-from qmcheck.properties.engines.explicit import ExplicitEngine, Exploration, stderr_progress
+from qmcheck.properties.engines.explicit import (
+    BUDGET,
+    ExplicitEngine,
+    Exploration,
+    memory_budget,
+    stderr_progress,
+)
+from qmcheck.properties.engines.quickmode_system import QuickModeSystem
 from qmcheck.properties.results import Result
 from qmcheck.properties.traces.counterexample import build_trace, concrete_steps, save_trace
 
@@ -48,7 +57,7 @@ class ProtocolRun:
 
     options: QMOptions
     results: list[Result]
-    exploration: Exploration
+    exploration: Exploration | bfs.Search
 
 
 def outcome_text(model: QMModel, state: State) -> str:
@@ -66,13 +75,22 @@ def check_protocol(options: QMOptions, property_ids: Sequence[str] | None = None
                    out_dir: Path | None = None, max_states: int = 20_000_000,
                    progress: bool | Callable[[str], None] = False,
                    graph_dot: Path | None = None,
-                   reduction: str = "full") -> ProtocolRun:
+                   reduction: str = "full", max_memory: int | None = None,
+                   engine: str = "generic") -> ProtocolRun:
     """Explore one configuration and decide the requested qm.* properties.
 
-    ``graph_dot``: also build the networkx state graph and write it there in DOT.
-    ``reduction``: ``full`` (symmetry, partial-order and dead-variable reduction),
-    ``symmetry`` (symmetry only) or ``none`` (every interleaving, every permutation).
+    ``engine``: ``generic`` (properties/engines/bfs.py over the model as a generic transition
+    system, the default) or ``legacy`` (properties/engines/explicit.py, kept for comparison).
+    ``graph_dot``: also build the state graph and write it there in DOT.
+    ``reduction``: ``full`` (symmetry and partial-order reduction; the legacy engine adds
+    dead-variable reduction), ``symmetry`` (symmetry only) or ``none`` (every interleaving).
+    ``max_memory``: bytes; the generic engine compresses, then spills, then stops (unknown).
     """
+    if engine == "generic":
+        return check_protocol_generic(options, property_ids, out_dir=out_dir,
+                                      max_states=max_states, progress=progress,
+                                      graph_dot=graph_dot, reduction=reduction,
+                                      max_memory=max_memory)
     ids = validate_ids(property_ids)
     model = QMModel(options)
     engine = ExplicitEngine(model, max_states=max_states, por=reduction == "full",
@@ -136,3 +154,85 @@ def check_protocol(options: QMOptions, property_ids: Sequence[str] | None = None
                               engine="explicit", message=message, counterexample=cex,
                               seconds=ex.seconds, extra=extra))
     return ProtocolRun(options, results, ex)
+
+
+def check_protocol_generic(options: QMOptions, property_ids: Sequence[str] | None = None, *,
+                           out_dir: Path | None = None, max_states: int = 20_000_000,
+                           progress: bool | Callable[[str], None] = False,
+                           graph_dot: Path | None = None, reduction: str = "full",
+                           max_memory: int | None = None) -> ProtocolRun:
+    """``check_protocol`` on the generic engine (same results, same traces)."""
+    ids = validate_ids(property_ids)
+    if BUDGET.max_states is not None:  # --max-states of `check` (issue 13)
+        max_states = min(max_states, BUDGET.max_states)
+    if max_memory is None:
+        max_memory = memory_budget()
+    announce_budget(options, max_states, max_memory)
+    model = QMModel(options)
+    qs = QuickModeSystem(model)
+    engine = bfs.Engine(qs.system, reduction=reduction, max_states=max_states,
+                        max_memory=max_memory, build_graph=graph_dot is not None,
+                        progress=progress if callable(progress)
+                        else stderr_progress if progress else None)
+    search = engine.run()
+    if graph_dot is not None:
+        graph_dot.parent.mkdir(parents=True, exist_ok=True)
+        graph_dot.write_text(bfs.graph_dot(search, engine), encoding="utf-8")
+    subject = (options.profile, options.label())
+    findings = search.findings
+    vacuous = search.complete and findings["qm.reachable-installed"].verdict == "refuted"
+    budget = (f"state budget of {max_states} exhausted" if search.stopped == "max-states"
+              else f"memory budget of {(max_memory or 0) // 2**20} MB exhausted")
+    extra_base: dict[str, Any] = {"states": search.states, "transitions": search.transitions,
+                                  "options": options.to_dict(), "reduction": reduction}
+    results: list[Result] = []
+    for pid in ids:
+        f = findings[pid]
+        verdict = f.verdict
+        steps: list[tuple[int, str, State]] = []
+        if pid == "qm.reachable-installed":
+            message = ("a state with both pairs installed is reachable" if verdict == "holds"
+                       else "no reachable state has both pairs installed")
+        elif verdict == "refuted":
+            steps = qs.steps(f.path + f.cycle)
+            final = steps[-1][2]
+            message = f"final state: {outcome_text(model, final)}"
+            if f.cycle:
+                message = "fair cycle without installation at: " + outcome_text(model, final)
+        elif verdict == "unknown":
+            message = budget
+        else:
+            message = f"proved over {search.states} states"
+            if pid == "qm.spi-unique":
+                message += " (SPIs are allocated per host from distinct values)"
+        extra = dict(extra_base)
+        if verdict == "holds" and vacuous and pid != "qm.reachable-installed":
+            message = "VACUOUS: qm.reachable-installed fails, " + message
+            extra["vacuous"] = True
+        cex: str | None = None
+        if steps:
+            trace = build_trace(model, pid, message, steps)
+            extra["trace_length"] = len(steps) - 1
+            if out_dir is not None:
+                cex = str(save_trace(trace, out_dir))
+        results.append(Result(property=pid, verdict=verdict,  # type: ignore[arg-type]
+                              subject=subject, engine="explicit", message=message,
+                              counterexample=cex, seconds=search.seconds, extra=extra))
+    return ProtocolRun(options, results, search)
+
+
+#: Peak resident bytes per stored state of the generic engine (benchmarks/bench_protocol.py
+#: measured 89 at N=3 without reductions; rounded up).
+GENERIC_BYTES_PER_STATE = 100
+
+
+def announce_budget(options: QMOptions, max_states: int, max_memory: int) -> None:
+    """Before a run whose state budget could need more than the memory budget (or more than
+    512 MB), print the estimate: the run then ends with unknown, never an out-of-memory kill."""
+    need = max_states * GENERIC_BYTES_PER_STATE
+    if need < min(max_memory, 512 * 2**20):
+        return
+    print(f"qmcheck: {options.profile} {options.label()}: up to {max_states:,} states "
+          f"(--max-states) need about {need // 2**20:,} MB at {GENERIC_BYTES_PER_STATE} bytes "
+          f"per state; memory budget {max_memory // 2**20:,} MB (--max-memory): past either "
+          "budget the results are unknown", file=sys.stderr, flush=True)

@@ -90,9 +90,32 @@ def add_budget_options(parser: argparse.ArgumentParser, *, with_states: bool = T
                             default=None, metavar="N",
                             help="state budget per exploration; beyond it results are unknown "
                                  "(default 20000000)")
-    parser.add_argument("--max-memory", type=cli_int("--max-memory", 16, 2**20), default=None,
-                        metavar="MB", help="memory budget of the process in MB; beyond it "
-                        "results are unknown (default: 80%% of the memory available at start)")
+    parser.add_argument("--max-memory", type=cli_megabytes("--max-memory"), default=None,
+                        metavar="SIZE", help="memory budget: MB, or a size such as 500M or "
+                        "2G; the visited set is compressed, then kept on disk, and beyond the "
+                        "budget results are unknown (default: 80%% of the memory available)")
+
+
+def cli_megabytes(option: str) -> Callable[[str], int]:
+    """An argparse ``type``: a memory size in whole MB (``500``, ``500M``, ``2G``, ``1T``),
+    at least 1 MB; ASCII digits only."""
+    units = {"": 1, "M": 1, "G": 2**10, "T": 2**20}
+
+    def parse(text: str) -> int:
+        body = text.strip().upper().removesuffix("B")
+        unit = body[-1:] if body[-1:] in units and body[-1:] else ""
+        digits = body[: len(body) - len(unit)]
+        try:
+            value = parse_int(digits, 1, 2**30, option) * units[unit]
+        except InputError as e:
+            raise argparse.ArgumentTypeError(
+                f"{option} must be a size such as 500 (MB), 500M or 2G: {e.message}") from None
+        if value > 2**30:
+            raise argparse.ArgumentTypeError(f"{option} is larger than 1 PB")
+        return value
+
+    parse.__name__ = option
+    return parse
 
 
 def cli_int(option: str, lo: int, hi: int) -> Callable[[str], int]:

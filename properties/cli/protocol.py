@@ -85,13 +85,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "(a new or empty folder)")
     add_progress_option(p)
     p.add_argument("--reduction", default="full", choices=["full", "symmetry", "none"],
-                   help="state-space reduction: full (symmetry + partial order + dead "
-                        "variables, default), symmetry, or none")
+                   help="state-space reduction of the explicit engine: full (symmetry + "
+                        "stubborn-set partial order, default), symmetry, or none; verdicts "
+                        "are the same at every level")
     p.add_argument("--graph-dot", metavar="FILE", default=None,
                    help="also write the explored state graph in DOT (FILE-PROFILE.dot when "
                         "several profiles)")
     add_output_options(p)
     p.set_defaults(handler=run)
+
+
+def default_memory() -> int | None:
+    """Three quarters of the physical memory (None where the system does not say)."""
+    try:
+        import os
+
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 3 // 4)
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def profiles_of(text: str) -> list[str]:
@@ -118,6 +129,8 @@ def run(args: argparse.Namespace) -> Report:
         eager_timers=args.eager_timers)
     max_states = _int_in("max-states", 1, 10**9)(args.max_states)
     set_budget(None, args.max_memory)
+    max_memory = (args.max_memory * 2**20 if args.max_memory is not None
+                  else default_memory())
     out = output_dir(args.out, force=args.force)
     matrix = output_dir(args.matrix, "--matrix", force=args.force)
     dots: dict[str, Path | None] = {}
@@ -125,7 +138,8 @@ def run(args: argparse.Namespace) -> Report:
         dots = {p: output_file(dot_name(args.graph_dot, p, len(profiles)), "--graph-dot",
                                force=args.force) for p in profiles}
     written = Written([x for x in (out, matrix, *dots.values()) if x is not None])
-    report = run_checks(args, profiles, ids, base, max_states, out, matrix, dots)
+    report = run_checks(args, profiles, ids, base, max_states, out, matrix, dots,
+                        max_memory)
     report.files = written.files()
     return report
 
@@ -140,7 +154,7 @@ def dot_name(text: str, profile: str, count: int) -> str:
 
 def run_checks(args: argparse.Namespace, profiles: list[str], ids: tuple[str, ...],
                base: QMOptions, max_states: int, out: Path | None, matrix: Path | None,
-               dots: dict[str, Path | None]) -> Report:
+               dots: dict[str, Path | None], max_memory: int | None) -> Report:
     """The runs themselves, after every output path has been checked."""
     report = Report("protocol", [])
     if args.engine != "explicit" or args.negotiations == "any":
@@ -162,7 +176,8 @@ def run_checks(args: argparse.Namespace, profiles: list[str], ids: tuple[str, ..
             result = check_protocol(opts, ids, out_dir=out, max_states=max_states,
                                     progress=lambda text, p=profile: bar.note(
                                         "profiles", f"{p}: {text}"),
-                                    graph_dot=dots.get(profile), reduction=args.reduction)
+                                    graph_dot=dots.get(profile), reduction=args.reduction,
+                                    max_memory=max_memory)
             report.extend(result.results)
         bar.update("profiles", len(profiles), len(profiles))
     return report

@@ -1,0 +1,1 @@
+"""Generic finite transition systems: variables, guarded actions with read/write sets, symmetry."""
