@@ -19,6 +19,7 @@ from typing import Any
 import z3
 
 from qmcheck.model.encodings.z3_negotiation import (
+    Box,
     PairEncoding,
     conj,
     eq_bv,
@@ -52,6 +53,7 @@ MEANING = {
 BATCH = 64
 HEAVY = 150  # regions mentioning more policies are solved one by one
 DEFAULT_TIMEOUT = 60.0
+INDEXED_REPLAY = 200  # policies of both hosts beyond which witnesses replay on cut-down hosts
 
 
 def in_scope(initiator: Host, responder: Host, packet: Packet) -> bool:
@@ -178,40 +180,103 @@ def _batches(items: list[Item]) -> list[list[Item]]:
 
 
 def make_solver(ctx: z3.Context, timeout_ms: int) -> z3.Solver:
-    """The solver for one batch: z3's SMT core with its lazy bit-vector theory, which on these
-    many small interval constraints is about twice as fast as eager bit-blasting (QF_BV)."""
-    return z3.TryFor(z3.Tactic("smt", ctx=ctx), timeout_ms, ctx=ctx).solver()
+    """The solver for one batch: z3's incremental SMT core (lazy bit-vector theory), with a
+    per-check time limit. The batch stays asserted while refuted items are switched off, so
+    each check reuses what the previous ones learned (about 4x fewer solver seconds than a
+    fresh solver per check on overlapping hosts)."""
+    solver = z3.Solver(ctx=ctx)
+    solver.set("timeout", timeout_ms)
+    return solver
+
+
+def _is_true(model: z3.ModelRef, formula: z3.BoolRef) -> bool:
+    """``model`` satisfies ``formula`` (model completion; straight over the C API)."""
+    ctx = formula.ctx
+    out = (z3.Ast * 1)()
+    if not z3.Z3_model_eval(ctx.ref(), model.model, formula.as_ast(), True, out):
+        return False
+    return bool(z3.Z3_get_bool_value(ctx.ref(), out[0]) == z3.Z3_L_TRUE)
 
 
 def _solve(enc: PairEncoding, items: list[Item], timeout_ms: int, report: DirectionReport,
-           initiator: Host, responder: Host, options: NegotiationOptions) -> None:
+           initiator: Host, responder: Host, options: NegotiationOptions,
+           replay: Replayer | None = None) -> None:
+    """Each batch on one incremental solver: item ``k`` is guarded by a literal ``g_k``
+    (``g_k -> bad_k``), one of the guards must hold, and a refuted item's guard is asserted
+    false. Every model is a packet; the items it satisfies are recorded and switched off."""
+    verdict = replay or Replayer(enc, initiator, responder, options, indexed=False)
     for chunk in _batches(items):
-        active = list(chunk)
+        solver = make_solver(enc.ctx, timeout_ms)
+        guards = [z3.Bool(f"g{k}", enc.ctx) for k in range(len(chunk))]
+        for g, it in zip(guards, chunk, strict=True):
+            solver.add(z3.Implies(g, it.formula))
+        solver.add(z3.Or(*guards) if len(guards) > 1 else guards[0])
+        active = list(range(len(chunk)))
         while active:
-            solver = make_solver(enc.ctx, timeout_ms)
-            solver.add(z3.Or(*[it.formula for it in active]) if len(active) > 1
-                       else active[0].formula)
             answer = solver.check()
             report.queries += 1
             if answer == z3.unsat:
                 break
             if answer != z3.sat:
-                report.findings.extend(Finding(it.prop, "unknown", _name(enc, it.side, it.n),
-                                               it.side) for it in active)
+                report.findings.extend(Finding(chunk[k].prop, "unknown",
+                                               _name(enc, chunk[k].side, chunk[k].n),
+                                               chunk[k].side) for k in active)
                 break
             model = solver.model()
             packet = enc.concrete(model)
-            hit = [it for it in active
-                   if z3.is_true(model.eval(it.formula, model_completion=True))]
-            detail = concrete_verdict(initiator, responder, packet, options)
-            for it in hit:
+            hit = [k for k in active if _is_true(model, chunk[k].formula)]
+            if not hit:  # cannot happen: the model satisfies one of the guarded items
+                raise AssertionError("a model of the batch satisfies none of its items")
+            detail = verdict(packet)
+            for k in hit:
+                it = chunk[k]
                 confirmed = it.prop in detail.failed
                 report.findings.append(Finding(it.prop, "refuted" if confirmed else "unknown",
                                                _name(enc, it.side, it.n), it.side, packet,
                                                detail))
-            if not hit:  # cannot happen: the model satisfies one of the disjuncts
-                raise AssertionError("a model of the batch satisfies none of its items")
-            active = [it for it in active if all(it is not h for h in hit)]
+                solver.add(z3.Not(guards[k]))
+            done = set(hit)
+            active = [k for k in active if k not in done]
+
+
+class Replayer:
+    """``concrete_verdict`` for the witnesses of one encoding. With ``indexed``, the hosts
+    are first cut down to the policies whose box holds the packet (and, for the responder's
+    choice, whose box meets the selectors of the initiator's policy): every policy the
+    concrete semantics can match or choose is among them, in the same order, so the verdict
+    is the same as on the whole hosts (tests compare both), at a cost that does not grow
+    with the number of policies."""
+
+    def __init__(self, enc: PairEncoding, initiator: Host, responder: Host,
+                 options: NegotiationOptions, indexed: bool = True) -> None:
+        self.enc, self.initiator, self.responder, self.options = enc, initiator, responder, \
+            options
+        self.indexed = indexed
+        self.i_position = {id(q): n for n, q in enumerate(enc.i_order)}
+
+    def __call__(self, packet: Packet) -> PacketVerdict:
+        if not self.indexed:
+            return concrete_verdict(self.initiator, self.responder, packet, self.options)
+        enc = self.enc
+        point = Box(packet.family, packet.protocol, (packet.src, packet.src),
+                    (packet.dst, packet.dst), (packet.sport, packet.sport),
+                    (packet.dport, packet.dport))
+        i_cands = enc.i_index.query(point)
+        r_cands = set(enc.r_index.query(point))
+        first = lookup(_sub_host(self.initiator, [enc.i_order[n] for n in i_cands]), packet)
+        if first is not None and first.action.is_ipsec:
+            sel = enc.selector_box(self.i_position[id(first)])
+            r_cands.update(enc.r_index.query(Box(sel.family, None, sel.local, sel.remote,
+                                                 sel.lport, sel.rport)))
+        sub_r = _sub_host(self.responder, [enc.r_order[k] for k in sorted(r_cands)])
+        sub_i = _sub_host(self.initiator, [enc.i_order[n] for n in i_cands])
+        return concrete_verdict(sub_i, sub_r, packet, self.options)
+
+
+def _sub_host(host: Host, policies: list[Policy]) -> Host:
+    """``host`` with only ``policies`` (same names, objects and search order)."""
+    return Host(host.name, tuple(sorted(policies, key=lambda p: p.order_key)), host.addresses,
+                host.source, host.default_action)
 
 
 def _name(enc: PairEncoding, side: str, n: int) -> str:
@@ -228,7 +293,10 @@ def check_direction(initiator: Host, responder: Host, profile: str,
         enc = PairEncoding(initiator, responder, family, options)
         items = _items(enc)
         report.regions += len(enc.i_order)
-        _solve(enc, items, max(1, int(timeout * 1000)), report, initiator, responder, options)
+        replay = Replayer(enc, initiator, responder, options,
+                          indexed=len(enc.i_order) + len(enc.r_order) > INDEXED_REPLAY)
+        _solve(enc, items, max(1, int(timeout * 1000)), report, initiator, responder, options,
+               replay)
     report.seconds = time.perf_counter() - started
     return report
 
