@@ -284,8 +284,9 @@ class Replayer:
         if hint is None:
             return None
         side, pos = hint
-        box = (self.enc.i_boxes if side == "I" else self.enc.r_boxes)[pos]
-        return hint if box.meets(_point(packet)) else None
+        point = _point(packet)
+        parts = (self.enc.i_parts if side == "I" else self.enc.r_parts)[pos]
+        return hint if any(b.meets(point) for b in parts) else None
 
     def _initiator(self, key: tuple[str, int] | None, packet: Packet) -> Host:
         if key is None:
@@ -293,8 +294,8 @@ class Replayer:
             return _sub_host(self.initiator, [self.enc.i_order[n] for n in cands])
         sub = self._i_sub.get(key)
         if sub is None:
-            box = (self.enc.i_boxes if key[0] == "I" else self.enc.r_boxes)[key[1]]
-            cands = self.enc.i_index.query(box)
+            parts = (self.enc.i_parts if key[0] == "I" else self.enc.r_parts)[key[1]]
+            cands = self.enc.i_index.query_any(parts)
             sub = self._i_sub[key] = _sub_host(self.initiator,
                                                [self.enc.i_order[n] for n in cands])
         return sub
@@ -317,8 +318,8 @@ class Replayer:
                 return sub
             look = self._r_look.get(key)
             if look is None:
-                box = (enc.i_boxes if key[0] == "I" else enc.r_boxes)[key[1]]
-                look = self._r_look[key] = enc.r_index.query(box)
+                parts = (enc.i_parts if key[0] == "I" else enc.r_parts)[key[1]]
+                look = self._r_look[key] = enc.r_index.query_any(parts)
             cands = set(look)
         if first >= 0:
             cands.update(self._choice(first))
