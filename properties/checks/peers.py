@@ -56,6 +56,8 @@ BATCH = 64
 HEAVY = 150  # regions mentioning more policies are solved one by one
 DEFAULT_TIMEOUT = 60.0
 INDEXED_REPLAY = 200  # policies of both hosts beyond which witnesses replay on cut-down hosts
+PRESEARCH_TRIAL = 300  # replays before the pre-search judges its yield
+PRESEARCH_YIELD = 20  # it goes on while at least one replay in this many refutes an item
 
 
 def in_scope(initiator: Host, responder: Host, packet: Packet) -> bool:
@@ -366,12 +368,15 @@ def _corner_packets(box: tuple[int, ...], family: Family) -> list[Packet]:
 
 
 def presearch(enc: PairEncoding, replay: Replayer, report: DirectionReport,
-              boxes_per_policy: int = 2) -> frozenset[tuple[str, int, str]]:
+              boxes_per_policy: int = 2, trial: int = PRESEARCH_TRIAL
+              ) -> frozenset[tuple[str, int, str]]:
     """Refute items without the solver: corner packets of each IPsec policy's boxes are
     replayed by the concrete semantics, and every item (side, policy position, property)
     that one of them refutes is recorded as a finding with that packet. On overlapping hosts
     most items fall here, so z3 is left mostly with the items that hold (one unsatisfiable
-    check per batch). Returns the refuted items."""
+    check per batch). When the first ``trial`` replays refute less than one item in
+    ``PRESEARCH_YIELD``, the search stops (hosts that mostly agree: z3 is cheaper). Returns
+    the refuted items."""
     done: set[tuple[str, int, str]] = set()
     fam = enc.family
     i_pos, r_pos = replay.i_position, enc.r_position
@@ -382,19 +387,23 @@ def presearch(enc: PairEncoding, replay: Replayer, report: DirectionReport,
     jobs += [("R", k, [(b[2], b[3], b[0], b[1], b[6], b[7], b[4], b[5], b[8], b[9])
                        for b in policy_boxes(enc.r_order[k], fam)[:boxes_per_policy]])
              for k in r_ipsec]
+    replays = 0
     for side, n, boxes in jobs:
+        if replays >= trial and len(done) * PRESEARCH_YIELD < replays:
+            break
         wanted = ([("I", n, prop) for prop in PROPERTIES] if side == "I"
                   else [("R", n, "peers.symmetry")])
+        before = [enc.i_order[k] for k in enc.earlier(n)] if side == "I" else []
         for box in boxes:
             for packet in _corner_packets(box, fam):
                 if all(w in done for w in wanted):
                     break
                 if not in_scope(replay.initiator, replay.responder, packet):
                     continue
-                if side == "I" and replay.initiator_first(packet, (side, n)) \
-                        is not enc.i_order[n]:
-                    continue
+                if any(q.matches(packet) for q in before):
+                    continue  # not in the region of I's n-th policy
                 detail = replay(packet, (side, n))
+                replays += 1
                 hits: list[tuple[str, int, str]] = []
                 ipol = detail.initiator_policy
                 if ipol is not None and ipol.action.is_ipsec:
