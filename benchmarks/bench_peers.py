@@ -11,6 +11,9 @@ over R runs (encoding + solving, both directions, all three properties; ``--jobs
 two directions in two processes), the CPU seconds of this process and its workers, the
 number of regions, solver checks and refutations (each confirmed by the concrete semantics),
 the growth exponent from the previous size (t ~ n^e) and the ratio to the 30-second target.
+Up to ``--baseline-max`` policies, the same run also measures the simple path (every item to
+z3, witnesses replayed on the whole hosts: ``peers.INDEXED_REPLAY`` out of reach) and prints
+the ratio of its seconds to the fast path's.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import statistics
 import time
 
 from benchmarks.peer_pairs import generate_independent_pair, generate_pair
+from qmcheck.properties.checks import peers
 from qmcheck.properties.checks.peers import run_directions
 
 TARGET_SECONDS = 30.0
@@ -54,6 +58,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (directions)")
+    parser.add_argument("--baseline-max", type=int, default=2000,
+                        help="measure the simple path side by side up to this size")
     args = parser.parse_args()
     print(f"peers benchmark, profile {args.profile}, seed {args.seed}, jobs {args.jobs}, "
           f"median of {args.repeat} run(s), {os.cpu_count()} CPUs, load average "
@@ -77,6 +83,19 @@ def main() -> None:
             print(f"{n:>9} {total:>9.2f} {cpu:>8.2f} {a_b:>8.2f} {b_a:>8.2f} {regions:>8} "
                   f"{queries:>7} {refuted:>8} {growth} {total / TARGET_SECONDS:>7.2f}x",
                   flush=True)
+            if n <= args.baseline_max:
+                fast_limit = peers.INDEXED_REPLAY
+                peers.INDEXED_REPLAY = 1 << 62
+                try:
+                    simple = [measure(workload, n, args.profile, args.seed, args.jobs)
+                              for _ in range(args.repeat)]
+                finally:
+                    peers.INDEXED_REPLAY = fast_limit
+                s_total = statistics.median(r[0] for r in simple)
+                s_cpu = statistics.median(r[1] for r in simple)
+                print(f"{'simple':>9} {s_total:>9.2f} {s_cpu:>8.2f}   (simple path; fast path "
+                      f"{s_total / total:.1f}x faster, {s_cpu / cpu:.1f}x less CPU; "
+                      f"refuted {simple[0][5]})", flush=True)
 
 
 if __name__ == "__main__":

@@ -375,7 +375,8 @@ def presearch(enc: PairEncoding, replay: Replayer, report: DirectionReport,
     that one of them refutes is recorded as a finding with that packet. On overlapping hosts
     most items fall here, so z3 is left mostly with the items that hold (one unsatisfiable
     check per batch). When the first ``trial`` replays refute less than one item in
-    ``PRESEARCH_YIELD``, the search stops (hosts that mostly agree: z3 is cheaper). Returns
+    ``PRESEARCH_YIELD``, the search goes on only for heavy regions (hosts that mostly agree:
+    z3 is cheaper, except where a region is the negation of thousands of policies). Returns
     the refuted items."""
     done: set[tuple[str, int, str]] = set()
     fam = enc.family
@@ -389,8 +390,9 @@ def presearch(enc: PairEncoding, replay: Replayer, report: DirectionReport,
              for k in r_ipsec]
     replays = 0
     for side, n, boxes in jobs:
-        if replays >= trial and len(done) * PRESEARCH_YIELD < replays:
-            break
+        if replays >= trial and len(done) * PRESEARCH_YIELD < replays \
+                and not _heavy(enc, side, n):
+            continue
         wanted = ([("I", n, prop) for prop in PROPERTIES] if side == "I"
                   else [("R", n, "peers.symmetry")])
         before = [enc.i_order[k] for k in enc.earlier(n)] if side == "I" else []
@@ -421,6 +423,15 @@ def presearch(enc: PairEncoding, replay: Replayer, report: DirectionReport,
                     report.findings.append(Finding(prop, "refuted", _name(enc, hit_side, pos),
                                                    hit_side, packet, detail))
     return frozenset(done)
+
+
+def _heavy(enc: PairEncoding, side: str, n: int) -> bool:
+    """A region whose formulas mention many policies: of I's policies, one with many earlier
+    neighbours; of R's, a wide one (any family, or any address on a side)."""
+    if side == "I":
+        return len(enc.earlier(n)) > HEAVY
+    q = enc.r_order[n]
+    return q.family is None or q.source.is_any or q.destination.is_any
 
 
 def _point(packet: Packet) -> Box:
