@@ -215,11 +215,12 @@ def _dense_ports(rng: random.Random) -> PortRange:
 
 
 def generate_dense_host(count: int, seed: int = 0, *, default_action: str | None = "PASS",
-                        equal_share: float = 0.02) -> Host:
+                        equal_share: float = 0.02, pool_bits: int = DENSE_POOL_BITS) -> Host:
     """The denser profile: IPv4 policies with independent random source and destination
     (prefix lengths /12 to /32 or ranges, about 10%, all inside 10.0.0.0/8), TCP, UDP, ICMP
     or any protocol, single ports and port ranges, four actions. Much more overlap than
-    ``generate_host``; the same ``(count, seed)`` always gives the same policies."""
+    ``generate_host`` (``pool_bits`` < 24: a smaller pool, denser still); the same
+    ``(count, seed)`` always gives the same policies."""
     rng = random.Random(seed)
     policies: list[Policy] = []
     priority = 0
@@ -230,8 +231,8 @@ def generate_dense_host(count: int, seed: int = 0, *, default_action: str | None
         sport = dport = ANY_PORT
         if protocol in (6, 17):
             sport, dport = _dense_ports(rng), _dense_ports(rng)
-        src = AddressFilter((_dense_address(rng, DENSE_POOL_BITS),))
-        dst = AddressFilter((_dense_address(rng, DENSE_POOL_BITS),))
+        src = AddressFilter((_dense_address(rng, pool_bits),))
+        dst = AddressFilter((_dense_address(rng, pool_bits),))
         policies.append(Policy(f"d{index + 1}", priority, src, dst, rng.choice(DENSE_ACTIONS),
                                4, protocol, sport, dport, index=index))
     if default_action is not None:
