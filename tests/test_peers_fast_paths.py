@@ -104,3 +104,21 @@ def test_cut_down_replay_is_the_whole_replay(kind: str, seed: int, profile: str,
 @pytest.mark.parametrize("kind", ["independent", "mirrored"])
 def test_pairs_are_seeded(kind: str) -> None:
     assert pair(kind, 30, 5) == pair(kind, 30, 5)
+
+
+def test_fast_path_reports_are_the_same_with_jobs() -> None:
+    """Byte-identical results (witnesses included) in one process and in two, twice."""
+    import json
+
+    from qmcheck.properties.checks.peers import peers_results
+
+    a, b = pair("independent", 80, 11)
+    original = peers.INDEXED_REPLAY
+    try:
+        peers.INDEXED_REPLAY = 0
+        runs = [json.dumps([r.to_dict() for r in peers_results(a, b, ["hpux", "strongswan"],
+                                                               jobs=jobs)])
+                for jobs in (1, 2, 1)]
+    finally:
+        peers.INDEXED_REPLAY = original
+    assert runs[0] == runs[1] == runs[2] and '"refuted"' in runs[0]
