@@ -76,7 +76,7 @@ def test_cut_down_replay_is_the_whole_replay(kind: str, seed: int, profile: str,
     a, b = pair(kind, 40, seed)
     options = PROFILE_OPTIONS[profile]
     enc = PairEncoding(a, b, 4, options)
-    fast = Replayer(enc, a, b, options, indexed=True)
+    fast = Replayer(enc, a, b, options, concrete_verdict, indexed=True)
     policies = [p for p in a.policies + b.policies if p.family == 4]
     for _ in range(8):
         p = data.draw(st.sampled_from(policies))
@@ -99,6 +99,12 @@ def test_cut_down_replay_is_the_whole_replay(kind: str, seed: int, profile: str,
         cut = fast(packet, hint)
         assert cut == whole
         assert fast.initiator_first(packet, hint) is whole.initiator_policy
+
+
+def test_the_search_knows_every_property() -> None:
+    from qmcheck.properties.checks import peers_search
+
+    assert peers_search.PROPERTIES == peers.PROPERTIES
 
 
 @pytest.mark.parametrize("kind", ["independent", "mirrored"])
