@@ -74,10 +74,12 @@ def measure(size: int, seed: int, repeat: int, alone: bool, broad_share: float,
     host = generate(generator, size, seed, broad_share)
     totals, phase_runs, checks = [], [], 0
     findings: Counter[str] = Counter()
+    cpus = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         analysis = analyse(host)
         totals.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
         phase_runs.append(analysis.seconds)
         checks = analysis.checks
         findings = Counter(f.property for f in analysis.findings if f.verdict == "refuted")
@@ -93,6 +95,7 @@ def measure(size: int, seed: int, repeat: int, alone: bool, broad_share: float,
                 runs.append(time.perf_counter() - start)
             per_property[prop] = statistics.median(runs)
     return {"size": size, "generator": generator, "total": statistics.median(totals),
+            "cpu": statistics.median(cpus),
             "phases": phases,
             "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
             "alone": per_property, "findings": dict(sorted(findings.items())),
@@ -137,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                           generator)
             rows.append(row)
             print(f"\n== {generator}, {size} policies: {row['total']:.2f} s total (median of "
-                  f"{repeat}), {row['checks']} z3 checks, unknown {row['unknown']}, peak "
-                  f"memory {row['peak_mb']} MB", flush=True)
+                  f"{repeat}; CPU {row['cpu']:.2f} s), {row['checks']} z3 checks, unknown "
+                  f"{row['unknown']}, peak memory {row['peak_mb']} MB", flush=True)
             print("   findings: " + ", ".join(f"{k.split('.')[1]} {v}" for k, v in
                                               row["findings"].items()))  # type: ignore[union-attr]
             for phase, seconds in row["phases"].items():  # type: ignore[union-attr]
