@@ -44,3 +44,15 @@ def generate_pair(count: int, seed: int = 0, *, mutate: float = 0.002) -> tuple[
     policies.append(default_policy(len(policies)))
     b = Host(f"mirror-{count}-{seed}", tuple(policies))
     return Host(f"generated-{count}-{seed}", a.policies), b
+
+
+def generate_independent_pair(count: int, seed: int = 0) -> tuple[Host, Host]:
+    """Hosts A and B with ``count`` policies each, generated independently from the same
+    address pools (B is the mirror of another seeded host): unlike ``generate_pair``, B's
+    policies do not follow A's, so the regions of the two hosts overlap heavily."""
+    a = generate_host(count, seed)
+    other = generate_host(count, seed + 7919)
+    policies: list[Policy] = [mirror(p, p.name) for p in other.policies if not p.implicit]
+    policies.append(default_policy(len(policies)))
+    b = Host(f"independent-{count}-{seed + 7919}", tuple(policies))
+    return Host(f"generated-{count}-{seed}", a.policies), b

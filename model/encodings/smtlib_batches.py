@@ -163,14 +163,25 @@ def _in_box(point: tuple[int, ...], b: Box) -> bool:
 def _box_query_holds(query: Query, boxes: Sequence[Sequence[Box]], point: tuple[int, ...]
                      ) -> bool:
     """``query_holds`` on the index's boxes (a guess only: z3 confirms it)."""
-    if not all(any(_in_box(point, b) for b in boxes[p]) for p in query.pos):
+    loc, r, lp, rp, pr = point
+
+    def inside(p: int) -> bool:  # _in_box over the policy's boxes, inlined: the hot loop
+        for b in boxes[p]:
+            if (b[8] <= pr <= b[9] and b[2] <= r <= b[3] and b[6] <= rp <= b[7]
+                    and b[4] <= lp <= b[5] and b[0] <= loc <= b[1]):
+                return True
         return False
-    if any(any(_in_box(point, b) for b in boxes[p]) for p in query.neg):
-        return False
+
+    for p in query.pos:
+        if not inside(p):
+            return False
+    for p in query.neg:
+        if inside(p):
+            return False
     if query.first_differs is not None:
         order, differs, fallback = query.first_differs
         for p, d in zip(order, differs, strict=True):
-            if any(_in_box(point, b) for b in boxes[p]):
+            if inside(p):
                 return d
         return fallback
     return True
@@ -209,6 +220,9 @@ def hint_point(query: Query, boxes: Sequence[Sequence[Box]], limit: int = 12,
         combos = itertools.islice(itertools.product(*(boxes[p] for p in query.pos)), 16)
     else:  # the whole packet space of the family
         combos = [((0, top, 0, top, 0, 65535, 0, 65535, 0, 255),)]
+    # the same for every combination: the boxes whose bounds cut the cells
+    others = [b for p in itertools.chain(query.neg[:16], order[:16]) for b in boxes[p]]
+    spans = [[(b[k], b[k + 1]) for b in others] for k in range(0, 10, 2)]
     for combo in combos:
         inter = list(combo[0])
         for b in combo[1:]:
@@ -216,8 +230,7 @@ def hint_point(query: Query, boxes: Sequence[Sequence[Box]], limit: int = 12,
                      for k in range(10)]
         if any(inter[k] > inter[k + 1] for k in range(0, 10, 2)):
             continue
-        others = [b for p in itertools.chain(query.neg[:16], order[:16]) for b in boxes[p]]
-        dims = [_cells(inter[k], inter[k + 1], [(b[k], b[k + 1]) for b in others],
+        dims = [_cells(inter[k], inter[k + 1], spans[k // 2],
                        NICE_PROTOCOLS if k == 8 else (), inner=k < 4)
                 for k in range(0, 10, 2)]
         tried = 0

@@ -87,13 +87,36 @@ def policy_box(policy: Policy, family: Family, mirrored: bool) -> Box:
     return Box(policy.family, policy.protocol, src, dst, sp, dp)
 
 
+def policy_parts(policy: Policy, family: Family, mirrored: bool) -> list[Box]:
+    """The boxes whose union holds the policy's packets: one per pair of source and
+    destination values (a policy with two distant destinations is two small boxes, not one
+    hull over everything between them)."""
+    if policy.family is None or (len(policy.source.values) == 1
+                                 and len(policy.destination.values) == 1):
+        return [policy_box(policy, family, mirrored)]
+    sp, dp = _ports(policy.source_port), _ports(policy.destination_port)
+    out = []
+    for s in policy.source.values:
+        for d in policy.destination.values:
+            src, dst = (s.lo, s.hi), (d.lo, d.hi)
+            out.append(Box(policy.family, policy.protocol, dst, src, dp, sp) if mirrored
+                       else Box(policy.family, policy.protocol, src, dst, sp, dp))
+    return out
+
+
 class BoxIndex:
     """Finds the items whose box meets a query box. Per address dimension, the boxes are
     bucketed by the width of their span and sorted by its lower end; a query bisects every
-    bucket of both dimensions and scans the dimension with the fewer candidates."""
+    bucket of both dimensions and scans the dimension with the fewer candidates. With
+    ``parts``, item ``n`` is the union of the boxes ``parts[n]`` (``boxes[n]`` their hull)."""
 
-    def __init__(self, boxes: Sequence[Box]) -> None:
-        self.boxes = list(boxes)
+    def __init__(self, boxes: Sequence[Box], parts: Sequence[Sequence[Box]] | None = None
+                 ) -> None:
+        self.items = list(boxes)
+        self.owner = (list(range(len(self.items))) if parts is None
+                      else [n for n, bs in enumerate(parts) for _ in bs])
+        self.boxes = self.items if parts is None else [b for bs in parts for b in bs]
+        self.unique = parts is None or all(len(bs) == 1 for bs in parts)
         self.flat = [(b.family, b.protocol, *b.local, *b.remote, *b.lport, *b.rport)
                      for b in self.boxes]
         self.dims = [self._buckets(lambda b: b.local), self._buckets(lambda b: b.remote)]
@@ -130,7 +153,7 @@ class BoxIndex:
                 best, best_size = slices, size
         fam, proto = box.family, box.protocol
         (l0, l1), (r0, r1), (a0, a1), (b0, b1) = box.local, box.remote, box.lport, box.rport
-        flat = self.flat
+        flat, owner = self.flat, self.owner
         out = []
         for ids, a, b in best:
             for n in ids[a:b]:
@@ -139,9 +162,17 @@ class BoxIndex:
                         and a0 <= c1 and d0 <= b1 and b0 <= d1
                         and (f is None or fam is None or f == fam)
                         and (p is None or proto is None or p == proto)):
-                    out.append(n)
-        out.sort()
-        return out
+                    out.append(owner[n])
+        if self.unique:
+            out.sort()
+            return out
+        return sorted(set(out))
+
+    def query_any(self, boxes: Sequence[Box]) -> list[int]:
+        """Indices (ascending) of the items that meet one of ``boxes``."""
+        if len(boxes) == 1:
+            return self.query(boxes[0])
+        return sorted({n for b in boxes for n in self.query(b)})
 
 
 @dataclass(frozen=True)
@@ -519,8 +550,10 @@ class PairEncoding:
         self.none = (1 << self.bits) - 1
         self.i_boxes = [policy_box(q, self.family, False) for q in self.i_order]
         self.r_boxes = [policy_box(q, self.family, True) for q in self.r_order]
-        self.i_index = BoxIndex(self.i_boxes)
-        self.r_index = BoxIndex(self.r_boxes)
+        self.i_parts = [policy_parts(q, self.family, False) for q in self.i_order]
+        self.r_parts = [policy_parts(q, self.family, True) for q in self.r_order]
+        self.i_index = BoxIndex(self.i_boxes, self.i_parts)
+        self.r_index = BoxIndex(self.r_boxes, self.r_parts)
         self._i_match: dict[int, z3.BoolRef | bool] = {}
         self._r_match: dict[int, z3.BoolRef | bool] = {}
         self._earlier: dict[int, list[int]] = {}
@@ -664,7 +697,7 @@ class PairEncoding:
     def earlier(self, n: int) -> list[int]:
         """I's policies before its ``n``-th one that can match the same packets."""
         if n not in self._earlier:
-            self._earlier[n] = [k for k in self.i_index.query(self.i_boxes[n]) if k < n]
+            self._earlier[n] = [k for k in self.i_index.query_any(self.i_parts[n]) if k < n]
         return self._earlier[n]
 
     def _chain(self, candidates: list[int], conds: list[z3.BoolRef | bool]) -> z3.BitVecRef:
@@ -686,9 +719,13 @@ class PairEncoding:
             out = _ite(c, policies[n].action.is_ipsec, out)
         return out
 
-    def lookup(self, box: Box | None) -> tuple[z3.BitVecRef, list[int]]:
-        """R's packet lookup for ``p`` (restricted to R policies meeting ``box``)."""
-        cands = list(range(len(self.r_order))) if box is None else self.r_index.query(box)
+    def lookup(self, box: Box | Sequence[Box] | None) -> tuple[z3.BitVecRef, list[int]]:
+        """R's packet lookup for ``p`` (restricted to R policies meeting ``box``, or one of
+        a list of boxes)."""
+        if box is None:
+            cands = list(range(len(self.r_order)))
+        else:
+            cands = self.r_index.query_any([box] if isinstance(box, Box) else box)
         return self._chain(cands, [self.r_match(k) for k in cands]), cands
 
     # the responder's choice ---------------------------------------------------------------
@@ -799,12 +836,12 @@ def responder_region(enc: PairEncoding, k: int) -> tuple[z3.BoolRef, z3.BoolRef 
     """R's lookup for ``p`` (as it arrives) is its ``k``-th policy; and whether I's own lookup
     protects ``p``. The symmetry check asks this from R's side for R's IPsec policies, so
     that no query has to describe the packets that no IPsec policy of I matches."""
-    box = enc.r_boxes[k]
-    earlier = [m for m in enc.r_index.query(box) if m < k]
+    parts = enc.r_parts[k]
+    earlier = [m for m in enc.r_index.query_any(parts) if m < k]
     region = to_z3(_and(enc.scope, enc.dst_scope, _not(enc.i_elsewhere()), enc.r_match(k),
                         *[enc.r_not(m) for m in earlier]),
                    enc.ctx)
-    cands = enc.i_index.query(box)
+    cands = enc.i_index.query_any(parts)
     i_ipsec = enc.protects(enc.i_order, cands, [enc.i_match(j) for j in cands])
     return region, i_ipsec, len(earlier) + len(cands)
 
@@ -812,7 +849,7 @@ def responder_region(enc: PairEncoding, k: int) -> tuple[z3.BoolRef, z3.BoolRef 
 def region_terms(enc: PairEncoding, n: int) -> RegionTerms:
     """The terms for I's ``n``-th policy."""
     i = enc.i_order[n]
-    look, lcands = enc.lookup(enc.i_boxes[n])
+    look, lcands = enc.lookup(enc.i_parts[n])
     r_ipsec = enc.protects(enc.r_order, lcands, [enc.r_match(k) for k in lcands])
     if not i.action.is_ipsec:
         return RegionTerms(n, enc.region(n), const(enc.none, enc.bits, enc.ctx), look, False,

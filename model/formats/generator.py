@@ -189,6 +189,58 @@ def generate_host(count: int, seed: int = 0, *, ipv6_share: float = 0.05,
     return Host(f"generated-{count}-{seed}", tuple(policies), default_action=default_action)
 
 
+DENSE_POOL_BITS = 24  # the dense profile draws from 10.0.0.0/8
+DENSE_ACTIONS: tuple[Action, ...] = (PASS, DISCARD, parse_action("ESP_AES128_HMAC_SHA1"),
+                                     parse_action("AH_SHA1"))
+
+
+def _dense_address(rng: random.Random, pool_bits: int) -> AddressValue:
+    """A prefix of length /12 to /32 (about 90%) or a range (about 10%) at a random address
+    of the first ``2 ** pool_bits`` addresses of 10.0.0.0/8."""
+    base = BASE4 + rng.randrange(1 << pool_bits)
+    if rng.random() < 0.1:
+        return AddressValue(4, "range", base, min(base + rng.randrange(1, 1 << 12),
+                                                   BASE4 + (1 << 24) - 1))
+    return _value(4, base, rng.randint(12, 32))
+
+
+def _dense_ports(rng: random.Random) -> PortRange:
+    roll = rng.random()
+    if roll < 0.5:
+        return ANY_PORT
+    lo = rng.randrange(1, 65536)
+    if roll < 0.75:
+        return PortRange(lo, lo)
+    return PortRange(lo, min(65535, lo + rng.randrange(1, 2000)))
+
+
+def generate_dense_host(count: int, seed: int = 0, *, default_action: str | None = "PASS",
+                        equal_share: float = 0.02, pool_bits: int = DENSE_POOL_BITS) -> Host:
+    """The denser profile: IPv4 policies with independent random source and destination
+    (prefix lengths /12 to /32 or ranges, about 10%, all inside 10.0.0.0/8), TCP, UDP, ICMP
+    or any protocol, single ports and port ranges, four actions. Much more overlap than
+    ``generate_host`` (``pool_bits`` < 24: a smaller pool, denser still); the same
+    ``(count, seed)`` always gives the same policies."""
+    rng = random.Random(seed)
+    policies: list[Policy] = []
+    priority = 0
+    for index in range(count):
+        if not (index and rng.random() < equal_share):
+            priority += PRIORITY_INCREMENT
+        protocol = rng.choice((6, 6, 17, 1, None))
+        sport = dport = ANY_PORT
+        if protocol in (6, 17):
+            sport, dport = _dense_ports(rng), _dense_ports(rng)
+        src = AddressFilter((_dense_address(rng, pool_bits),))
+        dst = AddressFilter((_dense_address(rng, pool_bits),))
+        policies.append(Policy(f"d{index + 1}", priority, src, dst, rng.choice(DENSE_ACTIONS),
+                               4, protocol, sport, dport, index=index))
+    if default_action is not None:
+        policies.append(default_policy(len(policies), PASS if default_action == "PASS"
+                                       else DISCARD))
+    return Host(f"dense-{count}-{seed}", tuple(policies), default_action=default_action)
+
+
 def host_yaml(host: Host) -> str:
     """The host as a YAML policy file (one flow-style mapping per policy, one per line)."""
     import json
