@@ -32,7 +32,8 @@ from qmcheck.properties.results import Result
 from qmcheck.properties.traces.counterexample import build_trace, concrete_steps, save_trace
 
 #: The qm.* entries of the one property catalogue (ids, meanings, kinds, engines).
-CATALOGUE: tuple[PropertyInfo, ...] = tuple(p for p in ALL_PROPERTIES if p.kind == "protocol")
+CATALOGUE: tuple[PropertyInfo, ...] = tuple(p for p in ALL_PROPERTIES
+                                        if p.kind == "protocol" and p.engines)
 #: always / eventually / sometimes, by the catalogue's flavour.
 SEMANTICS: dict[str, str] = {"safety": "always", "liveness": "eventually",
                              "reachability": "sometimes"}
