@@ -82,6 +82,23 @@ CATALOGUE: tuple[PropertyInfo, ...] = (
     PropertyInfo("qm.reachable-installed",
                  "a state with both sides installed is reachable", "protocol", "reachability",
                  engines=("explicit", "smt"), witness="trace"),
+    PropertyInfo("qm.initiator-nothing-before-msg2",
+                 "the initiator installs no outbound SA before it has received message 2",
+                 "protocol", engines=("explicit", "smt"), witness="trace"),
+    PropertyInfo("qm.recovery",
+                 "if at most one message of a negotiation is lost and timers are longer than "
+                 "a round trip, the negotiation ends with the pair installed on both sides",
+                 "protocol", "liveness", engines=("explicit",), witness="trace"),
+    PropertyInfo("qm.no-larval-leak",
+                 "when a negotiation has ended on both sides, no larval entry of it remains",
+                 "protocol", engines=("explicit", "smt"), witness="trace"),
+    PropertyInfo("qm.rekey-no-black-hole",
+                 "no data packet is dropped while a pair is rekeyed (SA lifecycle: not yet "
+                 "decided by any engine)", "protocol", engines=(), witness="trace"),
+    PropertyInfo("qm.orphan-heals",
+                 "an SA pair installed on one side only is removed before the lifecycle bound "
+                 "ends (SA lifecycle: not yet decided by any engine)", "protocol", engines=(),
+                 witness="trace"),
 )
 
 BY_ID: dict[str, PropertyInfo] = {p.id: p for p in CATALOGUE}

@@ -36,9 +36,10 @@ def concrete_steps(engine: ExplicitEngine, exploration: Exploration,
     state = model.init_states()[0]
     out: list[tuple[int, str, State]] = [(-1, "", state)]
     for c, a, recorded in path[1:]:
-        keys = [engine.key(x) for x in state]
-        order = sorted(range(len(state)), key=lambda i: keys[i]) if engine.symmetry \
-            else list(range(len(state)))
+        comps = state[:-1] if engine.generic else state
+        keys = [engine.key(x) for x in comps]
+        order = sorted(range(len(comps)), key=lambda i: keys[i]) if engine.symmetry \
+            else list(range(len(comps)))
         comp = order[c]
         action_id = model.action_list[a].id
         state = model.next_state(state, (comp, action_id))
@@ -58,7 +59,9 @@ def build_trace(model: QMModel, property_id: str, message: str,
             act = model.action_list[model.action_index[action_id]]
             entry.update({"negotiation": comp + 1, "action": action_id, "actor": act.actor,
                           "event": act.event, "message": act.message, "text": act.text})
-        entry["state"] = model.describe(state)
+        described = model.describe(state)
+        entry["state"] = [d for d in described if "negotiation" in d]
+        entry["kernel"] = next((d["kernel"] for d in described if "kernel" in d), {})
         entry["raw"] = [list(c) for c in state]
         out_steps.append(entry)
     return {
