@@ -115,7 +115,7 @@ def layout_for(options: QMOptions, profile: Profile | None = None) -> Layout:
     prof = profile or load_profile(options.profile)
     rmax = retransmits(options, prof)
     dups = options.max_duplicates if options.duplicate else 0
-    slots = options.capacity or 3 * (max(rmax.values()) + 1) + 2 * dups + 1
+    slots = options.capacity or 2 * (max(rmax.values()) + 1) + 2 * dups + 1
     longest = max(len(v) for v in (*prof.ops.values(), *prof.commit_ops.values(), ()))
     return Layout(slots, max(rmax.values()), options.max_duplicates, options.components,
                   options.max_losses, options.esp, max(longest, 1))

@@ -12,6 +12,7 @@ and ghost (history) variables that properties read. Every variable has a finite 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 # Initiator phases: waiting or finished phases, and the phases of running an operation list.
@@ -85,21 +86,21 @@ class Layout:
     esp: int
     ops: int = 4
 
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         scalars = tuple(n for n, _ in SCALARS)
         return (scalars + tuple(f"a{j}" for j in range(self.slots))
                 + tuple(f"b{j}" for j in range(self.slots)))
 
-    @property
+    @cached_property
     def shared_names(self) -> tuple[str, ...]:
         return tuple(n for n, _ in SHARED)
 
-    @property
+    @cached_property
     def index(self) -> dict[str, int]:
         return {n: i for i, n in enumerate(self.names)}
 
-    @property
+    @cached_property
     def domains(self) -> dict[str, int]:
         """Number of values of each variable (values are 0 .. n-1), shared ones included."""
         spi = self.components + 1  # each host allocates at most once per negotiation

@@ -18,8 +18,11 @@ from qmcheck.properties.checks.protocol import QM_IDS, ProtocolRun, check_protoc
 from qmcheck.properties.results import Result
 
 #: The fault settings of the matrix, in column order: (name, option changes).
-SETTINGS: tuple[tuple[str, dict[str, bool]], ...] = (
+SETTINGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("reliable", {}),
+    ("patient", {"timers": "patient"}),
+    ("loss+patient", {"loss": True, "timers": "patient"}),
+    ("commit+patient", {"commit_bit": True, "timers": "patient"}),
     ("reorder", {"reorder": True}),
     ("dup", {"duplicate": True}),
     ("loss", {"loss": True}),
@@ -32,10 +35,13 @@ SETTINGS: tuple[tuple[str, dict[str, bool]], ...] = (
      {"loss": True, "duplicate": True, "reorder": True, "commit_bit": True}),
 )
 FAULT_KEYS = ("loss", "duplicate", "reorder", "commit_bit")
+#: Values of the setting keys when a setting does not name them.
+DEFAULTS: dict[str, Any] = {"loss": False, "duplicate": False, "reorder": False,
+                            "commit_bit": False, "timers": "eager"}
 
 
 def run_matrix(profiles: Sequence[str] = PROFILES,
-               settings: Sequence[tuple[str, dict[str, bool]]] = SETTINGS,
+               settings: Sequence[tuple[str, dict[str, Any]]] = SETTINGS,
                base: QMOptions | None = None, property_ids: Sequence[str] | None = None,
                out_dir: Path | None = None) -> list[tuple[str, ProtocolRun]]:
     """Every (setting, profile) run, settings outermost."""
@@ -43,7 +49,8 @@ def run_matrix(profiles: Sequence[str] = PROFILES,
     runs: list[tuple[str, ProtocolRun]] = []
     for name, changes in settings:
         for profile in profiles:
-            opts = base.with_(profile=profile, **{k: changes.get(k, False) for k in FAULT_KEYS})
+            opts = base.with_(profile=profile, **{k: changes.get(k, v) for k, v in
+                                                  DEFAULTS.items()})
             runs.append((name, check_protocol(opts, property_ids, out_dir=out_dir)))
     return runs
 

@@ -422,12 +422,19 @@ def fair_bad_cycle(exploration: Exploration, engine: ExplicitEngine) -> State | 
             taken = {fair_class(*d["step"]) for _, _, d in graph.subgraph(cset).edges(data=True)}
             drop = {s for s in cset
                     if any(fair_class(c, a) not in taken and fair_class(c, a) is not None
-                           for c, loc in enumerate(s) for a, _ in engine.info(loc).succ)}
+                           for c, a in _enabled(engine, s))}
             if not drop:
                 return first
             if cset - drop:
                 work.append(cset - drop)
     return None
+
+
+def _enabled(engine: ExplicitEngine, state: State) -> list[tuple[int, int]]:
+    """``(component, action index)`` of every step enabled in ``state``."""
+    if engine.generic:
+        return [(c, a) for c, a, _ in engine.model.successors(state)]
+    return [(c, a) for c, loc in enumerate(state) for a, _ in engine.info(loc).succ]
 
 
 def stderr_progress(message: str) -> None:
