@@ -63,8 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--max-losses", type=str, default="0", metavar="L",
                    help="with --loss: messages lost per negotiation at most (0: no bound); "
                         "qm.recovery uses it (default there: 1)")
-    p.add_argument("--outcome", default="installed", choices=list(OUTCOMES),
-                   help="what the responder's policy gives for message 1 (default installed)")
+    p.add_argument("--outcome", default="installed", metavar="OUTCOME",
+                   help=f"what the responder's policy gives for message 1: "
+                        f"{' | '.join(OUTCOMES)} (default installed)")
     p.add_argument("--esp", type=str, default="1", metavar="K",
                    help="ESP packets each kernel sends per negotiation and direction (default 1)")
     p.add_argument("--max-duplicates", type=str, default="1", metavar="D",
@@ -73,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="R answers message 3 with CONNECTED; I waits for it")
     p.add_argument("--simultaneous", action="store_true",
                    help="both hosts initiate for the same traffic")
-    p.add_argument("--timers", default="eager", choices=list(TIMERS),
+    p.add_argument("--timers", default="eager", metavar="|".join(TIMERS),
                    help="eager (default): a timer may fire while messages are in flight; "
                         "patient: only when what it waits for can no longer arrive")
     p.add_argument("--eager-timers", action="store_const", const="eager", dest="timers",
