@@ -139,9 +139,82 @@ def candidates(options: QMOptions, *, every: bool = False) -> tuple[Invariant, .
         Invariant("no-refusal", "R never refuses (the policy outcome is installed)",
                   ne(rp, R_REFUSED), when=("installed outcome",)),
     ]
+    out += spi_candidates() + mined(options)
     if every:
         return tuple(out)
     return tuple(i for i in out if all(CONDITIONS[c](options) for c in i.when))
+
+
+SPI_VARS = ("iis", "ios", "ris", "ros", "iks", "rks", "m1s", "m2s", "ei", "er")
+
+
+def spi_candidates() -> list[Invariant]:
+    """Where each SPI a daemon knows or a message carries comes from."""
+    pairs = (("ios", "ris", "I's outbound entry holds R's inbound SPI"),
+             ("ros", "iis", "R's outbound entry holds I's inbound SPI"),
+             ("iks", "ris", "the SPI I learnt is R's inbound SPI"),
+             ("rks", "iis", "the SPI R learnt is I's inbound SPI"),
+             ("m1s", "iis", "message 1 carries I's inbound SPI"),
+             ("m2s", "ris", "message 2 carries R's inbound SPI"))
+    out = [Invariant(f"spi-{a}-is-{b}", words, implies(ne(var(a), 0), eq(var(a), var(b))))
+           for a, b, words in pairs]
+    out.append(Invariant("esp-carries-outbound-spi",
+                         "an ESP packet in flight carries its sender's outbound SPI",
+                         and_(implies(ne(var("ei"), 0), eq(var("ei"), add(var("ios"), 1))),
+                              implies(ne(var("er"), 0), eq(var("er"), add(var("ros"), 1))))))
+    return out
+
+
+def mined(options: QMOptions, limit: int = 50_000) -> list[Invariant]:
+    """Candidates read off the reachable states of one negotiation (Daikon-style): for each
+    daemon position (phase and list position of a side, or the pair of phases), the values
+    each variable takes there. Houdini keeps only the inductive ones, so a candidate that
+    holds for one negotiation but not for several (SPI values) is dropped, never assumed."""
+    from qmcheck.model.quickmode.compiled import QMModel
+
+    one = options.with_(negotiations=1, simultaneous=False)
+    model = QMModel(one)
+    start = model.init_states()[0]
+    seen = {start}
+    todo = [start]
+    while todo and len(seen) < limit:
+        st = todo.pop()
+        for _, _, t in model.successors(st):
+            if t not in seen:
+                seen.add(t)
+                todo.append(t)
+    if todo:
+        return []
+    names = model.layout.names
+    domains = model.layout.domains
+    idx = model.layout.index
+    locals_ = {st[0] for st in seen}
+    out: list[Invariant] = []
+    for keys in (("ip", "ipc"), ("rp", "rpc"), ("ip", "rp")):
+        table: dict[tuple[int, ...], dict[str, set[int]]] = {}
+        for loc in locals_:
+            key = tuple(loc[idx[k]] for k in keys)
+            row = table.setdefault(key, {})
+            for n in names:
+                v = loc[idx[n]]
+                row.setdefault(n, set()).add(int(v != 0) if n in SPI_VARS else v)
+        for key, row in sorted(table.items()):
+            at = and_(*(eq(var(k), v) for k, v in zip(keys, key, strict=True)))
+            facts = []
+            for n in names:
+                if n in keys or n == "role":
+                    continue
+                vals = row[n]
+                if n in SPI_VARS:
+                    if len(vals) == 1:
+                        facts.append(ne(var(n), 0) if 1 in vals else eq(var(n), 0))
+                elif len(vals) < domains[n]:
+                    facts.append(in_(var(n), sorted(vals)))
+            for j, fact in enumerate(facts):
+                out.append(Invariant(f"mined-{'-'.join(keys)}={'-'.join(map(str, key))}-{j}",
+                                     f"observed for one negotiation at {keys}={key}",
+                                     implies(at, fact)))
+    return out
 
 
 @dataclass
