@@ -410,7 +410,10 @@ def fair_bad_cycle(exploration: Exploration, engine: ExplicitEngine) -> State | 
             return None
         return (c, act.name)
 
-    nodes = [s for s in graph.nodes if not all(engine.info(c).goal for c in s)]
+    def comps(s: State) -> State:
+        return s[:-1] if engine.generic else s
+
+    nodes = [s for s in graph.nodes if not all(engine.info(c).goal for c in comps(s))]
     work = [set(nodes)]
     while work:
         current = work.pop()

@@ -17,6 +17,7 @@ from typing import Any
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.interface import State
 from qmcheck.model.quickmode.options import QMOptions
+from qmcheck.model.quickmode.profiles import load_profile
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.engines.explicit import ExplicitEngine, Exploration
 
@@ -105,11 +106,13 @@ def load_options(trace: dict[str, Any], source: str) -> QMOptions:
     if unknown:
         raise InputError(f"unknown option {unknown[0]!r}", source=source, field="options")
     try:
-        return QMOptions(**raw)
+        options = QMOptions(**raw)
+        load_profile(options.profile)
     except InputError as error:
         raise InputError(error.message, source=source, field=f"options.{error.field}") from None
     except TypeError as error:
         raise InputError(str(error), source=source, field="options") from None
+    return options
 
 
 def load_trace(path: str | Path) -> dict[str, Any]:
