@@ -95,7 +95,7 @@ def _write(tmp_path: Path, data: object) -> Path:
 
 
 def test_malformed_traces_are_input_errors(tmp_path: Path, matrix_dir: Path) -> None:
-    good = json.loads((matrix_dir / "qm.no-orphan__hpux__loss-timers-eager-R-profile-N-1.json").read_text())
+    good = json.loads((matrix_dir / ORPHAN).read_text())
     bad_cases: list[object] = [
         "{not json", [], {"format": "other"}, {**good, "version": 99},
         {**good, "options": {"profile": "nope"}}, {**good, "steps": []},

@@ -148,3 +148,36 @@ def test_scenario_mapping_errors_name_the_source() -> None:
     assert info.value.source == "site.yaml"
     assert options_from_mapping({"commit-bit": True}).commit_bit
     assert options_from_mapping({"timers": "patient"}).timers == "patient"
+
+
+def test_profile_files_give_the_negotiation_rules_of_the_semantics() -> None:
+    """The ``selectors:`` section of each built-in file is what peers/negotiate use."""
+    from qmcheck.model.quickmode.options import PROFILES
+    from qmcheck.model.quickmode.profiles import negotiation_options
+    from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
+
+    for name in PROFILES:
+        assert negotiation_options(name) == PROFILE_OPTIONS[name], name
+
+
+def test_profile_files_cite_sources_and_bad_files_name_line_and_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from qmcheck.model.quickmode.options import PROFILES
+    from qmcheck.model.quickmode.profiles import load_profile
+
+    for name in PROFILES:
+        prof = load_profile(name)
+        assert {"initiator", "responder", "selectors", "commit-bit"} <= set(prof.sources)
+    cases = {
+        "profile: x\nbased-on: hpux\ncommit-bit: maybe\n": (3, "commit-bit"),
+        "profile: x\nbased-on: hpux\nresponder:\n  retransmits: many\n":
+            (4, "responder.retransmits"),
+        "profile: x\nbased-on: nowhere\n": (2, "based-on"),
+        "profile: x\nbased-on: hpux\ncolour: red\n": (3, "colour"),
+        "profile: x\n": (1, "selectors.initiator-ids"),
+    }
+    for i, (text, (line, key)) in enumerate(cases.items()):
+        path = tmp_path / f"p{i}.yaml"
+        path.write_text(text)
+        with pytest.raises(InputError) as info:
+            load_profile(str(path))
+        assert (info.value.source, info.value.line, info.value.field) == (str(path), line, key)

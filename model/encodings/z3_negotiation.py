@@ -15,7 +15,8 @@ the encoding gives, as z3 terms over ``p``:
 
 Only policies whose box (a hull of their fields) can meet ``i``'s traffic enter a term: a
 sound pruning, as the other policies' predicates are false there. The concrete semantics in
-``semantics/negotiation.py`` is the reference; tests compare the two on every packet of small universes.
+``semantics/negotiation.py`` is the reference; tests compare the two on every packet of small
+universes.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from qmcheck.model.formats.yaml_file import mapping, parse_yaml
+from qmcheck.model.semantics.negotiation import NegotiationOptions
 from qmcheck.model.values.errors import InputError
 
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "profiles"
@@ -34,6 +35,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "selectors.responder": ("first-match", "best-score"),
     "selectors.wildcards": ("strict", "lenient", "ports"),
     "selectors.proposal-order": ("initiator", "responder"),
+    "selectors.protocol": ("contain", "equal"),
+    "selectors.peer-port": ("contain", "equal"),
     "commit-bit": ("honoured", "ignored"),
     "initiator.duplicate-m2": ("resend-m3", "ignore"),
     "responder.duplicate-m1": ("resend-m2", "ignore"),
@@ -42,7 +45,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 TOP_KEYS = ("profile", "based-on", "description", "selectors", "commit-bit", "commit",
             "initiator", "responder", "kernel", "sources")
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
-    "selectors": ("initiator-ids", "responder", "narrowing", "wildcards", "proposal-order"),
+    "selectors": ("initiator-ids", "responder", "narrowing", "wildcards", "proposal-order",
+                  "protocol", "peer-port"),
     "initiator": ("start", "m2", "m4", "duplicate-m2", "give-up", "retransmits"),
     "responder": ("m1", "m3", "duplicate-m1", "give-up", "retransmits"),
     "kernel": ("spi-allocator",),
@@ -163,8 +167,8 @@ def _validate(raw: Raw, source: str) -> None:
                     raise InputError(f"unknown operation {op!r} for the {side} (expected "
                                      f"{', '.join(allowed)})", source=source, line=line,
                                      field=key)
-        if key.endswith(".retransmits"):
-            if not (isinstance(value, str) and value.isdigit() and 0 <= int(value) <= 6):
+        if key.endswith(".retransmits") and not (
+                isinstance(value, str) and value.isdigit() and 0 <= int(value) <= 6):
                 raise InputError(f"expected an integer from 0 to 6, got {value!r}",
                                  source=source, line=line, field=key)
         if key == "selectors.narrowing" and value not in ("true", "false"):
@@ -255,7 +259,10 @@ def load_profile(name_or_path: str) -> Profile:
     ops = {(side, ev): raw[f"{side}.{ev}"][0] for side, evs in LISTS.items() for ev in evs}
     commit_ops = {(side, ev): raw[f"commit.{side}.{ev}"][0] for side, evs in LISTS.items()
                   for ev in evs if f"commit.{side}.{ev}" in raw}
-    selectors = {k: raw[f"selectors.{k}"][0] for k in SECTION_KEYS["selectors"]}
+    selectors = {k: raw[f"selectors.{k}"][0] for k in SECTION_KEYS["selectors"]
+                 if f"selectors.{k}" in raw}
+    selectors.setdefault("protocol", "contain")
+    selectors.setdefault("peer-port", "contain")
     selectors["narrowing"] = selectors["narrowing"] == "true"
     sources = {k[len("sources."):]: str(v) for k, (v, _) in raw.items()
                if k.startswith("sources.")}
@@ -274,3 +281,13 @@ def load_profile(name_or_path: str) -> Profile:
         retransmits={"initiator": int(raw["initiator.retransmits"][0]),
                      "responder": int(raw["responder.retransmits"][0])},
         spi_allocator=raw["kernel.spi-allocator"][0], sources=sources)
+
+
+def negotiation_options(name_or_path: str) -> NegotiationOptions:
+    """The responder rules of a profile's ``selectors:`` section for the negotiation semantics
+    (model/semantics/negotiation.py). ``initiator-ids`` is carried in the profile but the
+    semantics still derive IDs as the seed does (docs/PROFILES.md says so)."""
+    sel = load_profile(name_or_path).selectors
+    return NegotiationOptions(wildcard=sel["wildcards"], proposal_order=sel["proposal-order"],
+                              responder_rule=sel["responder"], narrowing=sel["narrowing"],
+                              protocol_rule=sel["protocol"], peer_port_rule=sel["peer-port"])
