@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from qmcheck.model.quickmode.options import PROFILES, QMOptions, options_from_mapping
+from qmcheck.model.quickmode.profiles import load_profile
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.checks.protocol import QM_IDS, ProtocolRun, check_protocol
 from qmcheck.properties.results import Result
@@ -116,30 +117,34 @@ def matrix_markdown(runs: Sequence[tuple[str, ProtocolRun]]) -> str:
 
 
 def scenario_plan(mapping: Mapping[str, Any] | None, source: str = "<scenario>",
-                  settings: Sequence[tuple[str, dict[str, bool]]] = SETTINGS
-                  ) -> tuple[list[str], QMOptions, Sequence[tuple[str, dict[str, bool]]]]:
+                  settings: Sequence[tuple[str, dict[str, Any]]] = SETTINGS
+                  ) -> tuple[list[str], QMOptions, Sequence[tuple[str, dict[str, Any]]]]:
     """Profiles, base options and fault settings that a ``protocol:`` mapping asks for: the
     one setting it names when it sets a fault option, else ``settings``."""
     data = dict(mapping or {})
     wanted = data.pop("profiles", data.pop("profile", list(PROFILES)))
     profiles = [wanted] if isinstance(wanted, str) else list(wanted)
     for p in profiles:
-        if p not in PROFILES:
-            raise InputError(f"unknown profile {p!r}", source=source, field="protocol.profiles")
+        try:
+            load_profile(str(p))  # a built-in name, a mutant name or a profile file
+        except InputError as error:
+            raise InputError(error.message, source=source,
+                             field="protocol.profiles") from None
     base = options_from_mapping(data, source=source)
-    if {k.replace("-", "_") for k in data} & set(FAULT_KEYS):
-        settings = [("scenario", {k: bool(getattr(base, k)) for k in FAULT_KEYS})]
+    if {k.replace("-", "_") for k in data} & (set(FAULT_KEYS) | {"timers"}):
+        settings = [("scenario", {k: getattr(base, k) for k in DEFAULTS})]
     return profiles, base, settings
 
 
 def protocol_results(mapping: Mapping[str, Any] | None = None, *, out_dir: Path | None = None,
                      source: str = "<scenario>",
-                     settings: Sequence[tuple[str, dict[str, bool]]] = SETTINGS
+                     settings: Sequence[tuple[str, dict[str, Any]]] = SETTINGS
                      ) -> list[Result]:
     """The qm.* results for a scenario's ``protocol:`` mapping (what ``qmcheck check`` shows).
 
-    ``profiles`` (list or one name, default all four) selects the profiles. If the mapping sets
-    any fault option (loss, duplicate, reorder, commit-bit), that one setting is checked;
+    ``profiles`` (list or one name or profile file path, default all four) selects the
+    profiles. If the mapping sets
+    any fault option (loss, duplicate, reorder, commit-bit) or timers, that one setting is checked;
     otherwise every setting of ``settings`` (the whole matrix by default). Other keys are
     QMOptions fields (retransmits, negotiations, ...). Subjects are ``(profile, setting label)``.
     """

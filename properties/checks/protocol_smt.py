@@ -21,7 +21,7 @@ from qmcheck.model.quickmode.options import QMOptions
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.checks.protocol import outcome_text
 from qmcheck.properties.checks.protocol_matrix import (
-    FAULT_KEYS,
+    DEFAULTS,
     run_matrix,
     scenario_plan,
     write_matrix,
@@ -136,7 +136,7 @@ def configurations(mapping: Mapping[str, Any] | None, source: str = "<scenario>"
                    ) -> list[QMOptions]:
     """The configurations ``matrix.protocol_results`` checks for a ``protocol:`` mapping."""
     profiles, base, settings = scenario_plan(mapping, source)
-    return [base.with_(profile=profile, **{k: changes.get(k, False) for k in FAULT_KEYS})
+    return [base.with_(profile=profile, **{k: changes.get(k, v) for k, v in DEFAULTS.items()})
             for _, changes in settings for profile in profiles]
 
 
@@ -150,11 +150,12 @@ def _concrete(r: Result) -> bool:
 def merge(explicit: Result, smt: Result) -> Result:
     """One result from both engines: which engine proved what, under which bound.
 
-    Agreeing verdicts stay; on disagreement a replayed trace (counterexample or witness) wins,
+    Agreeing verdicts stay; an engine that says unknown gives way to the other (no
+    disagreement: unknown is no verdict); on disagreement a replayed trace (counterexample or witness) wins,
     otherwise the verdict is unknown; either way the message says ENGINES DISAGREE.
     """
-    agree = explicit.verdict == smt.verdict
-    verdict = explicit.verdict
+    agree = explicit.verdict == smt.verdict or "unknown" in (explicit.verdict, smt.verdict)
+    verdict = explicit.verdict if explicit.verdict != "unknown" else smt.verdict
     if not agree:
         concrete = [r for r in (explicit, smt) if _concrete(r)]
         verdict = concrete[0].verdict if len(concrete) == 1 else "unknown"
