@@ -151,8 +151,9 @@ def merge(explicit: Result, smt: Result) -> Result:
     """One result from both engines: which engine proved what, under which bound.
 
     Agreeing verdicts stay; an engine that says unknown gives way to the other (no
-    disagreement: unknown is no verdict); on disagreement a replayed trace (counterexample or witness) wins,
-    otherwise the verdict is unknown; either way the message says ENGINES DISAGREE.
+    disagreement: unknown is no verdict); on disagreement a replayed trace (counterexample or
+    witness) wins, otherwise the verdict is unknown; either way the message says ENGINES
+    DISAGREE.
     """
     agree = explicit.verdict == smt.verdict or "unknown" in (explicit.verdict, smt.verdict)
     verdict = explicit.verdict if explicit.verdict != "unknown" else smt.verdict
