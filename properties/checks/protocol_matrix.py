@@ -35,6 +35,9 @@ SETTINGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("loss+dup+reorder+commit",
      {"loss": True, "duplicate": True, "reorder": True, "commit_bit": True}),
 )
+#: What ``qmcheck check`` runs when a scenario names no setting: the v2 model with both
+#: engines is too slow for the whole matrix in one check (``protocol --matrix`` runs it).
+CHECK_SETTINGS: tuple[tuple[str, dict[str, Any]], ...] = (("patient", {"timers": "patient"}),)
 FAULT_KEYS = ("loss", "duplicate", "reorder", "commit_bit")
 #: Values of the setting keys when a setting does not name them.
 DEFAULTS: dict[str, Any] = {"loss": False, "duplicate": False, "reorder": False,
@@ -117,7 +120,7 @@ def matrix_markdown(runs: Sequence[tuple[str, ProtocolRun]]) -> str:
 
 
 def scenario_plan(mapping: Mapping[str, Any] | None, source: str = "<scenario>",
-                  settings: Sequence[tuple[str, dict[str, Any]]] = SETTINGS
+                  settings: Sequence[tuple[str, dict[str, Any]]] = CHECK_SETTINGS
                   ) -> tuple[list[str], QMOptions, Sequence[tuple[str, dict[str, Any]]]]:
     """Profiles, base options and fault settings that a ``protocol:`` mapping asks for: the
     one setting it names when it sets a fault option, else ``settings``."""
@@ -138,15 +141,15 @@ def scenario_plan(mapping: Mapping[str, Any] | None, source: str = "<scenario>",
 
 def protocol_results(mapping: Mapping[str, Any] | None = None, *, out_dir: Path | None = None,
                      source: str = "<scenario>",
-                     settings: Sequence[tuple[str, dict[str, Any]]] = SETTINGS
+                     settings: Sequence[tuple[str, dict[str, Any]]] = CHECK_SETTINGS
                      ) -> list[Result]:
     """The qm.* results for a scenario's ``protocol:`` mapping (what ``qmcheck check`` shows).
 
-    ``profiles`` (list or one name or profile file path, default all four) selects the
-    profiles. If the mapping sets
-    any fault option (loss, duplicate, reorder, commit-bit) or timers, that one setting is checked;
-    otherwise every setting of ``settings`` (the whole matrix by default). Other keys are
-    QMOptions fields (retransmits, negotiations, ...). Subjects are ``(profile, setting label)``.
+    ``profiles`` (list, one name, or a profile file path; default all four) selects the
+    profiles. If the mapping sets a fault option (loss, duplicate, reorder, commit-bit) or
+    timers, that one setting is checked; otherwise every setting of ``settings``
+    (``CHECK_SETTINGS`` by default: patient timers). Other keys are QMOptions fields
+    (retransmits, negotiations, ...). Subjects are ``(profile, setting label)``.
     """
     profiles, base, settings = scenario_plan(mapping, source, settings)
     runs = run_matrix(profiles, settings, base, None, out_dir)

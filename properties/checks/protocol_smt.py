@@ -180,7 +180,7 @@ def merge(explicit: Result, smt: Result) -> Result:
 
 def smt_protocol_results(options_list: Sequence[QMOptions], explicit: Sequence[Result] = (), *,
                          property_ids: Sequence[str] | None = None,
-                         out_dir: Path | None = None) -> list[Result]:
+                         out_dir: Path | None = None, max_k: int = 16) -> list[Result]:
     """SMT results for each configuration; with ``explicit`` results, merged with them.
 
     The explicit engine's refutations are passed as hints (BMC checks their length directly);
@@ -200,7 +200,7 @@ def smt_protocol_results(options_list: Sequence[QMOptions], explicit: Sequence[R
             hints[GOAL] = None  # a witness exists: search it by BMC, attempt no proof
         ids = list(mine) if mine else property_ids
         smt = {r.property: r for r in smt_check(options, ids, out_dir=out_dir,
-                                                  hints=hints).results}
+                                                  hints=hints, max_k=max_k).results}
         if not mine:
             out.extend(smt.values())
             continue
@@ -215,7 +215,9 @@ def check_step(scenario: Any, args: Any, explicit: Sequence[Result] = ()) -> lis
     out = Path(getattr(args, "out", "counterexamples"))
     source = str(getattr(scenario, "source", "<scenario>"))
     configs = configurations(getattr(scenario, "protocol", {}), source)
-    return smt_protocol_results(configs, explicit, out_dir=out)
+    # k <= 2 keeps ``check`` fast; a property k-induction leaves open stays unknown (merged:
+    # the explicit engine's verdict)
+    return smt_protocol_results(configs, explicit, out_dir=out, max_k=2)
 
 
 def protocol_command(args: Any, profiles: Sequence[str], ids: Sequence[str], base: QMOptions,
