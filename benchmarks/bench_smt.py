@@ -23,7 +23,7 @@ from qmcheck.model.encodings.z3_quickmode import SAFETY_IDS
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.options import PROFILES, QMOptions
 from qmcheck.properties.checks.protocol import check_protocol
-from qmcheck.properties.checks.protocol_matrix import FAULT_KEYS, SETTINGS
+from qmcheck.properties.checks.protocol_matrix import DEFAULTS, SETTINGS
 from qmcheck.properties.checks.protocol_smt import smt_check
 from qmcheck.properties.engines.smt import SmtEngine
 
@@ -53,7 +53,8 @@ def main() -> None:
           f"{'decide s':>8} {'explicit s':>10}")
     for name, changes in settings:
         for profile in profiles:
-            opts = QMOptions(profile=profile, **{k: changes.get(k, False) for k in FAULT_KEYS})
+            opts = QMOptions(profile=profile,
+                             **{k: changes.get(k, v) for k, v in DEFAULTS.items()})
             decide_s, check = median_seconds(lambda o=opts: smt_check(o), 1)
             holding = [r.property for r in check.results
                        if r.property in SAFETY_IDS and r.verdict == "holds"]

@@ -82,19 +82,16 @@ CATALOGUE: tuple[PropertyInfo, ...] = (
     PropertyInfo("qm.reachable-installed",
                  "a state with both sides installed is reachable", "protocol", "reachability",
                  engines=("explicit", "smt"), witness="trace"),
-    # Listed by the specification, not yet decided by any engine of this release: the Quick
-    # Mode model v2 (issue 11) and the SA lifecycle (issue 12) bring them.
     PropertyInfo("qm.initiator-nothing-before-msg2",
-                 "the initiator installs no outbound SA before it has received message 2 "
-                 "(not yet decided by any engine)", "protocol", engines=(), witness="trace"),
+                 "the initiator installs no outbound SA before it has received message 2",
+                 "protocol", engines=("explicit", "smt"), witness="trace"),
     PropertyInfo("qm.recovery",
                  "if at most one message of a negotiation is lost and timers are longer than "
-                 "a round trip, the negotiation ends with the pair installed on both sides "
-                 "(not yet decided by any engine)", "protocol", "liveness", engines=(),
-                 witness="trace"),
+                 "a round trip, the negotiation ends with the pair installed on both sides",
+                 "protocol", "liveness", engines=("explicit",), witness="trace"),
     PropertyInfo("qm.no-larval-leak",
-                 "when a negotiation has ended on both sides, no larval entry of it remains "
-                 "(not yet decided by any engine)", "protocol", engines=(), witness="trace"),
+                 "when a negotiation has ended on both sides, no larval entry of it remains",
+                 "protocol", engines=("explicit", "smt"), witness="trace"),
     PropertyInfo("qm.rekey-no-black-hole",
                  "no data packet is dropped while a pair is rekeyed (SA lifecycle: not yet "
                  "decided by any engine)", "protocol", engines=(), witness="trace"),
@@ -104,8 +101,8 @@ CATALOGUE: tuple[PropertyInfo, ...] = (
                  witness="trace"),
 )
 
-# Ids beyond DESIGN.md section 4 (issue 14: one-way policies and tunnels), reported only when
-# a host has such policies. CATALOGUE mirrors DESIGN.md (a test compares them); these are
+# Ids beyond docs/SPEC.md section 4 (issue 14: one-way policies and tunnels), reported only when
+# a host has such policies. CATALOGUE mirrors docs/SPEC.md (a test compares them); these are
 # proposed for it and meanwhile known to reports and SARIF through ``info``.
 EXTENSIONS: tuple[PropertyInfo, ...] = (
     PropertyInfo("policy.mirrored",

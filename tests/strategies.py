@@ -76,7 +76,7 @@ def hosts(draw: st.DrawFn, family: int | None = None, max_policies: int = 6,
           default: bool | None = None, equal_priorities: bool = False,
           directions: bool = False) -> Host:
     """A host of up to ``max_policies`` policies; ``directions``: some apply to one direction
-    only (DESIGN.md 2)."""
+    only (docs/SPEC.md 2)."""
     fam = family or draw(st.sampled_from([4, 6]))
     count = draw(st.integers(1, max_policies))
     raws = [(draw(raw_policies(fam, i, equal_priorities, directions)), i + 1)

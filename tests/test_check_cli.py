@@ -33,7 +33,8 @@ def test_clean_scenario_exits_0_and_checks_only_its_profile(
     report = json.loads(out)
     assert report["summary"]["refuted"] == 0 and report["summary"]["holds"] > 0
     qm = [r for r in report["results"] if r["property"].startswith("qm.")]
-    assert qm and {tuple(r["subject"]) for r in qm} == {("hpux", "reliable,R=2,N=1")}
+    assert qm and {tuple(r["subject"]) for r in qm} == {
+        ("hpux", "commit,timers=patient,R=profile,N=1")}
     assert all(r["pairs"] == ["hostA -> hostB", "hostB -> hostA"] for r in qm)
     assert {r["property"].split(".")[0] for r in report["results"]} == {
         "negotiate", "policy", "peers", "qm"}
@@ -59,15 +60,26 @@ def test_protocol_runs_follow_the_pairs(capsys: pytest.CaptureFixture[str],
     code, out, _ = run(capsys, "check", str(scen), "--format", "json", "--engine", "explicit")
     report = json.loads(out)
     qm = [r for r in report["results"] if r["property"].startswith("qm.")]
-    assert {tuple(r["subject"]) for r in qm} == {("strongswan", "loss,R=2,N=1")}
+    assert {tuple(r["subject"]) for r in qm} == {
+        ("strongswan", "loss+commit,timers=patient,R=profile,N=1")}
     assert code == 1 and any(r["verdict"] == "refuted" for r in qm)
 
 
-def test_protocol_matrix_only_on_request(capsys: pytest.CaptureFixture[str]) -> None:
-    _, out, _ = run(capsys, "check", CLEAN, "--format", "json", "--engine", "explicit",
+def test_protocol_matrix_only_on_request(capsys: pytest.CaptureFixture[str],
+                                         tmp_path: Path) -> None:
+    from qmcheck.properties.checks.protocol_matrix import SETTINGS
+
+    # a scenario that names no setting (clean.yaml names one: commit bit, patient timers)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("\n".join(line for line in Path(CLEAN).read_text(encoding="utf-8")
+                               .splitlines() if not line.startswith(("  commit-bit",
+                                                                     "  timers"))),
+                     encoding="utf-8")
+    _, out, _ = run(capsys, "check", str(plain), "--format", "json", "--engine", "explicit",
                        "--protocol-matrix")
     qm = [r for r in json.loads(out)["results"] if r["property"].startswith("qm.")]
-    assert len({tuple(r["subject"]) for r in qm}) == 10  # every fault setting, one profile
+    # every fault setting, one profile
+    assert len({tuple(r["subject"]) for r in qm}) == len(SETTINGS)
 
 
 def test_counterexamples_only_with_out_and_named(capsys: pytest.CaptureFixture[str],
@@ -184,7 +196,8 @@ def test_protocol_writes_nothing_unasked_and_names_its_files(
         [str(dot), *(str(p) for p in Path("cex").rglob("*") if p.is_file())])
     code, _, err = run(capsys, "protocol", "--profile", "hpux", "--graph-dot", str(dot))
     assert code == 2 and "--force" in err
-    code, _, _ = run(capsys, "protocol", "--profile", "hpux", "--graph-dot", str(dot), "--force")
+    code, _, _ = run(capsys, "protocol", "--profile", "hpux", "--commit-bit", "--timers",
+                     "patient", "--graph-dot", str(dot), "--force")
     assert code == 0 and dot.read_text(encoding="utf-8").startswith("digraph")
 
 

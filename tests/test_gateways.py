@@ -1,4 +1,4 @@
-"""Gateways and tunnel mode (DESIGN.md 2 and 8): ``address`` lists with prefixes, ``protects``,
+"""Gateways and tunnel mode (docs/SPEC.md 2 and 8): ``address`` lists with prefixes, ``protects``,
 ``tunnel``; the scope of two-host reports; ``peers`` on a site-to-site pair; ``peers.tunnel``
 against brute force."""
 

@@ -74,7 +74,7 @@ def test_recorded_runs_are_paths_of_the_strongswan_model(run: str) -> None:
     result = smallest_bound(i, r, "strongswan")
     assert result.included, result.blocked_at
     model = QMModel(QMOptions(profile="strongswan", loss=True, retransmits=result.retransmits,
-                              eager_timers=result.eager_timers))
+                              timers="eager" if result.eager_timers else "patient"))
     state = model.init_states()[0]
     for step in result.path:  # the witness replays
         state = model.next_state(state, (0, step))
@@ -86,7 +86,8 @@ def test_lost_message3_run_is_a_real_black_hole() -> None:
     i, r = load("message3-lost")
     assert "data-dropped" in labels(r)[3]
     result = smallest_bound(i, r)
-    model = QMModel(QMOptions(profile="strongswan", loss=True, retransmits=result.retransmits))
+    model = QMModel(QMOptions(profile="strongswan", loss=True, retransmits=result.retransmits,
+                              timers="eager" if result.eager_timers else "patient"))
     state = model.init_states()[0]
     for step in result.path:
         state = model.next_state(state, (0, step))

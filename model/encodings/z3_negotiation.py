@@ -524,7 +524,7 @@ class PairEncoding:
 
     def __post_init__(self) -> None:
         # I's lookup of its outbound packet, R's of the packet as it arrives (and R's search
-        # for the selectors) see the policies of those directions (DESIGN.md 2).
+        # for the selectors) see the policies of those directions (docs/SPEC.md 2).
         self.i_order = [q for q in self.initiator.applicable("out")
                         if q.family in (None, self.family)]
         self.r_order = [q for q in self.responder.applicable("in")

@@ -4,11 +4,14 @@ Nothing of the protocol is re-stated here: the actions of ``qm_actions`` (guards
 simultaneous updates, as ``qm_expr`` trees) are folded into z3 terms with ``Z3Ops``.
 
 - Variables: for each state (a step index or a tag) and component, one bit-vector per
-  ``Layout.names`` entry, bounded by its finite domain (``v < Layout.domains[name]``).
+  ``Layout.names`` entry, and per state one per shared kernel variable (``Layout.shared_names``:
+  the hosts' SPI allocators), bounded by their finite domains. A symbolic state is a list: one
+  dict per component (its own variables plus the state's shared ones), then the shared dict.
 - Steps: for each step, component and action one ``Bool`` indicator; exactly one indicator of a
   step is true (``PbEq``). An indicator implies the action's guard on the pre-state, its updates
   on the post-state and the frame of the component; a component none of whose indicators is
-  true keeps all its variables (components share no variable).
+  true keeps all its variables. A shared variable takes the value the firing action gives it
+  (whichever component it belongs to), else keeps its value.
 - Predicates: the bad states of the ``qm.*`` safety properties (``bad``), the goal of
   qm.reachable-installed and the deadlock predicate of qm.no-deadlock, as z3 formulas.
 
@@ -25,12 +28,12 @@ from typing import Any
 
 import z3
 
-from qmcheck.model.quickmode.compiled import QMModel, quiescent, spi_of
+from qmcheck.model.quickmode.compiled import QMModel, quiescent
 from qmcheck.model.quickmode.expressions import Expr, fold
 from qmcheck.model.quickmode.interface import Local, State, Step
 
 SymLocal = dict[str, Any]  # variable name -> z3 bit-vector term
-SymState = list[SymLocal]  # one per component
+SymState = list[SymLocal]  # one per component (with the shared variables), then the shared
 
 #: The ``qm.*`` properties that are state predicates ("always not bad"), in catalogue order.
 SAFETY_IDS: tuple[str, ...] = (
@@ -42,6 +45,8 @@ SAFETY_IDS: tuple[str, ...] = (
     "qm.no-black-hole",
     "qm.no-orphan",
     "qm.no-deadlock",
+    "qm.initiator-nothing-before-msg2",
+    "qm.no-larval-leak",
 )
 #: Safety properties that are a local predicate of one negotiation component.
 LOCAL_IDS: tuple[str, ...] = tuple(
@@ -182,10 +187,12 @@ class QMEncoding:
         self.model = model
         self.layout = model.layout
         self.names = model.layout.names
+        self.shared = model.layout.shared_names
+        self.all_names = self.names + self.shared
         self.domains = model.layout.domains
         self.actions = model.action_list
         self.init_state: State = model.init_states()[0]
-        self.components = len(self.init_state)
+        self.components = len(self.init_state) - 1
         self.bits = BITS
         # a context of its own: term ids, hence solver runs and models, do not depend on what
         # else the process built before (byte-identical reports), and memory is freed with it
@@ -194,13 +201,14 @@ class QMEncoding:
         self._updates: dict[int, dict[str, Expr]] = {
             i: dict(a.updates) for i, a in enumerate(self.actions)}
         self._template: tuple[Any, SymLocal, SymLocal, dict[int, Any]] | None = None
+        self._shared_template: dict[str, tuple[Any, Any]] | None = None
         # predicates are folded once over these variables, then substituted (fast, in z3)
-        self._base: SymLocal = self.local_vars("base", -1)
+        self._base: SymLocal = self.local_vars("base", -1, shared=True)
         self._preds: dict[Any, tuple[Any, Any]] = {}
         self._terminal: Any = None
         self._memo: dict[Any, Any] = {}  # fold_shared's memo for terms over ``_base``
-        self._sources = (z3.Ast * len(self.names))()
-        for j, n in enumerate(self.names):
+        self._sources = (z3.Ast * len(self.all_names))()
+        for j, n in enumerate(self.all_names):
             self._sources[j] = self._base[n].as_ast()
         self._targets: dict[int, tuple[Mapping[str, Any], Any]] = {}
         self._quiescent = quiescent(self.layout)
@@ -222,29 +230,43 @@ class QMEncoding:
             return term
         hit = self._targets.get(id(env))
         if hit is None or hit[0] is not env:
-            to = (z3.Ast * len(self.names))()
-            for j, n in enumerate(self.names):
-                to[j] = env[n].as_ast()
+            to = (z3.Ast * len(self.all_names))()
+            for j, n in enumerate(self.all_names):
+                to[j] = (env[n] if n in env else self._base[n]).as_ast()
             hit = self._targets[id(env)] = (env, to)
         ctx = term.ctx
-        ast = z3.z3.Z3_substitute(ctx.ref(), term.as_ast(), len(self.names), self._sources, hit[1])
+        ast = z3.z3.Z3_substitute(ctx.ref(), term.as_ast(), len(self.all_names), self._sources,
+                                  hit[1])
         return z3.z3._to_expr_ref(ast, ctx)
 
     # -- variables -------------------------------------------------------------------------
-    def local_vars(self, tag: str, comp: int = 0) -> SymLocal:
-        """Fresh variables of one component, named ``NAME.c{comp}.{tag}``."""
-        return {n: z3.BitVec(f"{n}.c{comp}.{tag}", BITS, self.ctx) for n in self.names}
+    def local_vars(self, tag: str, comp: int = 0, *, shared: bool = False) -> SymLocal:
+        """Fresh variables of one component, named ``NAME.c{comp}.{tag}`` (with ``shared``,
+        fresh shared variables too: a component with its kernel, for one-component checks)."""
+        out = {n: z3.BitVec(f"{n}.c{comp}.{tag}", BITS, self.ctx) for n in self.names}
+        if shared:
+            out.update(self.shared_vars(f"{tag}.c{comp}"))
+        return out
+
+    def shared_vars(self, tag: str) -> SymLocal:
+        """Fresh shared (kernel) variables, named ``NAME.{tag}``."""
+        return {n: z3.BitVec(f"{n}.{tag}", BITS, self.ctx) for n in self.shared}
 
     def state_vars(self, tag: str) -> SymState:
-        """Fresh variables of a whole state."""
-        return [self.local_vars(tag, c) for c in range(self.components)]
+        """Fresh variables of a whole state: components (each with the shared ones), shared."""
+        shared = self.shared_vars(tag)
+        comps: SymState = [self.local_vars(tag, c) | shared for c in range(self.components)]
+        return [*comps, shared]
 
     def local_bounds(self, s: SymLocal) -> Any:
-        """Every variable inside its finite domain."""
+        """Every variable of the component inside its finite domain."""
         return z3.And(*[z3.ULT(s[n], self.domains[n]) for n in self.names])
 
+    def shared_bounds(self, s: SymLocal) -> Any:
+        return z3.And(*[z3.ULT(s[n], self.domains[n]) for n in self.shared])
+
     def bounds(self, s: SymState) -> Any:
-        return z3.And(*[self.local_bounds(c) for c in s])
+        return z3.And(*[self.local_bounds(c) for c in s[:-1]], self.shared_bounds(s[-1]))
 
     # -- initial states and steps ----------------------------------------------------------
     def local_init(self, s: SymLocal, local: Local) -> Any:
@@ -253,12 +275,15 @@ class QMEncoding:
 
     def init(self, s: SymState) -> Any:
         """The initial state of the model (its one canonical initial state)."""
-        return z3.And(*[self.local_init(s[c], loc) for c, loc in enumerate(self.init_state)])
+        kern = self.init_state[-1]
+        return z3.And(*[self.local_init(s[c], loc) for c, loc in enumerate(self.init_state[:-1])],
+                      *[s[-1][n] == v for n, v in zip(self.shared, kern, strict=True)])
 
     def action_formula(self, i: int, pre: SymLocal, post: SymLocal) -> Any:
-        """Action ``i`` on one component: guard, updates and frame."""
+        """Action ``i`` on one component with the shared variables: guard, updates, frame."""
         new = self._updates[i]
-        eqs = [post[n] == (value(new[n], pre) if n in new else pre[n]) for n in self.names]
+        names = [n for n in self.all_names if n in post]
+        eqs = [post[n] == (value(new[n], pre) if n in new else pre[n]) for n in names]
         return z3.And(pred(self._guards[i], pre), *eqs)
 
     def enabled(self, i: int, pre: SymLocal) -> Any:
@@ -300,19 +325,45 @@ class QMEncoding:
         return self._template
 
     def local_step(self, pre: SymLocal, post: SymLocal, picks: Mapping[int, Any]) -> Any:
-        """``local_effect`` instantiated from the template (fast: one substitution)."""
+        """``local_effect`` instantiated from the template (fast: one substitution).
+
+        ``pre`` holds the component's and the shared variables; the shared variables' next
+        values are not constrained here (``shared_next``)."""
         formula, tpre, tpost, tpicks = self._effect_template()
-        pairs = [(tpre[n], pre[n]) for n in self.names]
+        pairs = [(tpre[n], pre[n]) for n in self.all_names]
         pairs += [(tpost[n], post[n]) for n in self.names]
         pairs += [(tpicks[i], picks[i]) for i in tpicks]
         return substitute(formula, pairs)
 
+    def shared_next(self, pre: SymLocal, picks: Mapping[int, Any]) -> dict[str, tuple[Any, Any]]:
+        """For each shared variable: (some picked action of this component writes it, the
+        value it writes), over the component's pre-state."""
+        if self._shared_template is None:
+            _, tpre, _, tpicks = self._effect_template()
+            out: dict[str, tuple[Any, Any]] = {}
+            for n in self.shared:
+                who = [i for i in sorted(tpicks) if n in self._updates[i]]
+                term = tpre[n]
+                for i in reversed(who):
+                    term = z3.If(tpicks[i], value(self._updates[i][n], tpre, self._memo), term)
+                out[n] = (mk_or([tpicks[i] for i in who], self.ctx), term)
+            self._shared_template = out
+        _, tpre, _, tpicks = self._effect_template()
+        pairs = [(tpre[n], pre[n]) for n in self.all_names]
+        pairs += [(tpicks[i], picks[i]) for i in tpicks]
+        return {n: (substitute(c, pairs), substitute(t, pairs))
+                for n, (c, t) in self._shared_template.items()}
+
     def trans(self, pre: SymState, post: SymState, picks: Mapping[tuple[int, int], Any]) -> Any:
         """One interleaving step of the whole state: exactly one (component, action) fires."""
         body = []
+        nxt = {n: pre[-1][n] for n in self.shared}
         for c in range(self.components):
             mine = {i: picks[(c, i)] for i in range(len(self.actions))}
             body.append(self.local_step(pre[c], post[c], mine))
+            for n, (cond, term) in self.shared_next(pre[c], mine).items():
+                nxt[n] = z3.If(cond, term, nxt[n])
+        body += [post[-1][n] == nxt[n] for n in self.shared]
         return z3.And(*body, z3.PbEq([(p, 1) for p in picks.values()], 1))
 
     # -- properties ------------------------------------------------------------------------
@@ -332,24 +383,26 @@ class QMEncoding:
 
     def goal(self, s: SymState) -> Any:
         """Some component has both pairs installed (qm.reachable-installed)."""
-        return z3.Or(*[self.at(self.model.local_preds["goal"], c) for c in s])
+        return z3.Or(*[self.at(self.model.local_preds["goal"], c) for c in s[:-1]])
 
     def spi_collision(self, s: SymState) -> Any:
-        """Two live inbound entries of one host share an SPI (SPI = 0x100 + position)."""
+        """Two live inbound entries of one host hold the same SPI (the allocator's values)."""
         entries = []
-        for pos, comp in enumerate(s):
-            for side, name in ((0, "iin"), (1, "rin")):
-                live = z3.Or(comp[name] == 1, comp[name] == 2)
+        for pos, comp in enumerate(s[:-1]):
+            for side, name, spi in ((0, "iin", "iis"), (1, "rin", "ris")):
+                live = z3.And(z3.Or(comp[name] == 1, comp[name] == 2), comp[spi] != 0)
                 host = z3.If(comp["role"] == 0, num(side, self.ctx), num(1 - side, self.ctx))
-                entries.append((live, host, spi_of(pos)))
-        clash = [z3.And(l1, l2, h1 == h2)
-                 for k, (l1, h1, p1) in enumerate(entries)
-                 for (l2, h2, p2) in entries[k + 1:] if p1 == p2]
-        return z3.simplify(z3.Or(*clash)) if clash else z3.BoolVal(False, self.ctx)
+                entries.append((pos, live, host, comp[spi]))
+        clash = [z3.And(l1, l2, h1 == h2, p1 == p2)
+                 for k, (c1, l1, h1, p1) in enumerate(entries)
+                 for (c2, l2, h2, p2) in entries[k + 1:] if c1 != c2]
+        return z3.Or(*clash) if clash else z3.BoolVal(False, self.ctx)
 
     def deadlock(self, s: SymState) -> Any:
         """No step is enabled and some component is not quiescent (qm.no-deadlock)."""
-        return z3.And(*[self.terminal(c) for c in s], z3.Not(z3.And(*[self.quiet(c) for c in s])))
+        comps = s[:-1]
+        return z3.And(*[self.terminal(c) for c in comps],
+                      z3.Not(z3.And(*[self.quiet(c) for c in comps])))
 
     def bad(self, pid: str, s: SymState) -> Any:
         """The bad states of a safety property over a whole state."""
@@ -359,14 +412,15 @@ class QMEncoding:
             return self.deadlock(s)
         if pid == "not-goal":
             return self.goal(s)
-        return z3.Or(*[self.local_bad(pid, c) for c in s])
+        return z3.Or(*[self.local_bad(pid, c) for c in s[:-1]])
 
     # -- models back to concrete states ----------------------------------------------------
     def read_local(self, m: z3.ModelRef, s: SymLocal) -> Local:
         return tuple(m.eval(s[n], model_completion=True).as_long() for n in self.names)
 
     def read_state(self, m: z3.ModelRef, s: SymState) -> State:
-        return tuple(self.read_local(m, c) for c in s)
+        kern = tuple(m.eval(s[-1][n], model_completion=True).as_long() for n in self.shared)
+        return (*(self.read_local(m, c) for c in s[:-1]), kern)
 
     def read_step(self, m: z3.ModelRef, picks: Mapping[tuple[int, int], Any]) -> tuple[int, int]:
         """The (component, action index) whose indicator is true."""
@@ -390,7 +444,7 @@ def replay_steps(model: QMModel, states: Sequence[State],
     layout = model.layout
 
     def canon(state: State) -> State:
-        return tuple(layout.canonical(c, reorder) for c in state)
+        return (*(layout.canonical(c, reorder) for c in state[:-1]), state[-1])
 
     state = model.init_states()[0]
     if canon(states[0]) != state:

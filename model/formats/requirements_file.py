@@ -1,4 +1,4 @@
-"""Requirements files (DESIGN.md 7): what traffic between two hosts must (not) get.
+"""Requirements files (docs/SPEC.md 7): what traffic between two hosts must (not) get.
 
 ```yaml
 requirements:

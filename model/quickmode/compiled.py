@@ -1,8 +1,16 @@
 """The Quick Mode transition system: actions compiled into fast successor functions.
 
-``QMModel`` implements the ``Model`` interface of qm_interface. The actions of qm_actions are
-compiled once into a single Python function that returns every enabled (action, new component)
-of one component; ``evaluate`` of qm_expr stays the reference semantics (a test checks they agree).
+``QMModel`` implements the ``Model`` interface (model/quickmode/interface.py). A state is
+``(component 1, ..., component N, kernel)``: the last element is the part shared by all
+negotiations (each host's SPI allocator). The actions of ``actions.py`` are compiled once into
+one Python function that returns every enabled (action, new component, new kernel) of one
+component; ``evaluate`` stays the reference semantics (a test checks they agree).
+
+Structure for engines: every action's read and write sets (``Action.reads``/``writes``, shared
+variables included), ``shared_names`` (what negotiations share: actions that write them are
+dependent across components), ``interchangeable`` (negotiations of one role may be permuted:
+no action depends on a component's position) and ``rank`` (a function that every step
+strictly increases, so the state graph is acyclic; a test checks it on explored graphs).
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import cached_property
 
-from qmcheck.model.quickmode.actions import Action, build_actions
+from qmcheck.model.quickmode.actions import Action, build_actions, layout_for
 from qmcheck.model.quickmode.expressions import (
     Expr,
     and_,
@@ -25,53 +33,80 @@ from qmcheck.model.quickmode.expressions import (
 )
 from qmcheck.model.quickmode.interface import Local, PropertySpec, State, Step
 from qmcheck.model.quickmode.options import QMOptions
+from qmcheck.model.quickmode.profiles import Profile, load_profile
 from qmcheck.model.quickmode.state import (
-    I_SENT3,
-    I_WAIT2,
-    I_WAIT4,
+    I_DEAD,
+    I_DONE,
+    I_IDLE,
     INSTALLED,
-    R_WAIT3,
+    LARVAL,
+    R_DEAD,
+    R_DONE,
+    R_IDLE,
+    R_REFUSED,
     Layout,
 )
 
-LocalSucc = Callable[[Local], list[tuple[int, Local]]]
+Shared = tuple[int, ...]
+LocalSucc = Callable[[Local, Shared], list[tuple[int, Local, Shared]]]
 
 
-def _installed(side: str) -> Expr:
+def installed(side: str) -> Expr:
+    """Both SAs of a side installed."""
     if side == "I":
         return and_(eq(var("iin"), INSTALLED), eq(var("iout"), INSTALLED))
     return and_(eq(var("rin"), INSTALLED), eq(var("rout"), INSTALLED))
 
 
 def quiescent(layout: Layout) -> Expr:
-    """Nothing in flight and no timer pending in a component."""
+    """Nothing in the IKE channels, no timer pending, no daemon inside an operation list."""
     empty = [eq(var(f"{c}{j}"), 0) for c in "ab" for j in range(layout.slots)]
-    return and_(*empty, not_(in_(var("ip"), (I_WAIT2, I_SENT3, I_WAIT4))),
-                ne(var("rp"), R_WAIT3))
+    return and_(*empty, in_(var("ip"), (I_IDLE, I_DONE, I_DEAD)),
+                in_(var("rp"), (R_IDLE, R_DONE, R_DEAD, R_REFUSED)))
+
+
+def ended() -> Expr:
+    """The negotiation has ended on both sides (finished, given up, refused, never started)."""
+    return and_(in_(var("ip"), (I_DONE, I_DEAD)),
+                in_(var("rp"), (R_IDLE, R_DONE, R_DEAD, R_REFUSED)))
 
 
 def local_properties(layout: Layout) -> dict[str, Expr]:
     """The component predicates of the qm.* properties: bad states, or goal states."""
-    both = and_(_installed("I"), _installed("R"))
+    both = and_(installed("I"), installed("R"))
+    larval = or_(*(eq(var(e), LARVAL) for e in ("iin", "iout", "rin", "rout")))
     return {
-        "qm.responder-installs-after-msg3": and_(_installed("R"), eq(var("g3"), 0)),
+        "qm.responder-installs-after-msg3": and_(installed("R"), eq(var("g3"), 0)),
         "qm.responder-nothing-before-msg3": and_(
             or_(eq(var("rin"), INSTALLED), eq(var("rout"), INSTALLED)), eq(var("g3"), 0)),
-        "qm.initiator-spi-after-msg2": and_(eq(var("ispi"), 1), eq(var("g2"), 0)),
-        "qm.agreement": and_(both, eq(var("ispi"), 0)),
+        "qm.initiator-spi-after-msg2": and_(ne(var("ios"), 0), eq(var("g2"), 0)),
+        "qm.initiator-nothing-before-msg2": and_(eq(var("iout"), INSTALLED), eq(var("g2"), 0)),
+        "qm.agreement": and_(both, or_(ne(var("ios"), var("ris")), ne(var("ros"), var("iis")),
+                                       eq(var("ris"), 0), eq(var("iis"), 0))),
         "qm.no-black-hole": eq(var("bh"), 1),
-        "qm.no-orphan": and_(quiescent(layout), ne(_installed("I"), _installed("R"))),
+        "qm.no-orphan": and_(quiescent(layout), ne(installed("I"), installed("R"))),
+        "qm.no-larval-leak": and_(ended(), larval),
         "goal": both,
     }
 
 
-class QMModel:
-    """The exchange for one ``QMOptions``: N negotiation components, compiled actions."""
+#: Weights of channel codes for ``rank`` (a message consumed early weighs more).
+_A_WEIGHT = {0: 0, 1: 4, 2: 2, 3: 1}
+_B_WEIGHT = {0: 0, 1: 3, 2: 1, 3: 1}
 
-    def __init__(self, options: QMOptions) -> None:
+
+class QMModel:
+    """The exchange for one ``QMOptions``: N negotiation components and the shared kernel."""
+
+    shared = True  # negotiations share the kernel part (SPI allocators)
+    acyclic = True  # ``rank`` increases on every step (tests/test_qm_model.py checks it)
+
+    def __init__(self, options: QMOptions, profile: Profile | None = None) -> None:
         self.options = options
-        self.layout = Layout.for_options(options)
-        self.action_list: tuple[Action, ...] = build_actions(options)
+        self.profile = profile or load_profile(options.profile)
+        self.layout = layout_for(options, self.profile)
+        self.shared_names = self.layout.shared_names
+        self.action_list: tuple[Action, ...] = build_actions(options, self.profile)
         self.action_index: dict[str, int] = {a.id: i for i, a in enumerate(self.action_list)}
         self.local_successors: LocalSucc = self._compile()
         preds = local_properties(self.layout)
@@ -79,21 +114,33 @@ class QMModel:
         self.local_checks: dict[str, Callable[[Local], bool]] = {
             pid: self._compile_pred(e) for pid, e in preds.items()}
         self.quiescent_check = self._compile_pred(quiescent(self.layout))
+        self._succ_cache: dict[tuple[Local, Shared], list[tuple[int, Local, Shared]]] = {}
 
     # -- compilation -------------------------------------------------------------------------
+    def _slots(self) -> dict[str, str]:
+        slot = {n: f"s[{i}]" for i, n in enumerate(self.layout.names)}
+        slot.update({n: f"k[{i}]" for i, n in enumerate(self.shared_names)})
+        return slot
+
     def _compile(self) -> LocalSucc:
         names = self.layout.names
-        slot = {n: f"s[{i}]" for i, n in enumerate(names)}
-        lines = ["def succ(s):", "    out = []"]
+        slot = self._slots()
+        lines = ["def succ(s, k):", "    out = []"]
         for i, action in enumerate(self.action_list):
             new = dict(action.updates)
             fields = [to_python(new[n], slot) if n in new else slot[n] for n in names]
             lines.append(f"    if {to_python(action.guard, slot)}:")
             tup = ", ".join(fields)
-            if self.options.reorder:
-                lines.append(f"        out.append(({i}, canon(({tup},))))")
+            if any(n in new for n in self.shared_names):
+                ktup = ", ".join(to_python(new[n], slot) if n in new else slot[n]
+                                 for n in self.shared_names)
+                kexpr = f"({ktup},)"
             else:
-                lines.append(f"        out.append(({i}, ({tup},)))")
+                kexpr = "k"
+            if self.options.reorder:
+                lines.append(f"        out.append(({i}, canon(({tup},)), {kexpr}))")
+            else:
+                lines.append(f"        out.append(({i}, ({tup},), {kexpr}))")
         lines.append("    return out")
         layout = self.layout
         namespace: dict[str, object] = {
@@ -107,48 +154,69 @@ class QMModel:
         exec(f"def pred(s):\n    return bool({to_python(expr, slot)})", namespace)
         return namespace["pred"]  # type: ignore[return-value]
 
+    def succ(self, local: Local, kernel: Shared) -> list[tuple[int, Local, Shared]]:
+        """Enabled actions of one component with the kernel (cached)."""
+        key = (local, kernel)
+        hit = self._succ_cache.get(key)
+        if hit is None:
+            hit = self._succ_cache[key] = self.local_successors(local, kernel)
+        return hit
+
     # -- reference semantics -----------------------------------------------------------------
-    def reference_successors(self, local: Local) -> list[tuple[int, Local]]:
+    def reference_successors(self, local: Local,
+                             kernel: Shared | None = None) -> list[tuple[int, Local, Shared]]:
         """The same as ``local_successors``, by interpreting the expressions (slow, for tests)."""
+        kern = self.layout.initial_shared() if kernel is None else kernel
         env = dict(zip(self.layout.names, local, strict=True))
-        out: list[tuple[int, Local]] = []
+        env.update(zip(self.shared_names, kern, strict=True))
+        out: list[tuple[int, Local, Shared]] = []
         for i, action in enumerate(self.action_list):
             if evaluate(action.guard, env):
                 new = dict(env)
                 for name, expr in action.updates:
                     new[name] = evaluate(expr, env)
                 t = tuple(new[n] for n in self.layout.names)
-                out.append((i, self.layout.canonical(t, self.options.reorder)))
+                k = tuple(new[n] for n in self.shared_names)
+                out.append((i, self.layout.canonical(t, self.options.reorder), k))
         return out
 
     # -- the Model interface -----------------------------------------------------------------
     def canonical(self, state: State) -> State:
-        """Symmetry reduction: negotiations are interchangeable, so sort the components.
-
-        SPIs are a function of the component's position in this canonical order (SPI = 1 +
-        position on each host), so renaming negotiations renames SPIs consistently.
-        """
-        return tuple(sorted(state))
+        """Symmetry reduction: negotiations are interchangeable, so sort the components (the
+        kernel stays last). Sound: no action reads a component's position."""
+        return (*sorted(state[:-1]), state[-1])
 
     def init_states(self) -> list[State]:
         n = self.options.negotiations
         comps = [self.layout.initial(0) for _ in range(n)]
         if self.options.simultaneous:
             comps += [self.layout.initial(1) for _ in range(n)]
-        return [self.canonical(tuple(comps))]
+        return [self.canonical((*comps, self.layout.initial_shared()))]
+
+    def components(self, state: State) -> tuple[Local, ...]:
+        return state[:-1]
+
+    def successors(self, state: State) -> list[tuple[int, int, State]]:
+        """Every enabled ``(component, action index, next state)`` (not canonical)."""
+        kernel = state[-1]
+        out: list[tuple[int, int, State]] = []
+        last = len(state) - 1
+        for c in range(last):
+            for a, new, k in self.succ(state[c], kernel):
+                out.append((c, a, (*state[:c], new, *state[c + 1:last], k)))
+        return out
 
     def actions(self, state: State) -> list[Step]:
-        return [(c, self.action_list[a].id) for c, local in enumerate(state)
-                for a, _ in self.local_successors(local)]
+        return [(c, self.action_list[a].id) for c, a, _ in self.successors(state)]
 
     def next_state(self, state: State, step: Step) -> State:
         comp, action_id = step
-        if not 0 <= comp < len(state) or action_id not in self.action_index:
+        if not 0 <= comp < len(state) - 1 or action_id not in self.action_index:
             raise ValueError(f"no step {step!r} in this model")
         idx = self.action_index[action_id]
-        for a, new in self.local_successors(state[comp]):
+        for a, new, k in self.succ(state[comp], state[-1]):
             if a == idx:
-                return (*state[:comp], new, *state[comp + 1:])
+                return (*state[:comp], new, *state[comp + 1:-1], k)
         raise ValueError(f"step {step!r} is not enabled")
 
     def properties(self) -> Sequence[PropertySpec]:
@@ -168,32 +236,48 @@ class QMModel:
     def goal_check(self) -> Callable[[Local], bool]:
         return self.local_checks["goal"]
 
+    def live_inbound(self, local: Local) -> list[tuple[int, int]]:
+        """``(host, SPI)`` of the component's live (larval or installed) inbound entries."""
+        idx = self.layout.index
+        role = local[idx["role"]]
+        out = []
+        for host, entry, spi in ((role, "iin", "iis"), (1 - role, "rin", "ris")):
+            if local[idx[entry]] in (1, 2) and local[idx[spi]]:
+                out.append((host, local[idx[spi]]))
+        return out
+
     def spi_collisions(self, state: State) -> list[str]:
         """Hosts with two live inbound entries of the same SPI (qm.spi-unique)."""
-        seen: dict[tuple[str, int], int] = {}
+        seen: set[tuple[int, int]] = set()
         bad: list[str] = []
-        idx = self.layout.index
-        for pos, local in enumerate(state):
-            role = local[idx["role"]]
-            hosts = ("A", "B") if role == 0 else ("B", "A")
-            for host, entry in ((hosts[0], local[idx["iin"]]), (hosts[1], local[idx["rin"]])):
-                if entry in (1, 2):  # larval or installed: the SPI is in use
-                    key = (host, spi_of(pos))
-                    seen[key] = seen.get(key, 0) + 1
-                    if seen[key] == 2:
-                        bad.append(host)
+        for local in state[:-1]:
+            for key in self.live_inbound(local):
+                if key in seen:
+                    bad.append("AB"[key[0]])
+                seen.add(key)
         return bad
 
+    def rank(self, local: Local) -> int:
+        """A value every action of the component strictly increases (so no cycles)."""
+        v = dict(zip(self.layout.names, local, strict=True))
+        mono = (10 * v["ip"] + v["ipc"] + 10 * v["rp"] + v["rpc"] + v["ic"] + v["rc"]
+                + v["di"] + v["dr"] + v["dups"] + v["lost"] + v["g2"] + v["g3"])
+        msgs = sum(_A_WEIGHT[x] for x in self.layout.ir(local))
+        msgs += sum(_B_WEIGHT[x] for x in self.layout.ri(local))
+        return 5 * mono - msgs - int(v["ei"] != 0) - int(v["er"] != 0)
+
     def describe(self, state: State) -> list[dict[str, object]]:
-        """Readable components, each with its SPIs."""
+        """Readable components, then the kernel's allocators."""
         out: list[dict[str, object]] = []
-        for pos, local in enumerate(state):
-            d: dict[str, object] = {"negotiation": pos + 1, "spi": spi_of(pos)}
+        for pos, local in enumerate(state[:-1]):
+            d: dict[str, object] = {"negotiation": pos + 1}
             d.update(self.layout.describe(local))
             out.append(d)
+        kern = dict(zip(self.shared_names, state[-1], strict=True))
+        out.append({"kernel": {"A next SPI": kern["kA"], "B next SPI": kern["kB"]}})
         return out
 
 
-def spi_of(position: int) -> int:
-    """The SPI a host allocates for the negotiation at ``position`` (unique per host)."""
-    return 0x100 + position
+def not_installed(expr: Expr) -> Expr:
+    """Negation helper for documentation of goals."""
+    return not_(expr)

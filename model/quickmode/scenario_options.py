@@ -1,6 +1,6 @@
 """The ``protocol:`` section of a scenario, checked strictly before anything runs.
 
-Keys are ``profiles`` (a non-empty list of profile names, or one name), ``profile`` (one name;
+Keys are ``profiles`` (a non-empty list of profile names or files, or one), ``profile`` (one name;
 not together with ``profiles``) and the fields of ``QMOptions`` (``commit-bit`` or
 ``commit_bit``). Booleans must be YAML booleans (``"false"`` and ``7`` are refused), numbers
 must be integers; ranges are checked by ``QMOptions``. Every error names file, line and field.
@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from qmcheck.model.quickmode.options import PROFILES, QMOptions
+from qmcheck.model.quickmode.profiles import load_profile
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_bool, parse_int
 from qmcheck.model.values.text import shown
@@ -84,9 +85,13 @@ def _profiles(key: str, value: Any, error: Any) -> list[str]:
         raise error(key, f"'{key}' must be a profile name or a non-empty list of them "
                          f"({', '.join(PROFILES)}), not {shown(value)}")
     for name in names:
-        if not isinstance(name, str) or name not in PROFILES:
+        if not isinstance(name, str) or not name:
             raise error(key, f"unknown profile '{shown(name)}' (expected "
-                             f"{', '.join(PROFILES)})")
+                             f"{', '.join(PROFILES)}, a mutant name or a profile file)")
+        try:
+            load_profile(name)  # a built-in name, a mutant name or a profile file
+        except InputError as e:
+            raise error(key, e.message) from None
     if len(set(names)) != len(names):
         raise error(key, "a profile is listed twice")
     return list(names)

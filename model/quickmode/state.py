@@ -1,86 +1,117 @@
-"""State variables of the Quick Mode model and their readable form.
+"""State variables of the Quick Mode model (daemons, kernels, channels) and their readable form.
 
-A state is a tuple of negotiation components; a component is a fixed tuple of small integers,
-named by ``Layout.names``: each side's phase, its SA database entries, retransmission counters,
-the two channel directions as slots, data-packet flags and ghost (history) variables that the
-properties read. Every variable has a finite domain (``Layout.domains``), which a symbolic
-back-end uses to bound its integer variables.
+A state is a tuple: one component per negotiation, then the kernel part shared by all of them
+(``Layout.shared_names``: the next SPI of each host's allocator). A negotiation component is a
+tuple of small integers named by ``Layout.names``: each daemon's phase and position in the
+operation list it is running, its retransmission counter, the kernel SAD entries of this
+negotiation (state and SPI of each side's inbound and outbound SA), the peer SPI each daemon
+learnt, the IKE channel slots of both directions, the ESP packets in flight (their own path)
+and ghost (history) variables that properties read. Every variable has a finite domain.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from qmcheck.model.quickmode.options import QMOptions
-
-# Initiator phases.
-I_IDLE, I_WAIT2, I_SENT3, I_WAIT4, I_DONE, I_DEAD = range(6)
-I_PHASES = ("idle", "wait-msg2", "msg3-sent-installing", "wait-connected", "done", "gave-up")
+# Initiator phases: waiting or finished phases, and the phases of running an operation list.
+(I_IDLE, I_START, I_WAIT2, I_M2, I_WAIT4, I_M4, I_DONE, I_GIVEUP, I_DEAD) = range(9)
+I_PHASES = ("idle", "running start", "wait-msg2", "running m2", "wait-connected",
+            "running m4", "done", "giving up", "gave-up")
+I_RUNNING = (I_START, I_M2, I_M4, I_GIVEUP)
 # Responder phases.
-R_IDLE, R_WAIT3, R_DONE, R_DEAD = range(4)
-R_PHASES = ("idle", "wait-msg3", "done", "gave-up")
+(R_IDLE, R_M1, R_WAIT3, R_M3, R_DONE, R_GIVEUP, R_DEAD, R_REFUSED) = range(8)
+R_PHASES = ("idle", "running m1", "wait-msg3", "running m3", "done", "giving up", "gave-up",
+            "refused")
+R_RUNNING = (R_M1, R_M3, R_GIVEUP)
 # SA database entry states.
 ABSENT, LARVAL, INSTALLED, DELETED = range(4)
 SA_STATES = ("absent", "larval", "installed", "deleted")
-# Channel contents: I -> R slots hold M1, M3, DATA; R -> I slots hold M2, M4, DATA.
+# IKE channel contents: I -> R slots hold M1, M3; R -> I slots hold M2, M4, NOTIFY.
 EMPTY = 0
 M1 = M2 = 1
 M3 = M4 = 2
-DATA = 3
-IR_MESSAGES = ("-", "msg1", "msg3", "data")
-RI_MESSAGES = ("-", "msg2", "msg4 CONNECTED", "data")
+NOTIFY = 3
+IR_MESSAGES = ("-", "msg1", "msg3", "-")
+RI_MESSAGES = ("-", "msg2", "msg4 CONNECTED", "notify")
 
 #: The scalar variables of one component, in tuple order, with their meaning.
 SCALARS: tuple[tuple[str, str], ...] = (
     ("role", "0: host A initiates this negotiation, 1: host B does (simultaneous initiation)"),
-    ("ip", "initiator phase"),
-    ("rp", "responder phase"),
-    ("iin", "initiator's inbound SA (its own SPI, sent in msg1)"),
-    ("iout", "initiator's outbound SA (the responder's inbound)"),
-    ("ispi", "1 when the initiator's outbound entry holds the responder's SPI"),
-    ("rin", "responder's inbound SA (its own SPI, sent in msg2)"),
-    ("rout", "responder's outbound SA (the initiator's inbound)"),
+    ("ip", "initiator daemon phase"),
+    ("ipc", "position in the operation list the initiator is running"),
     ("ic", "initiator's retransmission counter"),
+    ("rp", "responder daemon phase"),
+    ("rpc", "position in the operation list the responder is running"),
     ("rc", "responder's retransmission counter"),
-    ("di", "1 once the initiator has sent its protected data packet"),
-    ("dr", "1 once the responder has sent its protected data packet"),
+    ("iin", "initiator's inbound SA entry (kernel of the initiator)"),
+    ("iout", "initiator's outbound SA entry"),
+    ("rin", "responder's inbound SA entry (kernel of the responder)"),
+    ("rout", "responder's outbound SA entry"),
+    ("iis", "SPI of the initiator's inbound entry (0: none allocated)"),
+    ("ios", "SPI held by the initiator's outbound entry (0: none)"),
+    ("ris", "SPI of the responder's inbound entry"),
+    ("ros", "SPI held by the responder's outbound entry"),
+    ("iks", "the responder's SPI as the initiator daemon knows it (from message 2)"),
+    ("rks", "the initiator's SPI as the responder daemon knows it (from message 1)"),
+    ("m1s", "SPI carried by message 1 (set when it is sent)"),
+    ("m2s", "SPI carried by message 2"),
+    ("ei", "ESP packet in flight I -> R: 0 none, else 1 + its SPI"),
+    ("er", "ESP packet in flight R -> I: 0 none, else 1 + its SPI"),
+    ("di", "ESP packets the initiator's kernel has sent"),
+    ("dr", "ESP packets the responder's kernel has sent"),
     ("dups", "copies the network has made so far"),
+    ("lost", "messages the network has lost (counted when losses are bounded)"),
     ("g2", "ghost: the initiator has received message 2"),
     ("g3", "ghost: the responder has received message 3"),
-    ("bh", "ghost: a data packet reached a host without an installed inbound SA"),
+    ("bh", "ghost: an ESP packet reached a kernel without an installed inbound SA of its SPI"),
+)
+#: The kernel part shared by all negotiations: one SPI allocator per host.
+SHARED: tuple[tuple[str, str], ...] = (
+    ("kA", "host A's SPI allocator: the next SPI it hands out"),
+    ("kB", "host B's SPI allocator"),
 )
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Variable names and positions of one negotiation component for given options."""
+    """Variable names, positions and domains for given bounds."""
 
     slots: int
     retransmits: int
     max_duplicates: int
+    components: int
+    max_losses: int
+    esp: int
+    ops: int = 4
 
-    @staticmethod
-    def for_options(options: QMOptions) -> Layout:
-        return Layout(options.slots, options.retransmits, options.max_duplicates)
-
-    @property
+    @cached_property
     def names(self) -> tuple[str, ...]:
         scalars = tuple(n for n, _ in SCALARS)
         return (scalars + tuple(f"a{j}" for j in range(self.slots))
                 + tuple(f"b{j}" for j in range(self.slots)))
 
-    @property
+    @cached_property
+    def shared_names(self) -> tuple[str, ...]:
+        return tuple(n for n, _ in SHARED)
+
+    @cached_property
     def index(self) -> dict[str, int]:
         return {n: i for i, n in enumerate(self.names)}
 
-    @property
+    @cached_property
     def domains(self) -> dict[str, int]:
-        """Number of values of each variable (values are 0 .. n-1)."""
-        sizes = {"role": 2, "ip": len(I_PHASES), "rp": len(R_PHASES), "iin": 4, "iout": 4,
-                 "ispi": 2, "rin": 4, "rout": 4, "ic": self.retransmits + 1,
-                 "rc": self.retransmits + 1, "di": 2, "dr": 2,
-                 "dups": self.max_duplicates + 1, "g2": 2, "g3": 2, "bh": 2}
+        """Number of values of each variable (values are 0 .. n-1), shared ones included."""
+        spi = self.components + 1  # each host allocates at most once per negotiation
+        sizes = {"role": 2, "ip": len(I_PHASES), "ipc": self.ops, "ic": self.retransmits + 1,
+                 "rp": len(R_PHASES), "rpc": self.ops, "rc": self.retransmits + 1,
+                 "iin": 4, "iout": 4, "rin": 4, "rout": 4,
+                 "iis": spi, "ios": spi, "ris": spi, "ros": spi, "iks": spi, "rks": spi,
+                 "m1s": spi, "m2s": spi, "ei": spi + 1, "er": spi + 1,
+                 "di": self.esp + 1, "dr": self.esp + 1,
+                 "dups": self.max_duplicates + 1, "lost": self.max_losses + 1,
+                 "g2": 2, "g3": 2, "bh": 2, "kA": spi + 1, "kB": spi + 1}
         for j in range(self.slots):
             sizes[f"a{j}"] = 4
             sizes[f"b{j}"] = 4
@@ -91,6 +122,10 @@ class Layout:
         values = dict.fromkeys(self.names, 0)
         values["role"] = role
         return tuple(values[n] for n in self.names)
+
+    def initial_shared(self) -> tuple[int, ...]:
+        """Both allocators start at SPI 1 (0 means "no SPI")."""
+        return (1, 1)
 
     def ir(self, local: tuple[int, ...]) -> tuple[int, ...]:
         start = len(SCALARS)
@@ -114,19 +149,25 @@ class Layout:
         """A readable dictionary of one component (used by traces)."""
         v = dict(zip(self.names, local, strict=True))
         hosts = ("A", "B") if v["role"] == 0 else ("B", "A")
+
+        def entry(state: str, spi: str) -> str:
+            return SA_STATES[v[state]] + (f" spi {v[spi]}" if v[spi] else " (no SPI)")
+
         return {
             "initiator": hosts[0],
             "responder": hosts[1],
             "I.phase": I_PHASES[v["ip"]],
-            "I.inbound": SA_STATES[v["iin"]],
-            "I.outbound": SA_STATES[v["iout"]] + ("" if v["ispi"] else " (no SPI)"),
+            "I.inbound": entry("iin", "iis"),
+            "I.outbound": entry("iout", "ios"),
             "I.retransmits": v["ic"],
             "R.phase": R_PHASES[v["rp"]],
-            "R.inbound": SA_STATES[v["rin"]],
-            "R.outbound": SA_STATES[v["rout"]],
+            "R.inbound": entry("rin", "ris"),
+            "R.outbound": entry("rout", "ros"),
             "R.retransmits": v["rc"],
             "I->R": [IR_MESSAGES[x] for x in self.ir(local) if x],
             "R->I": [RI_MESSAGES[x] for x in self.ri(local) if x],
-            "data sent": {"I": v["di"], "R": v["dr"]},
+            "ESP I->R": f"spi {v['ei'] - 1}" if v["ei"] else "-",
+            "ESP R->I": f"spi {v['er'] - 1}" if v["er"] else "-",
+            "ESP sent": {"I": v["di"], "R": v["dr"]},
             "black hole": v["bh"],
         }

@@ -46,7 +46,7 @@ class Policy:
     line: int | None = field(default=None, compare=False)
     implicit: bool = False
     direction: PolicyDirection = "both"
-    tunnel: tuple[Family, int] | None = None  # tunnel mode: the remote gateway (DESIGN.md 2)
+    tunnel: tuple[Family, int] | None = None  # tunnel mode: the remote gateway (docs/SPEC.md 2)
 
     def applies(self, direction: str) -> bool:
         """Does the policy apply to packets of this direction (``out`` or ``in``)?"""
@@ -123,7 +123,7 @@ class Host:
     addresses: tuple[tuple[Family, int], ...] = ()
     source: str = field(default="<memory>", compare=False)
     default_action: str | None = "PASS"
-    # The address list as written (addresses and prefixes, DESIGN.md 8) and the subnets a
+    # The address list as written (addresses and prefixes, docs/SPEC.md 8) and the subnets a
     # gateway protects; ``addresses`` keeps the single addresses among them.
     address_values: tuple[AddressValue, ...] = ()
     protects: tuple[AddressValue, ...] = ()

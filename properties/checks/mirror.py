@@ -1,5 +1,5 @@
 """``policy.mirrored``: where a host's policies apply to one direction only (a kernel's
-``dir out`` without its ``dir in``, DESIGN.md 2), is the reply to every protected packet
+``dir out`` without its ``dir in``, docs/SPEC.md 2), is the reply to every protected packet
 protected too, and the reply to every unprotected one unprotected?
 
 A packet and its reply have the same local and remote address and port, so one symbolic

@@ -1,14 +1,14 @@
 """Which host pairs of a network can exchange protected traffic (``qmcheck check`` on N hosts).
 
 A pair (A, B) is checked when some IPsec policy of one side can apply to traffic between
-their scopes (DESIGN.md 8): an outbound IPsec policy of A whose source meets A's scope and
+their scopes (docs/SPEC.md 8): an outbound IPsec policy of A whose source meets A's scope and
 whose destination meets B's scope (or which tunnels to B's own address), or an inbound IPsec
 policy of B for that traffic; and the same from B to A. Otherwise every ``peers.*`` property
 holds for the pair without a query (no region of either side is an IPsec one, so there is no
 bad packet: no negotiation, nothing to agree on, nothing protected by one side only), and
 the pair is skipped and counted. The test is on the policies' address sets, exact per
 family, so it is sound: it never skips a pair that a region could refute. One decision on
-top (DESIGN.md 8 leaves it open): a host whose scope lies inside the subnets a gateway
+top (docs/SPEC.md 8 leaves it open): a host whose scope lies inside the subnets a gateway
 protects is behind that gateway; it reaches the gateway's protected hosts directly and the
 gateway in the clear, so that pair is skipped too.
 """

@@ -1,49 +1,35 @@
 """Per-negotiation properties for any number of negotiations, from a one-component proof.
 
-Assumptions (the first three are checked here, on the actions of the configuration):
+The v2 model shares state between negotiations (each host's SPI allocator), so the claim is
+made only where its assumptions are checked, and says "unknown" where they do not carry it.
 
-A1  Every action reads and writes the variables of one negotiation component only: its guard
-    and update expressions mention only ``Layout.names`` and its updates assign only them, and
-    the encoding instantiates them on that component's variables (``QMEncoding.trans``).
-A2  Negotiations share no state. The one thing that relates them, SPI allocation, is not a
-    variable: a host allocates SPI ``0x100 + position`` for the negotiation at ``position``, so
-    SPIs are unique by construction (injective in the position) and never reused.
-A3  Every negotiation starts in the initial component of its role (``Layout.initial(role)``,
-    role 0 for host A initiating, 1 for host B with ``--simultaneous``), whatever N is.
-A4  Interleaving semantics: one negotiation moves per step; safety needs no fairness.
+A1  Locality: every action reads and writes the variables of its own negotiation component and
+    the shared kernel variables only (checked on the action expressions: ``check_locality``).
+A2  The only shared state is the SPI allocators, and no guard reads it: a negotiation's control
+    flow never depends on the others (checked: ``check_shared``).
+A3  One allocation per host and negotiation, from a counter that never goes back: every
+    negotiation gets a value no other negotiation of that host got (checked by exploring one
+    negotiation: each allocator advances at most once; ``check_allocations``). With a constant
+    allocator this fails, and qm.spi-unique is then decided by a run with two negotiations.
+A4  Every negotiation starts in the initial component of its role, whatever N is (by
+    construction of ``init_states``); interleaving semantics, safety needs no fairness.
+A5  SPI values are data: a negotiation's behaviour does not depend on which fresh value it got.
+    NOT checked. The one-component proof uses the first values of the allocators, so properties
+    that compare SPI values (qm.agreement, qm.no-black-hole) are reported unknown when they hold
+    on one component; a refutation on one component is one for every N (the others stay idle).
 
-Argument. Under A1-A4 the N-negotiation system is the asynchronous product of N copies of one
-component. Projecting a run on one negotiation and deleting the steps of the others (which
-leave it unchanged, A1/A2) gives a run of the one-component system from its initial state
-(A3); conversely every run of one component is the projection of a run of the product (the
-others stay still, A4). So the reachable local states of each negotiation are exactly those of
-the one-component system, for every N >= 1, and:
-
-- a local property (bad = a predicate of one component: qm.responder-installs-after-msg3,
-  qm.responder-nothing-before-msg3, qm.initiator-spi-after-msg2, qm.agreement,
-  qm.no-black-hole, qm.no-orphan) holds for every N iff it holds for one component of each
-  role; a counterexample of one component is one for every N, with the same length;
-- qm.reachable-installed likewise (a goal reachable by one component is reachable in the
-  product, and vice versa);
-- qm.no-deadlock: a product state has no successor iff no component has one, so there is a
-  deadlock for some N iff one component can reach a state that has no successor and is not
-  quiescent, which is qm.no-deadlock of the one-component system;
-- qm.spi-unique follows from A2 alone: two live inbound entries of one host with one SPI would
-  be the same position, i.e. the same negotiation, whose two inbound entries are on different
-  hosts (host = role xor side). It is a whole-state property and is covered only under A2: a
-  model with an SPI allocator that reuses freed SPIs, or lets negotiations race for them, is
-  not covered.
-
-Not covered: qm.eventually-installed (liveness needs fairness across negotiations); and
-anything about the kernel choosing between several SAs of one traffic (not in this model).
+Argument (A1, A2, A4): projecting a run of N negotiations on one of them gives a run of the
+one-component system (the others' steps change only the allocators, which its guards never
+read), and every one-component run is such a projection. So local properties that do not read
+SPI values, qm.reachable-installed and qm.no-deadlock carry over to every N; qm.spi-unique
+follows from A3. Not covered: qm.eventually-installed, qm.recovery (liveness across
+negotiations), the lifecycle properties.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-
-import z3
 
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.expressions import variables
@@ -52,17 +38,21 @@ from qmcheck.model.quickmode.options import QMOptions
 from qmcheck.properties.results import Result
 
 ASSUMPTIONS: tuple[str, ...] = (
-    "A1: every action reads and writes one negotiation component only",
-    "A2: negotiations share no variable; SPIs are 0x100 + position (unique by construction, "
-    "never reused): SPI allocation is the only relation between negotiations",
-    "A3: every negotiation starts in the initial component of its role, whatever N is",
-    "A4: interleaving semantics (one negotiation moves per step); safety needs no fairness",
+    "A1: every action reads and writes its own negotiation and the kernel's allocators only",
+    "A2: the allocators are the only shared state and no guard reads them",
+    "A3: one allocation per host and negotiation from a counter that never goes back",
+    "A4: every negotiation starts in the initial component of its role; interleaving",
+    "A5 (not checked): SPI values are data (behaviour does not depend on the value allocated)",
 )
 COVERED: tuple[str, ...] = (
     "qm.responder-installs-after-msg3", "qm.responder-nothing-before-msg3",
     "qm.initiator-spi-after-msg2", "qm.spi-unique", "qm.agreement", "qm.no-black-hole",
-    "qm.no-orphan", "qm.no-deadlock", "qm.reachable-installed")
-NOT_COVERED: tuple[str, ...] = ("qm.eventually-installed",)
+    "qm.no-orphan", "qm.no-deadlock", "qm.reachable-installed",
+    "qm.initiator-nothing-before-msg2", "qm.no-larval-leak")
+#: Covered properties that compare SPI values: "holds" on one component needs A5.
+NEEDS_A5: tuple[str, ...] = ("qm.agreement", "qm.no-black-hole")
+NOT_COVERED: tuple[str, ...] = ("qm.eventually-installed", "qm.recovery",
+                                "qm.rekey-no-black-hole", "qm.orphan-heals")
 
 
 class OneComponent(QMModel):
@@ -73,12 +63,12 @@ class OneComponent(QMModel):
         self.role = role
 
     def init_states(self) -> list[State]:
-        return [(self.layout.initial(self.role),)]
+        return [(self.layout.initial(self.role), self.layout.initial_shared())]
 
 
 def check_locality(model: QMModel) -> list[str]:
     """Violations of A1 in the actions of ``model`` (empty when it holds)."""
-    names = set(model.layout.names)
+    names = set(model.layout.names) | set(model.layout.shared_names)
     problems: list[str] = []
     for action in model.action_list:
         read = variables(action.guard)
@@ -90,15 +80,45 @@ def check_locality(model: QMModel) -> list[str]:
     return problems
 
 
-def spi_allocation_is_injective(positions: int = 64) -> bool:
-    """A2 by z3: distinct positions get distinct SPIs (0x100 + p, as 32-bit SPIs)."""
-    p, q = z3.BitVecs("p q", 32)
-    s = z3.Solver()
-    s.add(z3.ULT(p, positions), z3.ULT(q, positions), p != q, 0x100 + p == 0x100 + q)
-    same_host = z3.Solver()
-    role = z3.BitVec("role", 1)
-    same_host.add(role ^ 0 == role ^ 1)  # one negotiation's two inbound entries, one host
-    return s.check() == z3.unsat and same_host.check() == z3.unsat
+def check_shared(model: QMModel) -> list[str]:
+    """Violations of A2: shared variables other than the allocators, or guards reading them."""
+    shared = set(model.layout.shared_names)
+    problems = [f"shared variable {n} is not an SPI allocator" for n in sorted(shared)
+                if n not in ("kA", "kB")]
+    for action in model.action_list:
+        problems += [f"{action.id}'s guard reads {n}"
+                     for n in sorted(variables(action.guard) & shared)]
+    return problems
+
+
+def check_allocations(model: QMModel, limit: int = 200_000) -> list[str]:
+    """Violations of A3 on one negotiation: an allocator that goes back, advances more than
+    once, or hands out a value twice (a constant allocator)."""
+    one = OneComponent(model.options, 0)
+    start = one.init_states()[0]
+    seen = {start}
+    todo = [start]
+    problems: set[str] = set()
+    idx = one.layout.index
+    while todo and len(seen) < limit:
+        st = todo.pop()
+        for c, a, t in one.successors(st):
+            for h, (old, new) in enumerate(zip(st[-1], t[-1], strict=True)):
+                if new < old or new > start[-1][h] + 1:
+                    problems.add(f"{one.action_list[a].id}: allocator {'AB'[h]} goes "
+                                 f"{old} -> {new}")
+            before = (st[c][idx["iis"]], st[c][idx["ris"]])
+            after = (t[c][idx["iis"]], t[c][idx["ris"]])
+            for side, (b, n) in enumerate(zip(before, after, strict=True)):
+                if b == 0 and n != 0 and st[-1] == t[-1]:
+                    problems.add(f"{one.action_list[a].id}: the {'IR'[side]} side got SPI {n} "
+                                 "without the allocator advancing")
+            if t not in seen:
+                seen.add(t)
+                todo.append(t)
+    if todo:
+        problems.add("the one-negotiation model exceeds the exploration budget")
+    return sorted(problems)
 
 
 def parameterized_results(options: QMOptions, property_ids: Sequence[str] | None = None
@@ -109,8 +129,9 @@ def parameterized_results(options: QMOptions, property_ids: Sequence[str] | None
 
     ids = [p for p in validate_ids(property_ids) if p in COVERED]
     roles = (0, 1) if options.simultaneous else (0,)
-    problems = check_locality(QMModel(options))
-    injective = spi_allocation_is_injective()
+    model = QMModel(options)
+    problems = check_locality(model) + check_shared(model)
+    allocation = check_allocations(model)
     label = options.label().rsplit(",N=", 1)[0] + ",N=any"
     per_role: list[dict[str, Any]] = []
     for role in roles:
@@ -123,9 +144,8 @@ def parameterized_results(options: QMOptions, property_ids: Sequence[str] | None
         outs = [d[pid] for d in per_role]
         extra: dict[str, Any] = {"parameterized": True, "assumptions": list(ASSUMPTIONS),
                                  "roles": list(roles), "options": options.to_dict()}
-        if problems or not injective:
-            verdict, message = "unknown", "assumptions fail: " + "; ".join(
-                problems or ["SPI allocation is not injective"])
+        if problems:
+            verdict, message = "unknown", "assumptions fail: " + "; ".join(problems)
         elif pid == "qm.reachable-installed":
             if any(o.status == "cex" for o in outs):
                 verdict, message = "holds", "an installed pair is reachable for every N >= 1"
@@ -134,18 +154,21 @@ def parameterized_results(options: QMOptions, property_ids: Sequence[str] | None
             else:
                 verdict, message = "unknown", "undecided on one component"
         elif pid == "qm.spi-unique":
-            verdict = "holds"
-            message = "for any N by construction (A2, checked: distinct positions, distinct SPIs)"
+            verdict, message = spi_unique_any_n(options, allocation)
         elif any(o.status == "cex" for o in outs):
             depth = min(o.depth for o in outs if o.status == "cex")
             verdict = "refuted"
             message = f"refuted for every N >= 1: one negotiation violates it in {depth} steps"
             extra["trace_length"] = depth
+        elif all(o.status == "proved" for o in outs) and pid in NEEDS_A5:
+            verdict = "unknown"
+            message = ("holds on one component with the allocators' first values; for any N "
+                       "this needs A5 (SPI values are data), which is not checked")
         elif all(o.status == "proved" for o in outs):
             verdict = "holds"
             k = max(o.depth for o in outs)
             message = (f"holds for any number of negotiations: {k}-induction on one component "
-                       f"of each role, under assumptions A1-A4")
+                       f"of each role, under assumptions A1, A2 and A4 (checked)")
             extra["k"] = k
         else:
             verdict = "unknown"
@@ -154,3 +177,18 @@ def parameterized_results(options: QMOptions, property_ids: Sequence[str] | None
                               subject=(options.profile, label), engine="smt",
                               message=message, extra=extra))
     return results
+
+
+def spi_unique_any_n(options: QMOptions, allocation: list[str]) -> tuple[str, str]:
+    """qm.spi-unique for any N: from A3 when it holds, else from two negotiations."""
+    if not allocation:
+        return "holds", ("for any N: each negotiation gets one fresh value per host from a "
+                         "counter that never goes back (A3, checked)")
+    from qmcheck.properties.checks.protocol import check_protocol
+
+    two = check_protocol(options.with_(negotiations=2, timers="patient"), ["qm.spi-unique"],
+                         max_states=2_000_000).results[0]
+    if two.verdict == "refuted":
+        return "refuted", ("refuted for every N >= 2 (two negotiations collide; A3 fails: "
+                           f"{allocation[0]})")
+    return "unknown", f"A3 fails ({allocation[0]}) and two negotiations do not decide it"

@@ -94,7 +94,7 @@ def host_scope_contains(host: Host, family: int, address: int) -> bool:
 
 
 def host_scope(host: Host) -> dict[str, Any]:
-    """The address sets analysed for a host and why (DESIGN.md 8): its own addresses and, for
+    """The address sets analysed for a host and why (docs/SPEC.md 8): its own addresses and, for
     a gateway, the subnets it protects; every address when it names none."""
     if not host.scope_values():
         return {"addresses": ["0.0.0.0/0", "::/0"], "reason": "everything"}

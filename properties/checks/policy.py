@@ -618,7 +618,7 @@ def analyse(host: Host, *, properties: tuple[str, ...] = POLICY_PROPERTIES,
 
 def analyse_directions(host: Host, *, properties: tuple[str, ...] = POLICY_PROPERTIES,
                        timeout_ms: int = 10_000, progress: Progress | None = None) -> Analysis:
-    """The properties of a host with direction-specific policies (DESIGN.md 2): the kernel
+    """The properties of a host with direction-specific policies (docs/SPEC.md 2): the kernel
     looks outbound and inbound packets up in separate policy lists, so each direction's view
     (``Host.view``) is analysed on its own and every finding names its direction, with a
     witness packet of that direction. A selector-pair tie only counts inbound (the responder

@@ -38,13 +38,17 @@ CATALOGUE: tuple[PropertyInfo, ...] = tuple(p for p in ALL_PROPERTIES
 SEMANTICS: dict[str, str] = {"safety": "always", "liveness": "eventually",
                              "reachability": "sometimes"}
 BY_ID: dict[str, PropertyInfo] = {p.id: p for p in CATALOGUE}
+UNDECIDED: frozenset[str] = frozenset(p.id for p in CATALOGUE if not p.engines)
 QM_IDS: tuple[str, ...] = tuple(p.id for p in CATALOGUE)
+#: The ids some engine decides (the default set of a run); the others report "unknown".
+DECIDED_IDS: tuple[str, ...] = tuple(p.id for p in CATALOGUE if p.engines)
 
 
 def validate_ids(ids: Sequence[str] | None) -> tuple[str, ...]:
-    """The requested property ids in catalogue order (all when none); InputError if unknown."""
+    """The requested property ids in catalogue order (all decided ones when none); InputError
+    if unknown."""
     if not ids:
-        return QM_IDS
+        return DECIDED_IDS
     for pid in ids:
         if pid not in BY_ID:
             raise InputError(f"unknown property {pid!r} (expected one of {', '.join(QM_IDS)})",
@@ -65,6 +69,8 @@ def outcome_text(model: QMModel, state: State) -> str:
     """One line per negotiation that is not installed on both sides, for messages."""
     parts: list[str] = []
     for comp in model.describe(state):
+        if "negotiation" not in comp:
+            continue
         parts.append(
             f"n{comp['negotiation']}: I {comp['I.phase']} (in {comp['I.inbound']}, out "
             f"{comp['I.outbound']}), R {comp['R.phase']} (in {comp['R.inbound']}, out "
@@ -72,16 +78,28 @@ def outcome_text(model: QMModel, state: State) -> str:
     return "; ".join(parts)
 
 
+def recovery_options(options: QMOptions) -> QMOptions:
+    """The configuration ``qm.recovery`` is decided in: at most one loss per negotiation (or
+    the bound given) and patient timers; the other settings as given."""
+    return options.with_(loss=True, max_losses=options.max_losses or 1, timers="patient")
+
+
+def timers_note(options: QMOptions) -> str:
+    return f"timers {options.timers}"
+
+
 def check_protocol(options: QMOptions, property_ids: Sequence[str] | None = None, *,
                    out_dir: Path | None = None, max_states: int = 20_000_000,
                    progress: bool | Callable[[str], None] = False,
                    graph_dot: Path | None = None,
                    reduction: str = "full", max_memory: int | None = None,
-                   engine: str = "generic") -> ProtocolRun:
+                   engine: str = "legacy") -> ProtocolRun:
     """Explore one configuration and decide the requested qm.* properties.
 
-    ``engine``: ``generic`` (properties/engines/bfs.py over the model as a generic transition
-    system, the default) or ``legacy`` (properties/engines/explicit.py, kept for comparison).
+    ``engine``: ``legacy`` (properties/engines/explicit.py, the default: it explores the Quick
+    Mode model v2, whose negotiations share kernel state) or ``generic``
+    (properties/engines/bfs.py through properties/engines/quickmode_system.py, an adapter that
+    still targets the v1 model; wiring v2 is open, issue 11).
     ``graph_dot``: also build the state graph and write it there in DOT.
     ``reduction``: ``full`` (symmetry and partial-order reduction; the legacy engine adds
     dead-variable reduction), ``symmetry`` (symmetry only) or ``none`` (every interleaving).
@@ -107,12 +125,50 @@ def check_protocol(options: QMOptions, property_ids: Sequence[str] | None = None
     subject = (options.profile, options.label())
     vacuous = ex.complete and ex.goal_state is None
     extra_base: dict[str, Any] = {"states": ex.states, "transitions": ex.transitions,
-                                  "options": options.to_dict()}
+                                  "options": options.to_dict(), "timers": options.timers,
+                                  "reduction": "symmetry" if engine.generic and
+                                  reduction != "none" else reduction}
     results: list[Result] = []
     for pid in ids:
         target: State | None = None
         verdict = "holds"
         message = ""
+        if pid in UNDECIDED:
+            results.append(Result(property=pid, verdict="unknown", subject=subject,
+                                  engine="explicit", message="not decided by any engine yet "
+                                  "(SA lifecycle, issue 12)", seconds=0.0,
+                                  extra=dict(extra_base)))
+            continue
+        if pid == "qm.recovery":
+            ropts = recovery_options(options)
+            run_model = QMModel(ropts)
+            run_engine = ExplicitEngine(run_model, max_states=max_states, symmetry=reduction
+                                        != "none")
+            run_ex = run_engine.explore()
+            target = run_ex.bad_terminal
+            steps = concrete_steps(run_engine, run_ex, target) if target is not None else []
+            if target is not None:
+                verdict = "refuted"
+                message = (f"with at most {ropts.max_losses} loss and patient timers, final "
+                           f"state: {outcome_text(run_model, steps[-1][2])}")
+            elif not run_ex.complete:
+                verdict = "unknown"
+                message = run_ex.stop_reason or f"state budget of {max_states} exhausted"
+            else:
+                message = (f"proved over {run_ex.states} states with at most "
+                           f"{ropts.max_losses} loss per negotiation and patient timers")
+            extra = dict(extra_base, states=run_ex.states, options=ropts.to_dict(),
+                         timers="patient")
+            cex = None
+            if steps and verdict == "refuted":
+                trace = build_trace(run_model, pid, message, steps)
+                extra["trace_length"] = len(steps) - 1
+                if out_dir is not None:
+                    cex = str(save_trace(trace, out_dir))
+            results.append(Result(property=pid, verdict=verdict, subject=subject,  # type: ignore[arg-type]
+                                  engine="explicit", message=message, counterexample=cex,
+                                  seconds=run_ex.seconds, extra=extra))
+            continue
         if pid == "qm.reachable-installed":
             if ex.goal_state is not None:
                 message = "a state with both pairs installed is reachable"
@@ -131,16 +187,14 @@ def check_protocol(options: QMOptions, property_ids: Sequence[str] | None = None
             if target is not None:
                 verdict = "refuted"
                 final = steps[-1][2]
-                message = f"final state: {outcome_text(model, final)}"
+                message = f"final state ({timers_note(options)}): {outcome_text(model, final)}"
                 if pid == "qm.eventually-installed" and ex.bad_terminal is None:
                     message = "fair cycle without installation at: " + outcome_text(model, final)
             elif not ex.complete:
                 verdict = "unknown"
                 message = ex.stop_reason or f"state budget of {max_states} exhausted"
             else:
-                message = f"proved over {ex.states} states"
-                if pid == "qm.spi-unique":
-                    message += " (SPIs are allocated per host from distinct values)"
+                message = f"proved over {ex.states} states ({timers_note(options)})"
         extra = dict(extra_base)
         if verdict == "holds" and vacuous and pid != "qm.reachable-installed":
             message = "VACUOUS: qm.reachable-installed fails, " + message

@@ -13,13 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from qmcheck.model.quickmode.options import PROFILES, QMOptions, options_from_mapping
+from qmcheck.model.quickmode.profiles import load_profile
 from qmcheck.model.quickmode.scenario_options import check_protocol_section
+from qmcheck.model.values.errors import InputError
 from qmcheck.properties.checks.protocol import QM_IDS, ProtocolRun, check_protocol
 from qmcheck.properties.results import Result
 
 #: The fault settings of the matrix, in column order: (name, option changes).
-SETTINGS: tuple[tuple[str, dict[str, bool]], ...] = (
+SETTINGS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("reliable", {}),
+    ("patient", {"timers": "patient"}),
+    ("loss+patient", {"loss": True, "timers": "patient"}),
+    ("commit+patient", {"commit_bit": True, "timers": "patient"}),
     ("reorder", {"reorder": True}),
     ("dup", {"duplicate": True}),
     ("loss", {"loss": True}),
@@ -31,11 +36,17 @@ SETTINGS: tuple[tuple[str, dict[str, bool]], ...] = (
     ("loss+dup+reorder+commit",
      {"loss": True, "duplicate": True, "reorder": True, "commit_bit": True}),
 )
+#: What ``qmcheck check`` runs when a scenario names no setting: the v2 model with both
+#: engines is too slow for the whole matrix in one check (``protocol --matrix`` runs it).
+CHECK_SETTINGS: tuple[tuple[str, dict[str, Any]], ...] = (("patient", {"timers": "patient"}),)
 FAULT_KEYS = ("loss", "duplicate", "reorder", "commit_bit")
+#: Values of the setting keys when a setting does not name them.
+DEFAULTS: dict[str, Any] = {"loss": False, "duplicate": False, "reorder": False,
+                            "commit_bit": False, "timers": "eager"}
 
 
 def run_matrix(profiles: Sequence[str] = PROFILES,
-               settings: Sequence[tuple[str, dict[str, bool]]] = SETTINGS,
+               settings: Sequence[tuple[str, dict[str, Any]]] = SETTINGS,
                base: QMOptions | None = None, property_ids: Sequence[str] | None = None,
                out_dir: Path | None = None) -> list[tuple[str, ProtocolRun]]:
     """Every (setting, profile) run, settings outermost."""
@@ -43,7 +54,8 @@ def run_matrix(profiles: Sequence[str] = PROFILES,
     runs: list[tuple[str, ProtocolRun]] = []
     for name, changes in settings:
         for profile in profiles:
-            opts = base.with_(profile=profile, **{k: changes.get(k, False) for k in FAULT_KEYS})
+            opts = base.with_(profile=profile, **{k: changes.get(k, v) for k, v in
+                                                  DEFAULTS.items()})
             runs.append((name, check_protocol(opts, property_ids, out_dir=out_dir)))
     return runs
 
@@ -109,28 +121,35 @@ def matrix_markdown(runs: Sequence[tuple[str, ProtocolRun]]) -> str:
 
 
 def scenario_plan(mapping: Mapping[str, Any] | None, source: str = "<scenario>",
-                  settings: Sequence[tuple[str, dict[str, bool]]] = SETTINGS
-                  ) -> tuple[list[str], QMOptions, Sequence[tuple[str, dict[str, bool]]]]:
+                  settings: Sequence[tuple[str, dict[str, Any]]] = CHECK_SETTINGS
+                  ) -> tuple[list[str], QMOptions, Sequence[tuple[str, dict[str, Any]]]]:
     """Profiles, base options and fault settings that a ``protocol:`` mapping asks for: the
     one setting it names when it sets a fault option, else ``settings``."""
     data = check_protocol_section(mapping, None, source)
     profiles = data.pop("profiles", list(PROFILES))
+    for p in profiles:
+        try:
+            load_profile(str(p))  # a built-in name, a mutant name or a profile file
+        except InputError as error:
+            raise InputError(error.message, source=source,
+                             field="protocol.profiles") from None
     base = options_from_mapping(data, source=source)
-    if {k.replace("-", "_") for k in data} & set(FAULT_KEYS):
-        settings = [("scenario", {k: bool(getattr(base, k)) for k in FAULT_KEYS})]
+    if {k.replace("-", "_") for k in data} & (set(FAULT_KEYS) | {"timers"}):
+        settings = [("scenario", {k: getattr(base, k) for k in DEFAULTS})]
     return profiles, base, settings
 
 
 def protocol_results(mapping: Mapping[str, Any] | None = None, *, out_dir: Path | None = None,
                      source: str = "<scenario>",
-                     settings: Sequence[tuple[str, dict[str, bool]]] = SETTINGS
+                     settings: Sequence[tuple[str, dict[str, Any]]] = CHECK_SETTINGS
                      ) -> list[Result]:
     """The qm.* results for a scenario's ``protocol:`` mapping (what ``qmcheck check`` shows).
 
-    ``profiles`` (list or one name, default all four) selects the profiles. If the mapping sets
-    any fault option (loss, duplicate, reorder, commit-bit), that one setting is checked;
-    otherwise every setting of ``settings`` (the whole matrix by default). Other keys are
-    QMOptions fields (retransmits, negotiations, ...). Subjects are ``(profile, setting label)``.
+    ``profiles`` (list, one name, or a profile file path; default all four) selects the
+    profiles. If the mapping sets a fault option (loss, duplicate, reorder, commit-bit) or
+    timers, that one setting is checked; otherwise every setting of ``settings``
+    (``CHECK_SETTINGS`` by default: patient timers). Other keys are QMOptions fields
+    (retransmits, negotiations, ...). Subjects are ``(profile, setting label)``.
     """
     profiles, base, settings = scenario_plan(mapping, source, settings)
     runs = run_matrix(profiles, settings, base, None, out_dir)

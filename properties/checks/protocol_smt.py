@@ -21,7 +21,7 @@ from qmcheck.model.quickmode.options import QMOptions
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.checks.protocol import outcome_text
 from qmcheck.properties.checks.protocol_matrix import (
-    FAULT_KEYS,
+    DEFAULTS,
     run_matrix,
     scenario_plan,
     write_matrix,
@@ -136,7 +136,7 @@ def configurations(mapping: Mapping[str, Any] | None, source: str = "<scenario>"
                    ) -> list[QMOptions]:
     """The configurations ``matrix.protocol_results`` checks for a ``protocol:`` mapping."""
     profiles, base, settings = scenario_plan(mapping, source)
-    return [base.with_(profile=profile, **{k: changes.get(k, False) for k in FAULT_KEYS})
+    return [base.with_(profile=profile, **{k: changes.get(k, v) for k, v in DEFAULTS.items()})
             for _, changes in settings for profile in profiles]
 
 
@@ -150,11 +150,13 @@ def _concrete(r: Result) -> bool:
 def merge(explicit: Result, smt: Result) -> Result:
     """One result from both engines: which engine proved what, under which bound.
 
-    Agreeing verdicts stay; on disagreement a replayed trace (counterexample or witness) wins,
-    otherwise the verdict is unknown; either way the message says ENGINES DISAGREE.
+    Agreeing verdicts stay; an engine that says unknown gives way to the other (no
+    disagreement: unknown is no verdict); on disagreement a replayed trace (counterexample or
+    witness) wins, otherwise the verdict is unknown; either way the message says ENGINES
+    DISAGREE.
     """
-    agree = explicit.verdict == smt.verdict
-    verdict = explicit.verdict
+    agree = explicit.verdict == smt.verdict or "unknown" in (explicit.verdict, smt.verdict)
+    verdict = explicit.verdict if explicit.verdict != "unknown" else smt.verdict
     if not agree:
         concrete = [r for r in (explicit, smt) if _concrete(r)]
         verdict = concrete[0].verdict if len(concrete) == 1 else "unknown"
@@ -178,7 +180,7 @@ def merge(explicit: Result, smt: Result) -> Result:
 
 def smt_protocol_results(options_list: Sequence[QMOptions], explicit: Sequence[Result] = (), *,
                          property_ids: Sequence[str] | None = None,
-                         out_dir: Path | None = None) -> list[Result]:
+                         out_dir: Path | None = None, max_k: int = 16) -> list[Result]:
     """SMT results for each configuration; with ``explicit`` results, merged with them.
 
     The explicit engine's refutations are passed as hints (BMC checks their length directly);
@@ -198,7 +200,7 @@ def smt_protocol_results(options_list: Sequence[QMOptions], explicit: Sequence[R
             hints[GOAL] = None  # a witness exists: search it by BMC, attempt no proof
         ids = list(mine) if mine else property_ids
         smt = {r.property: r for r in smt_check(options, ids, out_dir=out_dir,
-                                                  hints=hints).results}
+                                                  hints=hints, max_k=max_k).results}
         if not mine:
             out.extend(smt.values())
             continue
@@ -213,7 +215,9 @@ def check_step(scenario: Any, args: Any, explicit: Sequence[Result] = ()) -> lis
     out = Path(getattr(args, "out", "counterexamples"))
     source = str(getattr(scenario, "source", "<scenario>"))
     configs = configurations(getattr(scenario, "protocol", {}), source)
-    return smt_protocol_results(configs, explicit, out_dir=out)
+    # k <= 2 keeps ``check`` fast; a property k-induction leaves open stays unknown (merged:
+    # the explicit engine's verdict)
+    return smt_protocol_results(configs, explicit, out_dir=out, max_k=2)
 
 
 def protocol_command(args: Any, profiles: Sequence[str], ids: Sequence[str], base: QMOptions,

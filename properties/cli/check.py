@@ -19,7 +19,8 @@ from qmcheck.model.values.policy import Scenario
 from qmcheck.properties.checks.pairs import plan_pairs
 from qmcheck.properties.checks.peers import host_scope
 from qmcheck.properties.checks.protocol_matrix import (
-    FAULT_KEYS,
+    CHECK_SETTINGS,
+    DEFAULTS,
     SETTINGS,
     run_matrix,
     scenario_plan,
@@ -48,9 +49,6 @@ from qmcheck.properties.results import Report, Result
 # deterministic order.
 CheckStep = Callable[[Scenario, argparse.Namespace], list[Result]]
 #: The fault setting of a scenario whose protocol options name no fault.
-RELIABLE = (("reliable", {}),)
-
-
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     parser = sub.add_parser("check", help="check a scenario: policies, pairs, the protocol "
@@ -136,9 +134,10 @@ def protocol_step(scenario: Any, args: Any) -> list[Result]:
     mapping["profiles"] = [p for p, drive in pairs.items() if drive]
     if not mapping["profiles"]:
         return []
-    settings = SETTINGS if getattr(args, "protocol_matrix", False) else RELIABLE
+    # without --protocol-matrix: the reliable setting with patient timers (model v2)
+    settings = SETTINGS if getattr(args, "protocol_matrix", False) else CHECK_SETTINGS
     profiles, base, settings = scenario_plan(mapping, source, settings)
-    configs = [base.with_(profile=p, **{k: changes.get(k, False) for k in FAULT_KEYS})
+    configs = [base.with_(profile=p, **{k: changes.get(k, v) for k, v in DEFAULTS.items()})
                for _, changes in settings for p in profiles]
     explicit: list[Result] = []
     if engine != "smt":
@@ -148,7 +147,9 @@ def protocol_step(scenario: Any, args: Any) -> list[Result]:
     if engine in ("explicit", "auto"):
         results = explicit
     else:
-        results = smt_protocol_results(configs, explicit,
+        # k <= 2 keeps ``check`` fast; what k-induction leaves open stays unknown (merged:
+        # the explicit engine's verdict)
+        results = smt_protocol_results(configs, explicit, max_k=2,
                                        out_dir=None if out is None else Path(out))
     return [replace(r, extra={**r.extra, "pairs": pairs.get(r.subject[0], [])})
             if r.subject else r for r in results]

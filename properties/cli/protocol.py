@@ -14,10 +14,12 @@ from pathlib import Path
 from qmcheck.model.quickmode.options import (
     MAX_NEGOTIATIONS,
     MAX_RETRANSMITS,
-    MUTANTS,
+    OUTCOMES,
     PROFILES,
+    TIMERS,
     QMOptions,
 )
+from qmcheck.model.quickmode.profiles import load_profile
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_int
 from qmcheck.properties.checks.protocol import QM_IDS, check_protocol, validate_ids
@@ -50,9 +52,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser("protocol", help="check the qm.* properties of the Quick Mode exchange",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--profile", default="all", metavar="PROFILE",
-                   help=f"{' | '.join(PROFILES)} | all (default), or a test mutant "
-                        f"({', '.join(MUTANTS)})")
+    p.add_argument("--profile", default="all", metavar="NAME|PATH",
+                   help=f"{' | '.join(PROFILES)} | all (default), a mutant of the catalogue "
+                        "(model/profiles/mutants), or a profile file (docs/SPEC.md 9)")
     p.add_argument("--negotiations", type=str, default="1", metavar="N",
                    help=f"concurrent negotiations, 1..{MAX_NEGOTIATIONS} (default 1), or "
                         "'any' with --engine smt|all (one-component proof, "
@@ -60,16 +62,28 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--loss", action="store_true", help="messages may be lost")
     p.add_argument("--duplicate", action="store_true", help="messages may be duplicated")
     p.add_argument("--reorder", action="store_true", help="channels are multisets")
-    p.add_argument("--retransmits", type=str, default="2", metavar="R",
-                   help=f"retransmissions before giving up, 0..{MAX_RETRANSMITS} (default 2)")
+    p.add_argument("--retransmits", type=str, default=None, metavar="R",
+                   help=f"retransmissions before giving up, 0..{MAX_RETRANSMITS} (default: "
+                        "the profile's)")
+    p.add_argument("--max-losses", type=str, default="0", metavar="L",
+                   help="with --loss: messages lost per negotiation at most (0: no bound); "
+                        "qm.recovery uses it (default there: 1)")
+    p.add_argument("--outcome", default="installed", metavar="OUTCOME",
+                   help=f"what the responder's policy gives for message 1: "
+                        f"{' | '.join(OUTCOMES)} (default installed)")
+    p.add_argument("--esp", type=str, default="1", metavar="K",
+                   help="ESP packets each kernel sends per negotiation and direction (default 1)")
     p.add_argument("--max-duplicates", type=str, default="1", metavar="D",
                    help="copies the network may make per negotiation (default 1)")
     p.add_argument("--commit-bit", action="store_true",
                    help="R answers message 3 with CONNECTED; I waits for it")
     p.add_argument("--simultaneous", action="store_true",
                    help="both hosts initiate for the same traffic")
-    p.add_argument("--eager-timers", action="store_true",
-                   help="timers may fire while messages are in flight (delay > timeout)")
+    p.add_argument("--timers", default="eager", metavar="|".join(TIMERS),
+                   help="eager (default): a timer may fire while messages are in flight; "
+                        "patient: only when what it waits for can no longer arrive")
+    p.add_argument("--eager-timers", action="store_const", const="eager", dest="timers",
+                   help=argparse.SUPPRESS)
     p.add_argument("--property", nargs="+", metavar="ID", default=None,
                    help="properties to check (default: all qm.* ids)")
     p.add_argument("--engine", default="explicit", choices=["explicit", "smt", "all"],
@@ -85,9 +99,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "(a new or empty folder)")
     add_progress_option(p)
     p.add_argument("--reduction", default="full", choices=["full", "symmetry", "none"],
-                   help="state-space reduction of the explicit engine: full (symmetry + "
-                        "stubborn-set partial order, default), symmetry, or none; verdicts "
-                        "are the same at every level")
+                   help="state-space reduction: full (default), symmetry, or none; the Quick "
+                        "Mode model v2 shares kernel state between negotiations, so full "
+                        "falls back to symmetry only (partial-order reduction would be unsound)")
     p.add_argument("--graph-dot", metavar="FILE", default=None,
                    help="also write the explored state graph in DOT (FILE-PROFILE.dot when "
                         "several profiles)")
@@ -106,12 +120,11 @@ def default_memory() -> int | None:
 
 
 def profiles_of(text: str) -> list[str]:
-    """``all`` or one profile name (InputError otherwise)."""
+    """``all``, one built-in or mutant name, or a profile file (InputError otherwise: an
+    unknown name, or a bad file with its line and key)."""
     if text == "all":
         return list(PROFILES)
-    if text not in PROFILES + MUTANTS:
-        raise InputError(f"unknown profile '{text}' (expected {', '.join(PROFILES)} or all)",
-                         source="<command line>", field="profile")
+    load_profile(text)
     return [text]
 
 
@@ -120,13 +133,16 @@ def run(args: argparse.Namespace) -> Report:
     ids = validate_ids(args.property)
     base = QMOptions(
         profile=profiles[0], loss=args.loss, duplicate=args.duplicate, reorder=args.reorder,
-        retransmits=_int_in("retransmits", 0, MAX_RETRANSMITS)(args.retransmits),
+        retransmits=None if args.retransmits is None
+        else _int_in("retransmits", 0, MAX_RETRANSMITS)(args.retransmits),
         commit_bit=args.commit_bit,
         negotiations=1 if args.negotiations == "any"
         else _int_in("negotiations", 1, MAX_NEGOTIATIONS)(args.negotiations),
         simultaneous=args.simultaneous,
         max_duplicates=_int_in("max-duplicates", 0, 4)(args.max_duplicates),
-        eager_timers=args.eager_timers)
+        timers=args.timers, outcome=args.outcome,
+        max_losses=_int_in("max-losses", 0, 4)(args.max_losses),
+        esp=_int_in("esp", 0, 3)(args.esp))
     max_states = _int_in("max-states", 1, 10**9)(args.max_states)
     set_budget(None, args.max_memory)
     max_memory = (args.max_memory * 2**20 if args.max_memory is not None

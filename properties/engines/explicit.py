@@ -13,6 +13,11 @@
   path of each is explored (all local states and all deadlocks are preserved), and a finished
   component can be summarized by what the checks still read of it (dead-variable reduction).
   With a cyclic local graph the engine falls back to full interleaving.
+- Shared state: a model whose negotiations share state (``model.shared``: the kernels' SPI
+  allocators of Quick Mode model v2) breaks the independence the reduction above relies on.
+  For such a model the engine falls back to symmetry reduction only (sorting components is
+  still sound: no action reads a component's position) and explores every interleaving
+  (``_explore_generic``); acyclicity comes from the model's declared rank function.
 - Parent pointers give shortest counterexamples (exactly shortest for one negotiation).
 - The networkx graph is built only on request (DOT export, liveness on cyclic graphs).
 """
@@ -38,6 +43,8 @@ LOCAL_IDS = (
     "qm.agreement",
     "qm.no-black-hole",
     "qm.no-orphan",
+    "qm.initiator-nothing-before-msg2",
+    "qm.no-larval-leak",
 )
 SUMMARY = 99  # marker in position 1 of a finished component's summary
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -98,8 +105,14 @@ class ExplicitEngine:
         self.max_memory = memory_budget()
         self.infos: dict[Local, LocalInfo] = {}
         self.acyclic = True
-        self._analyse_locals()
-        self.reduced = por and self.acyclic
+        self.generic = bool(getattr(model, "shared", False))
+        if self.generic:
+            # shared state: no local analysis, no partial-order reduction (unsound here)
+            self.acyclic = bool(getattr(model, "acyclic", False))
+            self.reduced = False
+        else:
+            self._analyse_locals()
+            self.reduced = por and self.acyclic
 
     # -- local analysis ----------------------------------------------------------------------
     def _flags(self, local: Local) -> LocalInfo:
@@ -107,11 +120,12 @@ class ExplicitEngine:
         idx = m.layout.index
         bad = 0
         for i, pid in enumerate(LOCAL_IDS):
-            if m.local_checks[pid](local):
+            if pid in m.local_checks and m.local_checks[pid](local):
                 bad |= 1 << i
         i_inst = local[idx["iin"]] == 2 and local[idx["iout"]] == 2
         r_inst = local[idx["rin"]] == 2 and local[idx["rout"]] == 2
-        return LocalInfo(m.local_successors(local), bad, i_inst and r_inst, i_inst != r_inst,
+        succ = [] if self.generic else m.local_successors(local)
+        return LocalInfo(succ, bad, i_inst and r_inst, i_inst != r_inst,
                          m.quiescent_check(local),
                          (local[idx["iin"]] in (1, 2), local[idx["rin"]] in (1, 2)))
 
@@ -151,6 +165,11 @@ class ExplicitEngine:
 
     def info(self, key: Local) -> LocalInfo:
         """Flags of a local state or of a summary."""
+        if self.generic:
+            hit = self.infos.get(key)
+            if hit is None:
+                hit = self.infos[key] = self._flags(key)
+            return hit
         if len(key) > 1 and key[1] == SUMMARY and key not in self.infos:
             self.infos[key] = LocalInfo([], key[2], bool(key[3]), bool(key[4]), bool(key[5]),
                                         (bool(key[6]), bool(key[7])))
@@ -163,12 +182,16 @@ class ExplicitEngine:
         return local
 
     def canonical(self, state: State) -> State:
+        if self.generic:
+            return self.model.canonical(state) if self.symmetry else state
         keyed = tuple(self.key(c) for c in state)
         return tuple(sorted(keyed)) if self.symmetry else keyed
 
     # -- exploration -------------------------------------------------------------------------
     def explore(self) -> Exploration:
         """Explore every reachable (reduced) state, recording the first witness of each check."""
+        if self.generic:
+            return self._explore_generic()
         m = self.model
         out = Exploration(local_states=len(self.infos), local_acyclic=self.acyclic,
                           reduced=self.reduced)
@@ -274,6 +297,94 @@ class ExplicitEngine:
         out.seconds = time.perf_counter() - start
         return out
 
+    def _explore_generic(self) -> Exploration:
+        """BFS over every interleaving of a model with shared state (symmetry only)."""
+        m = self.model
+        out = Exploration(local_states=0, local_acyclic=self.acyclic, reduced=False)
+        start = time.perf_counter()
+        last = start
+        parents = out.parents
+        graph = None
+        if self.build_graph:
+            import networkx as nx
+
+            graph = nx.DiGraph()
+            out.graph = graph
+        queue: deque[State] = deque()
+        for s0 in m.init_states():
+            s = self.canonical(s0)
+            if s not in parents:
+                parents[s] = (None, -1, -1, 0)
+                queue.append(s)
+        pending_bad = {pid: i for i, pid in enumerate(LOCAL_IDS)}
+        info = self.info
+        canonical = self.canonical
+        half_terminal: State | None = None
+        done = 0
+        while queue:
+            s = queue.popleft()
+            done += 1
+            depth = parents[s][3]
+            infos = [info(c) for c in s[:-1]]
+            if pending_bad:
+                mask = 0
+                for inf in infos:
+                    mask |= inf.bad
+                if mask:
+                    for pid, i in list(pending_bad.items()):
+                        if mask >> i & 1:
+                            out.first_bad[pid] = s
+                            del pending_bad[pid]
+            if out.goal_state is None and any(inf.goal for inf in infos):
+                out.goal_state = s
+            if "qm.spi-unique" not in out.first_bad and m.spi_collisions(s):
+                out.first_bad["qm.spi-unique"] = s
+            steps = 0
+            for c, a, t0 in m.successors(s):
+                t = canonical(t0)
+                steps += 1
+                if t not in parents:
+                    parents[t] = (s, c, a, depth + 1)
+                    queue.append(t)
+                if graph is not None:
+                    graph.add_edge(s, t, step=(c, a))
+            out.transitions += steps
+            if not steps:
+                if graph is not None:
+                    graph.add_node(s)
+                if not all(inf.goal for inf in infos):
+                    if out.bad_terminal is None:
+                        out.bad_terminal = s
+                    if half_terminal is None and any(inf.half for inf in infos):
+                        half_terminal = s
+                if out.deadlock is None and not all(inf.quiet for inf in infos):
+                    out.deadlock = s
+            if depth > out.max_depth:
+                out.max_depth = depth
+            if len(parents) > self.max_states:
+                out.complete = False
+                out.stop_reason = (f"state budget of {self.max_states} exhausted (raise it with "
+                                   "--max-states)")
+                break
+            if done % 4096 == 0 and resident_bytes() > self.max_memory:
+                out.complete = False
+                out.stop_reason = (f"memory budget of {self.max_memory // 2**20} MB exhausted "
+                                   f"after {len(parents)} states (raise it with --max-memory)")
+                break
+            if self.progress is not None and done % 4096 == 0:
+                now = time.perf_counter()
+                if now - last >= self.progress_every:
+                    last = now
+                    rate = len(parents) / (now - start)
+                    self.progress(f"{len(parents):,} states, {rate:,.0f} states/s, "
+                                  f"depth {depth}, queue {len(queue):,}")
+        if half_terminal is not None:
+            out.bad_terminal = half_terminal
+        out.local_states = len(self.infos)
+        out.states = len(parents)
+        out.seconds = time.perf_counter() - start
+        return out
+
     def _spi_collision(self, state: State, infos: list[LocalInfo]) -> bool:
         """Two live inbound entries of one host with the same SPI (SPI = 0x100 + position)."""
         used: set[tuple[int, int]] = set()
@@ -319,7 +430,10 @@ def fair_bad_cycle(exploration: Exploration, engine: ExplicitEngine) -> State | 
             return None
         return (c, act.name)
 
-    nodes = [s for s in graph.nodes if not all(engine.info(c).goal for c in s)]
+    def comps(s: State) -> State:
+        return s[:-1] if engine.generic else s
+
+    nodes = [s for s in graph.nodes if not all(engine.info(c).goal for c in comps(s))]
     work = [set(nodes)]
     while work:
         current = work.pop()
@@ -331,7 +445,7 @@ def fair_bad_cycle(exploration: Exploration, engine: ExplicitEngine) -> State | 
             taken = {fair_class(*d["step"]) for _, _, d in graph.subgraph(cset).edges(data=True)}
             drop = {s for s in cset
                     if any(fair_class(c, a) not in taken and fair_class(c, a) is not None
-                           for c, loc in enumerate(s) for a, _ in engine.info(loc).succ)}
+                           for c, a in _enabled(engine, s))}
             if not drop:
                 return first
             if cset - drop:
@@ -427,6 +541,13 @@ def announce_estimate(engine: ExplicitEngine) -> None:
           file=sys.stderr, flush=True)
 
 
+def _enabled(engine: ExplicitEngine, state: State) -> list[tuple[int, int]]:
+    """``(component, action index)`` of every step enabled in ``state``."""
+    if engine.generic:
+        return [(c, a) for c, a, _ in engine.model.successors(state)]
+    return [(c, a) for c, loc in enumerate(state) for a, _ in engine.info(loc).succ]
+
+
 def stderr_progress(message: str) -> None:
     """Progress lines for long runs."""
     print(f"qmcheck: {message}", file=sys.stderr, flush=True)
@@ -455,13 +576,14 @@ def graph_dot(exploration: Exploration, engine: ExplicitEngine, *, limit: int = 
     if graph is None:
         raise ValueError("the exploration has no graph (build_graph=False)")
     order = {s: i for i, s in enumerate(exploration.parents) if i < limit}
+    comps = (lambda s: s[:-1]) if engine.generic else (lambda s: s)
     acts = engine.model.action_list
     lines = ["digraph states {", "  node [shape=box, fontsize=9];",
              f"  label=\"{engine.model.options.profile} {engine.model.options.label()}: "
              f"{exploration.states} states{' (truncated)' if exploration.states > limit else ''}"
              "\";"]
     for s, i in order.items():
-        label = "\\n".join(_node_label(engine, c) for c in s).replace('"', "'")
+        label = "\\n".join(_node_label(engine, c) for c in comps(s)).replace('"', "'")
         lines.append(f"  s{i} [label=\"{label}\"];")
     for s, i in order.items():
         if s not in graph:

@@ -25,37 +25,26 @@ from qmcheck.model.quickmode.expressions import (
     Expr,
     add,
     and_,
-    const,
     eq,
     in_,
-    ite,
-    le,
     ne,
     not_,
     or_,
     var,
 )
 from qmcheck.model.quickmode.options import QMOptions
-from qmcheck.model.quickmode.profiles import PROFILE_TABLE
 from qmcheck.model.quickmode.state import (
     ABSENT,
-    DATA,
-    DELETED,
     I_DEAD,
-    I_DONE,
     I_IDLE,
-    I_SENT3,
-    I_WAIT2,
     I_WAIT4,
-    INSTALLED,
     M1,
     M2,
     M3,
     M4,
-    R_DEAD,
-    R_DONE,
+    NOTIFY,
     R_IDLE,
-    R_WAIT3,
+    R_REFUSED,
 )
 
 
@@ -73,10 +62,7 @@ class Invariant:
 CONDITIONS: dict[str, Any] = {
     "no loss": lambda o: not o.loss,
     "no commit bit": lambda o: not o.commit_bit,
-    "commit bit": lambda o: o.commit_bit,
-    "FIFO": lambda o: not o.reorder,
-    "timers only when silent": lambda o: not o.eager_timers,
-    "installs with message 3": lambda o: not PROFILE_TABLE[o.profile].i_install_after_msg3,
+    "installed outcome": lambda o: o.outcome == "installed",
 }
 
 
@@ -92,49 +78,22 @@ def _holds(chan: str, k: int, message: int) -> Expr:
     return or_(*(eq(x, message) for x in _slots(chan, k)))
 
 
-def _count(k: int) -> Expr:
-    total: Expr = const(0)
-    for x in _slots("a", k) + _slots("b", k):
-        total = add(total, ite(ne(x, 0), 1, 0))
-    return total
-
-
-def _entries(side: str, by_phase: dict[int, tuple[int, int]], dead: int) -> Expr:
-    """The side's (inbound, outbound) entries as its profile prescribes for each phase."""
-    phase, inb, out = ("ip", "iin", "iout") if side == "I" else ("rp", "rin", "rout")
-    rules = [implies(eq(var(phase), p), and_(eq(var(inb), e[0]), eq(var(out), e[1])))
-             for p, e in sorted(by_phase.items())]
-    rules.append(implies(eq(var(phase), dead), and_(in_(var(inb), (ABSENT, DELETED)),
-                                                    in_(var(out), (ABSENT, DELETED)))))
-    return and_(*rules)
-
-
 def candidates(options: QMOptions, *, every: bool = False) -> tuple[Invariant, ...]:
-    """The candidate invariants for these options (``every``: ignore ``when``), in order."""
-    prof = PROFILE_TABLE[options.profile]
-    k = options.slots
-    rmax = options.retransmits
+    """The candidate invariants for these options (``every``: ignore ``when``), in order.
+
+    They speak of one component (its own variables only); the shared allocators are left
+    unconstrained, which over-approximates the other components (sound for invariants).
+    """
+    from qmcheck.model.quickmode.actions import layout_for
+
+    k = layout_for(options).slots
     ip, rp = var("ip"), var("rp")
-    both = (INSTALLED, INSTALLED)
-    i_by_phase = {I_IDLE: (ABSENT, ABSENT), I_WAIT2: prof.i_msg1, I_SENT3: prof.i_msg1,
-                  I_WAIT4: both, I_DONE: both}
-    r_by_phase = {R_IDLE: (ABSENT, ABSENT), R_WAIT3: prof.r_msg1, R_DONE: prof.r_msg3}
-    i_after_m2 = (I_SENT3, I_WAIT4, I_DONE)
-    fifo_data = [implies(eq(var(f"a{j}"), DATA),
-                         or_(eq(rp, R_DONE), *(eq(var(f"a{i}"), M3) for i in range(j))))
-                 for j in range(k)]
-    extra = (ite(and_(eq(var("g2"), 1), const(int(options.commit_bit))), rmax, 0))
-    eager_bound = add(add(add(ite(ne(ip, I_IDLE), 1, 0), var("ic")), add(var("rc"), var("di"))),
-                      add(add(var("dr"), var("dups")), extra))
+    entries = ("iin", "iout", "rin", "rout")
     out = [
-        # -- shape of the channels and origin of each message -----------------------------
         Invariant("channels-compact",
                   "occupied channel slots come first (no empty slot before an occupied one)",
                   and_(*(implies(eq(var(f"{c}{j}"), 0), eq(var(f"{c}{j + 1}"), 0))
                          for c in "ab" for j in range(k - 1)))),
-        Invariant("no-connected-without-commit",
-                  "no CONNECTED message is ever in flight (holds without the commit bit)",
-                  not_(_holds("b", k, M4)), when=("no commit bit",)),
         Invariant("msg1-origin", "a message 1 in flight means I has started",
                   implies(_holds("a", k, M1), ne(ip, I_IDLE))),
         Invariant("msg2-origin", "a message 2 in flight means R has processed message 1",
@@ -143,93 +102,116 @@ def candidates(options: QMOptions, *, every: bool = False) -> tuple[Invariant, .
                   implies(_holds("a", k, M3), eq(var("g2"), 1))),
         Invariant("connected-origin", "a CONNECTED in flight means R has received message 3",
                   implies(_holds("b", k, M4), eq(var("g3"), 1))),
-        Invariant("data-origin", "a data packet in flight was sent by its side (di / dr set)",
-                  and_(implies(_holds("a", k, DATA), eq(var("di"), 1)),
-                       implies(_holds("b", k, DATA), eq(var("dr"), 1)))),
-        # -- ghosts, phases and SA entries --------------------------------------------------
-        Invariant("spi-iff-msg2", "I's outbound entry holds R's SPI exactly when it got message 2",
-                  eq(var("ispi"), var("g2"))),
-        Invariant("i-phase-vs-msg2",
-                  "I is past message 2 (msg3 sent, waiting for CONNECTED, done) only after "
-                  "receiving it, and never idle or waiting for it afterwards",
-                  and_(implies(in_(ip, i_after_m2), eq(var("g2"), 1)),
-                       implies(eq(var("g2"), 1), not_(in_(ip, (I_IDLE, I_WAIT2)))))),
-        Invariant("r-done-iff-msg3", "R is done exactly when it has received message 3",
-                  eq(var("g3"), eq(rp, R_DONE))),
+        Invariant("notify-origin", "a notification in flight means R refused message 1",
+                  implies(_holds("b", k, NOTIFY), eq(rp, R_REFUSED))),
+        Invariant("esp-origin", "an ESP packet in flight was sent by its kernel",
+                  and_(implies(ne(var("ei"), 0), ne(var("di"), 0)),
+                       implies(ne(var("er"), 0), ne(var("dr"), 0)))),
+        Invariant("r-needs-i", "R is not idle only after I has started",
+                  implies(ne(rp, R_IDLE), ne(ip, I_IDLE))),
         Invariant("msg2-needs-r", "I receives message 2 only after R processed message 1",
                   implies(eq(var("g2"), 1), ne(rp, R_IDLE))),
         Invariant("msg3-needs-msg2", "R receives message 3 only after I received message 2",
                   implies(eq(var("g3"), 1), eq(var("g2"), 1))),
-        Invariant("r-needs-i", "R is not idle only after I has started",
-                  implies(ne(rp, R_IDLE), ne(ip, I_IDLE))),
-        Invariant("data-when-done", "a side has sent data only when done with a usable SA",
-                  and_(implies(eq(var("di"), 1), and_(eq(ip, I_DONE), eq(var("iout"), INSTALLED))),
-                       implies(eq(var("dr"), 1), eq(rp, R_DONE)))),
-        Invariant("i-entries-by-phase",
-                  "I's SA entries are those its profile prescribes for its phase "
-                  "(absent when idle, deleted or absent after giving up)",
-                  _entries("I", i_by_phase, I_DEAD)),
-        Invariant("r-entries-by-phase",
-                  "R's SA entries are those its profile prescribes for its phase",
-                  _entries("R", r_by_phase, R_DEAD)),
-        Invariant("no-sent3-phase", "I never sits between sending message 3 and installing "
-                  "(holds unless the profile installs after message 3)", ne(ip, I_SENT3),
-                  when=("installs with message 3",)),
-        Invariant("no-wait4-phase", "I never waits for CONNECTED (holds without the commit bit)",
+        Invariant("spi-known-after-msg2",
+                  "I knows R's SPI, and its outbound entry holds one, only after message 2",
+                  and_(implies(ne(var("iks"), 0), eq(var("g2"), 1)),
+                       implies(ne(var("ios"), 0), eq(var("g2"), 1)))),
+        Invariant("idle-nothing", "a side that has not started has no entry and no counter",
+                  and_(implies(eq(ip, I_IDLE), and_(eq(var("iin"), ABSENT),
+                                                     eq(var("iout"), ABSENT), eq(var("ic"), 0),
+                                                     eq(var("iis"), 0), eq(var("ios"), 0))),
+                       implies(eq(rp, R_IDLE), and_(eq(var("rin"), ABSENT),
+                                                     eq(var("rout"), ABSENT), eq(var("rc"), 0),
+                                                     eq(var("ris"), 0), eq(var("ros"), 0))))),
+        Invariant("entries-in-range", "every SA entry state is one of the four",
+                  and_(*(in_(var(e), (0, 1, 2, 3)) for e in entries))),
+        Invariant("no-connected-without-commit",
+                  "no CONNECTED message is ever in flight (without the commit bit)",
+                  not_(_holds("b", k, M4)), when=("no commit bit",)),
+        Invariant("no-wait4-without-commit", "I never waits for CONNECTED (no commit bit)",
                   ne(ip, I_WAIT4), when=("no commit bit",)),
-        Invariant("idle-counters", "a side that has not started has not retransmitted",
-                  and_(implies(eq(ip, I_IDLE), eq(var("ic"), 0)),
-                       implies(eq(rp, R_IDLE), eq(var("rc"), 0)))),
-        # -- how many messages can be in flight ---------------------------------------------
-        Invariant("in-flight-bound",
-                  "at most 1 + data packets sent + copies made are in flight (timers fire only "
-                  "when nothing is in flight, so a retransmission finds the channels empty)",
-                  le(_count(k), add(add(const(1), add(var("di"), var("dr"))), var("dups"))),
-                  when=("timers only when silent",)),
-        Invariant("in-flight-bound-eager",
-                  "messages in flight <= sends: first message 1, retransmissions, data, copies",
-                  le(_count(k), eager_bound)),
-        # -- progress without loss ------------------------------------------------------------
         Invariant("i-never-gives-up", "I never gives up (no message is lost)", ne(ip, I_DEAD),
-                  when=("no loss",)),
-        Invariant("r-never-gives-up", "R never gives up (no message is lost)", ne(rp, R_DEAD),
-                  when=("no loss",)),
-        Invariant("msg1-in-flight", "while I waits and R is idle, a message 1 is in flight",
-                  implies(and_(eq(ip, I_WAIT2), eq(rp, R_IDLE)), _holds("a", k, M1)),
-                  when=("no loss",)),
-        Invariant("msg2-in-flight", "while I waits for message 2 and R waits for message 3, "
-                  "a message 2 is in flight", implies(and_(eq(ip, I_WAIT2), eq(rp, R_WAIT3)),
-                                                      _holds("b", k, M2)), when=("no loss",)),
-        Invariant("msg3-in-flight", "once I has sent message 3 and while R waits for it, a "
-                  "message 3 is in flight", implies(and_(in_(ip, i_after_m2), eq(rp, R_WAIT3)),
-                                                    _holds("a", k, M3)), when=("no loss",)),
-        Invariant("connected-in-flight", "while I waits for CONNECTED and R is done, a "
-                  "CONNECTED is in flight", implies(and_(eq(ip, I_WAIT4), eq(rp, R_DONE)),
-                                                    _holds("b", k, M4)),
-                  when=("no loss", "commit bit")),
-        Invariant("connected-or-first-timer",
-                  "while I waits for CONNECTED and R is done, a message 3 or CONNECTED is in "
-                  "flight, or I has not yet retransmitted (racoon drops a CONNECTED that "
-                  "arrives before it installs)",
-                  implies(and_(eq(ip, I_WAIT4), eq(rp, R_DONE)),
-                          or_(_holds("b", k, M4), _holds("a", k, M3), eq(var("ic"), 0))),
-                  when=("no loss", "commit bit")),
-        Invariant("sent3-counter", "I has not retransmitted message 3 before installing "
-                  "(commit bit: the counter restarts with message 2)",
-                  implies(eq(ip, I_SENT3), eq(var("ic"), 0)), when=("commit bit",)),
-        Invariant("data-behind-msg3", "a data packet to R is behind a message 3, unless R is "
-                  "done (FIFO channels)", and_(*fifo_data), when=("no loss", "FIFO")),
-        Invariant("r-done-i-installed", "when R is done, I's inbound SA is installed",
-                  implies(eq(rp, R_DONE), eq(var("iin"), INSTALLED)), when=("no loss",)),
-        Invariant("data-to-i-installed",
-                  "a data packet to I travels only while I's inbound SA is installed",
-                  implies(_holds("b", k, DATA), eq(var("iin"), INSTALLED)), when=("no loss",)),
-        Invariant("i-done-after-r", "I is done only after R is done (commit bit)",
-                  implies(eq(ip, I_DONE), eq(rp, R_DONE)), when=("commit bit",)),
+                  when=("no loss", "installed outcome")),
+        Invariant("no-refusal", "R never refuses (the policy outcome is installed)",
+                  ne(rp, R_REFUSED), when=("installed outcome",)),
     ]
+    out += spi_candidates() + mined(options)
     if every:
         return tuple(out)
     return tuple(i for i in out if all(CONDITIONS[c](options) for c in i.when))
+
+
+SPI_VARS = ("iis", "ios", "ris", "ros", "iks", "rks", "m1s", "m2s", "ei", "er")
+
+
+def spi_candidates() -> list[Invariant]:
+    """Where each SPI a daemon knows or a message carries comes from."""
+    pairs = (("ios", "ris", "I's outbound entry holds R's inbound SPI"),
+             ("ros", "iis", "R's outbound entry holds I's inbound SPI"),
+             ("iks", "ris", "the SPI I learnt is R's inbound SPI"),
+             ("rks", "iis", "the SPI R learnt is I's inbound SPI"),
+             ("m1s", "iis", "message 1 carries I's inbound SPI"),
+             ("m2s", "ris", "message 2 carries R's inbound SPI"))
+    out = [Invariant(f"spi-{a}-is-{b}", words, implies(ne(var(a), 0), eq(var(a), var(b))))
+           for a, b, words in pairs]
+    out.append(Invariant("esp-carries-outbound-spi",
+                         "an ESP packet in flight carries its sender's outbound SPI",
+                         and_(implies(ne(var("ei"), 0), eq(var("ei"), add(var("ios"), 1))),
+                              implies(ne(var("er"), 0), eq(var("er"), add(var("ros"), 1))))))
+    return out
+
+
+def mined(options: QMOptions, limit: int = 50_000) -> list[Invariant]:
+    """Candidates read off the reachable states of one negotiation (Daikon-style): for each
+    daemon position (phase and list position of a side, or the pair of phases), the values
+    each variable takes there. Houdini keeps only the inductive ones, so a candidate that
+    holds for one negotiation but not for several (SPI values) is dropped, never assumed."""
+    from qmcheck.model.quickmode.compiled import QMModel
+
+    one = options.with_(negotiations=1, simultaneous=False)
+    model = QMModel(one)
+    start = model.init_states()[0]
+    seen = {start}
+    todo = [start]
+    while todo and len(seen) < limit:
+        st = todo.pop()
+        for _, _, t in model.successors(st):
+            if t not in seen:
+                seen.add(t)
+                todo.append(t)
+    if todo:
+        return []
+    names = model.layout.names
+    domains = model.layout.domains
+    idx = model.layout.index
+    locals_ = {st[0] for st in seen}
+    out: list[Invariant] = []
+    for keys in (("ip", "ipc"), ("rp", "rpc"), ("ip", "rp")):
+        table: dict[tuple[int, ...], dict[str, set[int]]] = {}
+        for loc in locals_:
+            key = tuple(loc[idx[k]] for k in keys)
+            row = table.setdefault(key, {})
+            for n in names:
+                v = loc[idx[n]]
+                row.setdefault(n, set()).add(int(v != 0) if n in SPI_VARS else v)
+        for key, row in sorted(table.items()):
+            at = and_(*(eq(var(k), v) for k, v in zip(keys, key, strict=True)))
+            facts = []
+            for n in names:
+                if n in keys or n == "role":
+                    continue
+                vals = row[n]
+                if n in SPI_VARS:
+                    if len(vals) == 1:
+                        facts.append(ne(var(n), 0) if 1 in vals else eq(var(n), 0))
+                elif len(vals) < domains[n]:
+                    facts.append(in_(var(n), sorted(vals)))
+            for j, fact in enumerate(facts):
+                out.append(Invariant(f"mined-{'-'.join(keys)}={'-'.join(map(str, key))}-{j}",
+                                     f"observed for one negotiation at {keys}={key}",
+                                     implies(at, fact)))
+    return out
 
 
 @dataclass
@@ -258,15 +240,18 @@ class Houdini:
     def holds_all(self, state: Sequence[SymLocal]) -> Any:
         """The kept invariants on every component of a state."""
         assert self.enc is not None
-        return mk_and([self.local(c) for c in state], self.enc.ctx)
+        return mk_and([self.local(c) for c in state[:-1]], self.enc.ctx)
 
     def by_name(self) -> dict[str, Invariant]:
         return {i.name: i for i in self.invariants}
 
 
 def const_env(enc: QMEncoding, local: tuple[int, ...]) -> dict[str, Any]:
-    """A concrete component as z3 constants."""
-    return {n: num(v, enc.ctx) for n, v in zip(enc.names, local, strict=True)}
+    """A concrete component (with the initial kernel) as z3 constants."""
+    out = {n: num(v, enc.ctx) for n, v in zip(enc.names, local, strict=True)}
+    out.update({n: num(v, enc.ctx)
+                for n, v in zip(enc.shared, enc.init_state[-1], strict=True)})
+    return out
 
 
 def _solver(ctx: z3.Context) -> z3.Solver:
@@ -279,7 +264,7 @@ def houdini(enc: QMEncoding, invariants: Sequence[Invariant] | None = None) -> H
     """The largest inductive subset of the candidates (initiation, then consecution)."""
     cands = tuple(invariants) if invariants is not None else candidates(enc.model.options)
     out = Houdini(cands, enc=enc)
-    pre, post = enc.local_vars("hpre"), enc.local_vars("hpost")
+    pre, post = enc.local_vars("hpre", shared=True), enc.local_vars("hpost")
     picks = {i: z3.Bool(f"hact.{a.id}", enc.ctx) for i, a in enumerate(enc.actions)}
     names = [i.name for i in cands]
     by_name = out.by_name()
@@ -287,7 +272,7 @@ def houdini(enc: QMEncoding, invariants: Sequence[Invariant] | None = None) -> H
     at_post = {i.name: enc.at(i.expr, post) for i in cands}
     alive = []
     for name in names:  # initiation: the initial components are concrete, z3 evaluates
-        bad = [loc for loc in sorted(set(enc.init_state))
+        bad = [loc for loc in sorted(set(enc.init_state[:-1]))
                if not z3.is_true(z3.simplify(enc.at(by_name[name].expr, const_env(enc, loc))))]
         if bad:
             out.why[name] = "fails initiation"
@@ -337,7 +322,7 @@ def inductiveness_report(result: Houdini, *, include_dropped: bool = False) -> l
     """Each action against each kept invariant (and optionally each dropped candidate)."""
     enc = result.enc
     assert enc is not None
-    pre, post = enc.local_vars("rpre"), enc.local_vars("rpost")
+    pre, post = enc.local_vars("rpre", shared=True), enc.local_vars("rpost")
     s = _solver(enc.ctx)
     s.add(enc.local_bounds(pre), enc.local_bounds(post), result.local(pre))
     names = result.kept + (result.dropped if include_dropped else [])

@@ -235,17 +235,24 @@ class SmtEngine:
         enc = self.enc
         init = {n: z3.BitVecVal(v, enc.bits, enc.ctx)
                 for n, v in zip(enc.names, enc.init_state[0], strict=True)}
+        init_k = {n: z3.BitVecVal(v, enc.bits, enc.ctx)
+                  for n, v in zip(enc.shared, enc.init_state[-1], strict=True)}
+        init.update(init_k)
         open_ids = []
         for pid in pids:
-            if z3.is_true(z3.simplify(enc.bad(pid, [init]))):
-                state = (enc.init_state[0],)
+            if z3.is_true(z3.simplify(enc.bad(pid, [init, init_k]))):
+                state = (enc.init_state[0], enc.init_state[-1])
                 run.outcomes[pid] = Outcome(pid, "cex", 0, Trace([state], []),
                                             seconds=time.perf_counter() - start)
             else:
                 open_ids.append(pid)
         solver = inv.step
         flags = [inv.at_pre[n] for n in inv.kept]
-        pre, post = [inv.pre], [inv.post]
+        pre_k = {n: inv.pre[n] for n in enc.shared}
+        # the post-state's kernel is not constrained by the one-component step: no property
+        # of one component reads it (qm.spi-unique needs two components)
+        post_k = enc.shared_vars("fastpost")
+        pre, post = [inv.pre, pre_k], [inv.post | post_k, post_k]
         picks = {(0, i): p for i, p in inv.picks.items()}
 
         def read(m: z3.ModelRef) -> Trace:

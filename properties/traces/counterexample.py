@@ -19,6 +19,7 @@ from qmcheck.model.formats.loader import read_text
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.interface import State
 from qmcheck.model.quickmode.options import QMOptions
+from qmcheck.model.quickmode.profiles import load_profile
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.text import shown
 from qmcheck.properties.catalogue import info
@@ -40,9 +41,10 @@ def concrete_steps(engine: ExplicitEngine, exploration: Exploration,
     state = model.init_states()[0]
     out: list[tuple[int, str, State]] = [(-1, "", state)]
     for c, a, recorded in path[1:]:
-        keys = [engine.key(x) for x in state]
-        order = sorted(range(len(state)), key=lambda i: keys[i]) if engine.symmetry \
-            else list(range(len(state)))
+        comps = state[:-1] if engine.generic else state
+        keys = [engine.key(x) for x in comps]
+        order = sorted(range(len(comps)), key=lambda i: keys[i]) if engine.symmetry \
+            else list(range(len(comps)))
         comp = order[c]
         action_id = model.action_list[a].id
         state = model.next_state(state, (comp, action_id))
@@ -62,7 +64,9 @@ def build_trace(model: QMModel, property_id: str, message: str,
             act = model.action_list[model.action_index[action_id]]
             entry.update({"negotiation": comp + 1, "action": action_id, "actor": act.actor,
                           "event": act.event, "message": act.message, "text": act.text})
-        entry["state"] = model.describe(state)
+        described = model.describe(state)
+        entry["state"] = [d for d in described if "negotiation" in d]
+        entry["kernel"] = next((d["kernel"] for d in described if "kernel" in d), {})
         entry["raw"] = [list(c) for c in state]
         out_steps.append(entry)
     return {
@@ -119,11 +123,13 @@ def load_options(trace: dict[str, Any], source: str) -> QMOptions:
             raise InputError(f"must be {kind.__name__}, not {shown(value)}", source=source,
                              field=f"options.{name}")
     try:
-        return QMOptions(**raw)
+        options = QMOptions(**raw)
+        load_profile(options.profile)
     except InputError as error:
         raise InputError(error.message, source=source, field=f"options.{error.field}") from None
     except TypeError as error:
         raise InputError(str(error), source=source, field="options") from None
+    return options
 
 
 def load_trace(path: str | Path) -> dict[str, Any]:

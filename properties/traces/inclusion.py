@@ -4,9 +4,11 @@ Each model step of one negotiation produces observable events on the initiator (
 responder (R), derived from the step itself: the message it receives, the SA database entries it
 changes (an inbound entry becoming larval: ``larval in``, an entry becoming installed:
 ``install in|out``, entries becoming deleted: one ``delete``), then the message it sends; in that
-order, which is the order charon logs them. Network steps (loss) produce nothing; a protected
-data packet is observed where it arrives (``recv data``, or ``recv data-dropped`` when the
-receiver has no installed inbound SA: the model's black hole), its sending is not logged. A run is
+order, which is the order charon logs them. In the v2 model every operation of a profile's
+list is its own step, so each step produces at most one SA event. Network steps (loss) produce
+nothing; an ESP packet is observed where it arrives (``recv data``, or ``recv data-dropped`` when
+the receiving kernel has no installed inbound SA of its SPI: the model's black hole), its
+sending is not logged. A run is
 included when some path of the model produces exactly I's events and R's events, each in its
 log's order (the interleaving between the two hosts is free: the logs have no common clock).
 The search is a breadth-first search over (model state, position in I's events, position in
@@ -50,7 +52,7 @@ class Inclusion:
     profile: str
     retransmits: int
     included: bool
-    eager_timers: bool = False
+    eager_timers: bool = False  # the model's timers were eager (else patient)
     path: list[str] = field(default_factory=list)
     matched: tuple[int, int] = (0, 0)
     blocked_at: list[str] = field(default_factory=list)
@@ -97,11 +99,13 @@ def step_events(model: QMModel, before: tuple[int, ...], after: tuple[int, ...],
         return []
     idx = model.layout.index
     out: list[Label] = []
-    if action.event == "recv" and action.message == "data":
-        inbound = before[idx["rin" if action.actor == "R" else "iin"]]
-        return [(action.actor, "recv", "data" if inbound == INSTALLED else "data-dropped")]
-    if action.event == "send" and action.message == "data":
-        return []  # kernel-libipsec does not log outbound ESP
+    if action.event == "esp":
+        if not action.name.endswith("recv_esp"):
+            return []  # kernel-libipsec does not log outbound ESP
+        flight, inbound, spi = ("ei", "rin", "ris") if action.actor == "R" else \
+            ("er", "iin", "iis")
+        ok = before[idx[inbound]] == INSTALLED and before[idx[flight]] == before[idx[spi]] + 1
+        return [(action.actor, "recv", "data" if ok else "data-dropped")]
     if action.event in ("recv", "drop"):  # a dropped message was received first
         out.append((action.actor, "recv", action.message.split()[0]))
     for host, entries in (("I", ("iin", "iout")), ("R", ("rin", "rout"))):
@@ -144,27 +148,30 @@ def check_inclusion(initiator: list[Event], responder: list[Event], profile: str
     """Is the run a path of the model (one negotiation, message loss on)?"""
     i_obs, r_obs, notes = abstract(initiator, responder)
     model = QMModel(QMOptions(profile=profile, loss=True, retransmits=retransmits,
-                              commit_bit=commit_bit, eager_timers=eager_timers))
-    start = (model.init_states()[0][0], 0, 0)
-    parent: dict[tuple[Any, int, int], tuple[tuple[Any, int, int], str] | None] = {start: None}
+                              commit_bit=commit_bit,
+                              timers="eager" if eager_timers else "patient"))
+    init = model.init_states()[0]
+    start = (init[0], init[-1], 0, 0)
+    parent: dict[tuple[Any, Any, int, int],
+                 tuple[tuple[Any, Any, int, int], str] | None] = {start: None}
     queue = deque([start])
     best = (0, 0)
     goal = None
     while queue:
         node = queue.popleft()
-        local, ii, ri = node
+        local, kernel, ii, ri = node
         if ii + ri > sum(best):
             best = (ii, ri)
         if ii == len(i_obs) and ri == len(r_obs):
             goal = node
             break
-        for a, new in model.local_successors(local):
+        for a, new, kern in model.local_successors(local, kernel):
             events = step_events(model, local, new, a)
             i_ev = [e for e in events if e[0] == "I"]
             r_ev = [e for e in events if e[0] == "R"]
             if i_obs[ii:ii + len(i_ev)] != i_ev or r_obs[ri:ri + len(r_ev)] != r_ev:
                 continue
-            nxt = (new, ii + len(i_ev), ri + len(r_ev))
+            nxt = (new, kern, ii + len(i_ev), ri + len(r_ev))
             if nxt not in parent:
                 parent[nxt] = (node, model.action_list[a].id)
                 queue.append(nxt)
@@ -188,9 +195,10 @@ def check_inclusion(initiator: list[Event], responder: list[Event], profile: str
 
 def smallest_bound(initiator: list[Event], responder: list[Event], profile: str = "strongswan",
                    max_retransmits: int = 4) -> Inclusion:
-    """The verdict for the most restrictive model that includes the run: the model's default
-    timers (a timer fires only when nothing of the negotiation is in flight) before eager
-    timers, and the smallest retransmission bound; the last verdict tried when none does."""
+    """The verdict for the most restrictive model that includes the run: patient timers (a
+    timer fires only when what it waits for can no longer arrive) before eager timers (the
+    model's default), and the smallest retransmission bound; the last verdict tried when none
+    does."""
     result = check_inclusion(initiator, responder, profile, 0)
     for eager in (False, True):
         for bound in range(max_retransmits + 1):

@@ -55,8 +55,11 @@ def render_text(trace: dict[str, Any]) -> str:
     lines.append("step 0: initial state")
     for comp in steps[0]["state"]:
         lines.append(f"  negotiation {comp['negotiation']} (initiator {comp['initiator']}, "
-                     f"responder {comp['responder']}, SPI {comp['spi']:#x})")
+                     f"responder {comp['responder']})")
         lines.extend(f"    {k} = {v}" for k, v in _flat(comp).items())
+    if steps[0].get("kernel"):
+        lines.append("  kernel: " + ", ".join(f"{k} = {v}" for k, v in
+                                               sorted(steps[0]["kernel"].items())))
     for prev, step in itertools.pairwise(steps):
         comp = step["state"][step["negotiation"] - 1]
         who = _who(comp, step["actor"])
@@ -64,6 +67,9 @@ def render_text(trace: dict[str, Any]) -> str:
                      f"  ({step['action']})")
         lines.extend(f"    {k}: {old} -> {new}" for _, k, old, new in
                      changes(prev["state"], step["state"]))
+        kb, ka = prev.get("kernel", {}), step.get("kernel", {})
+        lines.extend(f"    kernel {k}: {kb.get(k)} -> {v}" for k, v in sorted(ka.items())
+                     if kb.get(k) != v)
     return "\n".join(lines) + "\n"
 
 

@@ -31,7 +31,7 @@ PACKETS = "\n".join(json.dumps(p) for p in [
      "direction": "in"},
     {"src": "2001:db8::1", "dst": "2001:db8::2", "protocol": "icmpv6"}]) + "\n"
 TRACE = (ROOT / "counterexamples" / "fixtures" /
-         "qm.no-orphan__hpux__loss-R-2-N-1.json").read_text(encoding="utf-8")
+         "qm.no-orphan__hpux__loss-commit-timers-patient-R-profile-N-1.json").read_text(encoding="utf-8")
 PACKET_ARGS = ("--src", "10.1.1.1", "--dst", "10.2.2.2", "--protocol", "tcp", "--dport", "80")
 
 

@@ -13,7 +13,8 @@ import pytest
 from qmcheck.properties.cli import lookup as cmd_lookup
 from tests.fuzz.harness import ROOT, run_bounded, run_cli
 
-FIXTURE = ROOT / "counterexamples" / "fixtures" / "qm.no-orphan__hpux__loss-R-2-N-1.json"
+FIXTURE = (ROOT / "counterexamples" / "fixtures" /
+           "qm.no-orphan__hpux__loss-commit-timers-patient-R-profile-N-1.json")
 PACKET = ("--src", "10.1.1.1", "--dst", "10.2.2.2")
 HOST = "policies:\n  - name: web\n    priority: {prio}\n    action: PASS\n"
 SCENARIO = ("hosts:\n  a:\n    policies: [{{name: x, action: PASS}}]\n"

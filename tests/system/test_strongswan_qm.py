@@ -73,7 +73,7 @@ def replay(result: Inclusion) -> None:
     """The witness path is a path of the model (replayed step by step)."""
     model = QMModel(QMOptions(profile=result.profile, loss=True,
                               retransmits=result.retransmits,
-                              eager_timers=result.eager_timers))
+                              timers="eager" if result.eager_timers else "patient"))
     state = model.init_states()[0]
     for step in result.path:
         state = model.next_state(state, (0, step))

@@ -1,4 +1,4 @@
-"""``diff.changed`` for one host (DESIGN.md 4 and 7): the packets whose treatment differs
+"""``diff.changed`` for one host (docs/SPEC.md 4 and 7): the packets whose treatment differs
 between two versions of the host's policies, as regions, decided by z3.
 
 The treatment of a packet is what its first match does with it: PASS, DISCARD, no match, or

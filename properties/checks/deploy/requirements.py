@@ -1,4 +1,4 @@
-"""``req.<name>``: a requirement of a requirements file (DESIGN.md 4 and 7) on a scenario.
+"""``req.<name>``: a requirement of a requirements file (docs/SPEC.md 4 and 7) on a scenario.
 
 A requirement names two hosts and some traffic; it is checked for every packet of the traffic
 in both directions (each host in turn sends the traffic and its replies, source and
