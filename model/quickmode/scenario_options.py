@@ -63,7 +63,7 @@ def check_protocol_section(data: Mapping[str, Any] | None, lines: Mapping[str, i
         try:
             if isinstance(default, bool):
                 out[name] = parse_bool(value, key)
-            elif isinstance(default, int):
+            elif isinstance(default, int) or str(fields[name].type) == "int | None":
                 if not isinstance(value, int) or isinstance(value, bool):
                     raise InputError(f"{key} must be a whole number, not {shown(value)}")
                 out[name] = parse_int(value, 0, 2**31, key)
