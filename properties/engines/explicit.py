@@ -301,6 +301,7 @@ class ExplicitEngine:
         """BFS over every interleaving of a model with shared state (symmetry only)."""
         m = self.model
         out = Exploration(local_states=0, local_acyclic=self.acyclic, reduced=False)
+        announce_estimate(self)
         start = time.perf_counter()
         last = start
         parents = out.parents
@@ -529,11 +530,20 @@ def state_bound(engine: ExplicitEngine) -> int:
 def announce_estimate(engine: ExplicitEngine) -> None:
     """Print the estimate of states and memory before an exploration that may be large (or
     may exceed the memory budget)."""
-    bound = state_bound(engine)
-    states = min(bound, engine.max_states)
-    need = states * bytes_per_state(engine.model.options.components)
-    if need < ANNOUNCE_BYTES and resident_bytes() + need < engine.max_memory:
-        return
+    if engine.generic:
+        # shared state (model v2): no closed-form bound; announced only against a budget given
+        # with --max-memory that the state budget could exceed
+        bound = engine.max_states
+        states = bound
+        need = states * bytes_per_state(engine.model.options.components)
+        if BUDGET.max_memory is None or resident_bytes() + need < engine.max_memory:
+            return
+    else:
+        bound = state_bound(engine)
+        states = min(bound, engine.max_states)
+        need = states * bytes_per_state(engine.model.options.components)
+        if need < ANNOUNCE_BYTES and resident_bytes() + need < engine.max_memory:
+            return
     label = engine.model.options.label()
     print(f"qmcheck: {engine.model.options.profile} {label}: up to {states:,} states "
           f"(upper bound {bound:.3g}), about {need // 2**20:,} MB; budgets: {engine.max_states:,} "
