@@ -282,10 +282,11 @@ GENERIC_BYTES_PER_STATE = 100
 
 
 def announce_budget(options: QMOptions, max_states: int, max_memory: int) -> None:
-    """Before a run whose state budget could need more than the memory budget (or more than
-    512 MB), print the estimate: the run then ends with unknown, never an out-of-memory kill."""
+    """Before a run whose state budget could need more than the memory budget, print the
+    estimate: the run then ends with unknown at the memory budget, never an out-of-memory
+    kill."""
     need = max_states * GENERIC_BYTES_PER_STATE
-    if need < min(max_memory, 512 * 2**20):
+    if need <= max_memory:  # the state budget ends the run first: nothing to warn about
         return
     print(f"qmcheck: {options.profile} {options.label()}: up to {max_states:,} states "
           f"(--max-states) need about {need // 2**20:,} MB at {GENERIC_BYTES_PER_STATE} bytes "
