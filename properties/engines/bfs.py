@@ -484,14 +484,8 @@ class Engine:
             hit = first.get(pi)
             if prop.kind == "sometimes":
                 if hit is not None:
-                    f = Finding(prop.id, "holds", "a goal state is reachable")
-                    try:
-                        self._attach_path(f, visited, *hit)
-                    except RuntimeError:
-                        if out.complete:
-                            raise
-                        f = Finding(prop.id, "unknown", budget + " (the trace of a goal "
-                                    "state found before the stop could not be rebuilt)")
+                    f = self._with_path(Finding(prop.id, "holds", "a goal state is reachable"),
+                                        out, visited, hit, budget)
                 elif out.complete:
                     f = Finding(prop.id, "refuted", f"no goal state among {out.states} states")
                 else:
@@ -500,16 +494,7 @@ class Engine:
                 what = {"always": "a bad state is reachable",
                         "no-deadlock": "a reachable terminal state is not a proper end",
                         "eventually": "a reachable terminal state is not a goal"}[prop.kind]
-                f = Finding(prop.id, "refuted", what)
-                try:
-                    self._attach_path(f, visited, *hit)
-                except RuntimeError:
-                    if out.complete:
-                        raise
-                    # the run stopped at a budget while layers were being compressed: without
-                    # a replayable trace the refutation is not reported
-                    f = Finding(prop.id, "unknown", budget + " (the trace of a violation "
-                                "found before the stop could not be rebuilt)")
+                f = self._with_path(Finding(prop.id, "refuted", what), out, visited, hit, budget)
             elif not out.complete:
                 f = Finding(prop.id, "unknown", budget)
             else:
@@ -519,6 +504,19 @@ class Engine:
             out.findings[prop.id] = f
         if pending_live and self.liveness:
             self._liveness(out, pending_live)
+
+    def _with_path(self, f: Finding, out: Search, visited: Visited, hit: tuple[int, int],
+                   budget: str) -> Finding:
+        """``f`` with its replayable path; after a budget stop whose path cannot be rebuilt,
+        an unknown finding instead (a verdict is never reported without its trace)."""
+        try:
+            self._attach_path(f, visited, *hit)
+        except RuntimeError:
+            if out.complete:
+                raise
+            return Finding(f.property, "unknown",
+                           budget + " (the trace found before the stop could not be rebuilt)")
+        return f
 
     def _attach_path(self, f: Finding, visited: Visited, target: int, depth: int) -> None:
         """Shortest canonical path to ``target``, replayed as concrete actions."""

@@ -188,6 +188,32 @@ class ExplicitEngine:
         return tuple(sorted(keyed)) if self.symmetry else keyed
 
     # -- exploration -------------------------------------------------------------------------
+    @staticmethod
+    def _record_terminal(out: Exploration, s: State, infos: list[LocalInfo],
+                         half_terminal: State | None, graph: Any) -> State | None:
+        """Note a state without successors: a bad end (not every pair installed, preferring
+        one with a pair installed on one side only) or a deadlock (something still pending).
+        Returns the half-installed terminal state found so far."""
+        if graph is not None:
+            graph.add_node(s)
+        if not all(inf.goal for inf in infos):
+            if out.bad_terminal is None:
+                out.bad_terminal = s
+            if half_terminal is None and any(inf.half for inf in infos):
+                half_terminal = s
+        if out.deadlock is None and not all(inf.quiet for inf in infos):
+            out.deadlock = s
+        return half_terminal
+
+    def _budget_stop(self, states: int, done: int) -> str | None:
+        """Why the exploration must stop now (state or memory budget), or None."""
+        if states > self.max_states:
+            return f"state budget of {self.max_states} exhausted (raise it with --max-states)"
+        if done % 4096 == 0 and resident_bytes() > self.max_memory:
+            return (f"memory budget of {self.max_memory // 2**20} MB exhausted after {states} "
+                    "states (raise it with --max-memory)")
+        return None
+
     def explore(self) -> Exploration:
         """Explore every reachable (reduced) state, recording the first witness of each check."""
         if self.generic:
@@ -261,33 +287,18 @@ class ExplicitEngine:
                         graph.add_edge(s, t, step=(c, a))
             out.transitions += steps
             if not steps:
-                if graph is not None:
-                    graph.add_node(s)
-                if not all(inf.goal for inf in infos):
-                    if out.bad_terminal is None:
-                        out.bad_terminal = s
-                    if half_terminal is None and any(inf.half for inf in infos):
-                        half_terminal = s
-                if out.deadlock is None and not all(inf.quiet for inf in infos):
-                    out.deadlock = s
-            if depth > out.max_depth:
-                out.max_depth = depth
-            if len(parents) > self.max_states:
-                out.complete = False
-                out.stop_reason = (f"state budget of {self.max_states} exhausted (raise it with "
-                                   "--max-states)")
-                break
-            if done % 4096 == 0 and resident_bytes() > self.max_memory:
-                out.complete = False
-                out.stop_reason = (f"memory budget of {self.max_memory // 2**20} MB exhausted "
-                                   f"after {len(parents)} states (raise it with --max-memory)")
+                half_terminal = self._record_terminal(out, s, infos, half_terminal, graph)
+            out.max_depth = max(out.max_depth, depth)
+            stop = self._budget_stop(len(parents), done)
+            if stop is not None:
+                out.complete, out.stop_reason = False, stop
                 break
             if self.progress is not None and done % 4096 == 0:
                 now = time.perf_counter()
                 if now - last >= self.progress_every:
                     last = now
-                    rate = len(parents) / (now - start)
-                    self.progress(f"{len(parents):,} states, {rate:,.0f} states/s, "
+                    self.progress(f"{len(parents):,} states, "
+                                  f"{len(parents) / (now - start):,.0f} states/s, "
                                   f"depth {depth}, queue {len(queue):,}")
         if half_terminal is not None:
             out.bad_terminal = half_terminal
@@ -351,33 +362,18 @@ class ExplicitEngine:
                     graph.add_edge(s, t, step=(c, a))
             out.transitions += steps
             if not steps:
-                if graph is not None:
-                    graph.add_node(s)
-                if not all(inf.goal for inf in infos):
-                    if out.bad_terminal is None:
-                        out.bad_terminal = s
-                    if half_terminal is None and any(inf.half for inf in infos):
-                        half_terminal = s
-                if out.deadlock is None and not all(inf.quiet for inf in infos):
-                    out.deadlock = s
-            if depth > out.max_depth:
-                out.max_depth = depth
-            if len(parents) > self.max_states:
-                out.complete = False
-                out.stop_reason = (f"state budget of {self.max_states} exhausted (raise it with "
-                                   "--max-states)")
-                break
-            if done % 4096 == 0 and resident_bytes() > self.max_memory:
-                out.complete = False
-                out.stop_reason = (f"memory budget of {self.max_memory // 2**20} MB exhausted "
-                                   f"after {len(parents)} states (raise it with --max-memory)")
+                half_terminal = self._record_terminal(out, s, infos, half_terminal, graph)
+            out.max_depth = max(out.max_depth, depth)
+            stop = self._budget_stop(len(parents), done)
+            if stop is not None:
+                out.complete, out.stop_reason = False, stop
                 break
             if self.progress is not None and done % 4096 == 0:
                 now = time.perf_counter()
                 if now - last >= self.progress_every:
                     last = now
-                    rate = len(parents) / (now - start)
-                    self.progress(f"{len(parents):,} states, {rate:,.0f} states/s, "
+                    self.progress(f"{len(parents):,} states, "
+                                  f"{len(parents) / (now - start):,.0f} states/s, "
                                   f"depth {depth}, queue {len(queue):,}")
         if half_terminal is not None:
             out.bad_terminal = half_terminal
