@@ -70,6 +70,9 @@ def load_text(text: str, source: str) -> Host | Scenario:
     whichever it is."""
     if text.startswith("\ufeff"):  # a UTF-8 byte order mark
         text = text[1:]
+    if source.endswith(".conf") and not _meaningful_lines(text):
+        # swanctl accepts a swanctl.conf of comments only (strongSwan's own tests ship many)
+        return load_swanctl_text(text, source)
     if not text.strip():
         raise InputError("the file is empty: expected a host (policies:), a scenario "
                          "(hosts:) or ipsec_config 'add host' records", source=source, line=1)
@@ -80,6 +83,10 @@ def load_text(text: str, source: str) -> Host | Scenario:
     if looks_like_swanctl(text):
         return load_swanctl_text(text, source)
     return load_yaml_text(text, source)
+
+
+def _meaningful_lines(text: str) -> bool:
+    return any(line.split("#", 1)[0].strip() for line in text.splitlines())
 
 
 def load(path: str) -> Host | Scenario:

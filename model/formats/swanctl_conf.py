@@ -66,6 +66,8 @@ ENCRYPTION: dict[str, str] = {
     **{f"camellia{k}": f"CAMELLIA{k}" for k in SIZES},
     **{f"camellia{k}ctr": f"CAMELLIA{k}CTR" for k in SIZES},
     **{f"blowfish{k}": f"BLOWFISH{k}" for k in SIZES},
+    "serpent": "SERPENT128", **{f"serpent{k}": f"SERPENT{k}" for k in SIZES},
+    "twofish": "TWOFISH128", **{f"twofish{k}": f"TWOFISH{k}" for k in SIZES},
 }
 ICV = {"8": "8", "64": "8", "12": "12", "96": "12", "16": "16", "128": "16"}
 AEAD: dict[str, str] = {
@@ -77,7 +79,8 @@ AEAD: dict[str, str] = {
 INTEGRITY: dict[str, str] = {
     "md5": "MD5", "sha1": "SHA1", "sha": "SHA1", "sha256": "SHA2_256", "sha2_256": "SHA2_256",
     "sha384": "SHA2_384", "sha2_384": "SHA2_384", "sha512": "SHA2_512", "sha2_512": "SHA2_512",
-    "aesxcbc": "AESXCBC", "aescmac": "AESCMAC",
+    "aesxcbc": "AESXCBC", "aescmac": "AESCMAC", "md5_128": "MD5_128", "sha1_160": "SHA1_160",
+    "sha256_96": "SHA2_256_96", "sha2_256_96": "SHA2_256_96",
 }
 DH: dict[str, str] = {
     **{f"modp{n}": f"MODP{n}" for n in (768, 1024, 1536, 2048, 3072, 4096, 6144, 8192)},
@@ -315,6 +318,7 @@ def load_swanctl_text(text: str, source: str) -> Host:
         state.notes.append("no connections: a host with no policies")
     for conn in (connections.sections.values() if connections is not None else ()):
         _unmodelled_notes(conn, state)
+        _feature_notes(conn, root, state)
         own.extend(v for v in _addresses(conn.values.get("local_addrs")) if v not in own)
         dyn = (_single_address(conn.values.get("local_addrs")),
                _pool_addresses(conn, root) or _single_address(conn.values.get("remote_addrs")))
@@ -333,8 +337,40 @@ def load_swanctl_text(text: str, source: str) -> Host:
 UNMODELLED_KEYS = {
     "if_id_in": "XFRM interface IDs", "if_id_out": "XFRM interface IDs",
     "mark_in": "marks", "mark_out": "marks", "set_mark_in": "marks", "set_mark_out": "marks",
-    "interface": "an interface restriction", "label": "security labels",
+    "interface": "interface restrictions", "label": "security labels",
 }
+#: features of a connection the model leaves out, noted once per file at their first place
+FEATURE_NOTES: dict[str, str] = {
+    "auth": "IKE authentication (certificates, public keys, PSK, EAP, XAuth) is not modelled; "
+            "Quick Mode is analysed as if it succeeded",
+    "vips": "virtual IPs are assigned at run time: a dynamic local_ts is symbolic",
+    "ipcomp": "IPComp (compression) is not modelled",
+    "mediation": "mediation (peer-to-peer NAT traversal) is not modelled",
+}
+
+
+def _feature_notes(conn: Section, root: Section, state: _Import) -> None:
+    """One note per unmodelled feature of FEATURE_NOTES (at its first place in the file), and
+    one per pool the file does not define."""
+    children = conn.sections.get("children")
+    sections = [(f"connections.{conn.name}", conn)]
+    sections += [(f"connections.{conn.name}.{k}", conn.sections[k])
+                 for k in sorted(conn.sections) if k != "children"]
+    sections += [(f"connections.{conn.name}.children.{k}", c)
+                 for k, c in (children.sections.items() if children is not None else ())]
+    for where, section in sections:
+        for key in sorted(set(section.values) & set(FEATURE_NOTES)):
+            if key == "ipcomp" and section.values[key][0].strip().lower() != "yes":
+                continue
+            text = FEATURE_NOTES[key]
+            if not any(n.endswith(text) for n in state.notes):
+                state.notes.append(f"{where}.{key}: {text}")
+    pools = root.sections.get("pools")
+    for name in (n.strip() for n in conn.values.get("pools", ("", 0))[0].split(",")):
+        if name and (pools is None or name not in pools.sections):
+            state.notes.append(f"connections.{conn.name}.pools: pool '{name}' is not defined "
+                               "in this file (an SQL, RADIUS or DHCP pool): its addresses are "
+                               "not known")
 
 
 def _unmodelled_notes(conn: Section, state: _Import) -> None:
@@ -377,6 +413,10 @@ def _child_policies(conn: Section, child: Section, dyn: tuple[str | None, str | 
                                f"is not one known address: any address (symbolic)")
     mode, mode_line = value("mode", "tunnel")
     mode = mode.lower()
+    if mode == "iptfs":  # vici_config.c parse_mode: MODE_IPTFS, tunnel mode with IP-TFS
+        state.notes.append(f"{prefix}.mode: IP-TFS (RFC 9347) is modelled as tunnel mode; its "
+                           "aggregation and fragmentation of packets are not modelled")
+        mode = "tunnel"
     if mode == "pass":
         action: str | list[str] = "PASS"
     elif mode == "drop":

@@ -7,8 +7,8 @@ proposal, so both sides must name the same group, RFC 2409 5.5).
 
 The guide names the encryptions NULL, DES, 3DES, AES128/192/256 and the authentications MD5,
 SHA1, SHA2_256/384/512. Real configurations (strongSwan's proposal keywords, docs "IKEv2
-Cipher Suites") use more: counter mode (AES128CTR), Camellia, CAST128, Blowfish; the AES-XCBC
-and AES-CMAC MACs; and combined-mode (AEAD) ciphers that authenticate by themselves, so they
+Cipher Suites") use more: counter mode (AES128CTR), Camellia, CAST128, Blowfish, Serpent,
+Twofish; the AES-XCBC and AES-CMAC MACs and truncation variants of HMACs; and combined-mode (AEAD) ciphers that authenticate by themselves, so they
 take no ``_HMAC_`` part: AES-GCM and AES-CCM with an 8, 12 or 16 octet ICV (AES128GCM16),
 AES-GMAC (authentication only) and ChaCha20-Poly1305.
 """
@@ -28,12 +28,17 @@ AES_SIZES = ("128", "192", "256")
 ENCRYPTIONS: tuple[str, ...] = GUIDE_ENCRYPTIONS + tuple(
     [f"AES{k}CTR" for k in AES_SIZES] + [f"CAMELLIA{k}" for k in AES_SIZES]
     + [f"CAMELLIA{k}CTR" for k in AES_SIZES] + ["CAST128"]
-    + [f"BLOWFISH{k}" for k in AES_SIZES])
+    + [f"BLOWFISH{k}" for k in AES_SIZES] + [f"SERPENT{k}" for k in AES_SIZES]
+    + [f"TWOFISH{k}" for k in AES_SIZES])
 #: combined-mode ciphers: encryption and integrity in one (no _HMAC_ part)
 AEADS: tuple[str, ...] = tuple(
     [f"AES{k}{mode}{icv}" for k in AES_SIZES for mode in ("GCM", "CCM") for icv in (8, 12, 16)]
     + [f"AES{k}GMAC" for k in AES_SIZES] + ["CHACHA20POLY1305"])
-AUTHENTICATIONS: tuple[str, ...] = (*GUIDE_AUTHENTICATIONS, "AESXCBC", "AESCMAC")
+#: MD5_128, SHA1_160 and SHA2_256_96 are the truncation variants strongSwan names md5_128,
+#: sha1_160 and sha256_96 (proposal_keywords_static.txt: AUTH_HMAC_MD5_128 ...): other
+#: transforms than MD5 (96 bits), SHA1 (96) and SHA2_256 (128)
+AUTHENTICATIONS: tuple[str, ...] = (*GUIDE_AUTHENTICATIONS, "AESXCBC", "AESCMAC", "MD5_128",
+                                    "SHA1_160", "SHA2_256_96")
 DH_GROUPS: tuple[str, ...] = (
     "MODP768", "MODP1024", "MODP1536", "MODP2048", "MODP3072", "MODP4096", "MODP6144",
     "MODP8192", "MODP1024S160", "MODP2048S224", "MODP2048S256", "ECP192", "ECP224", "ECP256",
