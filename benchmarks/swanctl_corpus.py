@@ -53,7 +53,7 @@ def measure(files: list[Path]) -> tuple[list[Path], dict[Path, str], dict[Path, 
         except InputError as e:
             refused[path] = f"{e.field or '-'}: {e.message}"
             continue
-        except Exception as e:  # noqa: BLE001 - a crash is what is being counted
+        except Exception as e:  # a crash is what is being counted
             crashed[path] = f"{type(e).__name__}: {e}"
             continue
         loaded.append(path)

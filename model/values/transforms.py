@@ -8,9 +8,10 @@ proposal, so both sides must name the same group, RFC 2409 5.5).
 The guide names the encryptions NULL, DES, 3DES, AES128/192/256 and the authentications MD5,
 SHA1, SHA2_256/384/512. Real configurations (strongSwan's proposal keywords, docs "IKEv2
 Cipher Suites") use more: counter mode (AES128CTR), Camellia, CAST128, Blowfish, Serpent,
-Twofish; the AES-XCBC and AES-CMAC MACs and truncation variants of HMACs; and combined-mode (AEAD) ciphers that authenticate by themselves, so they
-take no ``_HMAC_`` part: AES-GCM and AES-CCM with an 8, 12 or 16 octet ICV (AES128GCM16),
-AES-GMAC (authentication only) and ChaCha20-Poly1305.
+Twofish; the AES-XCBC and AES-CMAC MACs and truncation variants of HMACs; and combined-mode
+(AEAD) ciphers that authenticate by themselves, so they take no ``_HMAC_`` part: AES-GCM and
+AES-CCM with an 8, 12 or 16 octet ICV (AES128GCM16), AES-GMAC (authentication only) and
+ChaCha20-Poly1305.
 """
 
 from __future__ import annotations
