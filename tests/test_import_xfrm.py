@@ -109,8 +109,12 @@ def test_templates_fwd_and_socket_policies() -> None:
     ("src 10.1.0.0/16 dst 10.2.0.0/16 proto icmp type 8 code 0\n\tdir out ptype main\n", 1,
      "type"),
     ("src 10.1.0.0/16 dst 10.2.0.0/16\n\tdir out priority 1 ptype sub\n", 2, "ptype"),
-    ("src 10.1.0.0/16 dst 10.2.0.0/16\n\tdir out priority 1 ptype main\n\tmark 0x1/0xff\n", 3,
+    ("src 10.1.0.0/16 dst 10.2.0.0/16\n\tdir out priority 1 ptype main\n\tmark 0x1/0xfg\n", 3,
      "mark"),
+    ("src 10.1.0.0/16 dst 10.2.0.0/16\n\tdir out priority 1 ptype main\n\tif_id -1\n", 3,
+     "if_id"),
+    ("src 10.1.0.0/16 dst 10.2.0.0/16\n\tdir out priority 1 ptype main\n\tif_id\n", 3,
+     "if_id"),
     ("src 10.1.0.0/16 dst 10.2.0.0/16\n\tdir out ptype main\n\ttmpl src :: dst ::\n"
      "\t\tproto comp reqid 0 mode transport\n", 4, "tmpl"),
     ("src 10.1.0.0/16 dst 10.2.0.0/16\n", 1, "dir"),
@@ -243,3 +247,37 @@ policies:
     with pytest.raises(InputError) as e:
         to_xfrm_commands(load_host(str(tmp_path / "y.yaml")))
     assert e.value.field == "destination-port"
+
+
+@pytest.mark.parametrize("listing", ["xfrm-mark-ifid.txt", "xfrm-mark-ifid-stats.txt"])
+def test_marked_and_interface_policies_are_left_out_with_notes(
+        listing: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The kernel's own listing (iproute2 6.1, tests/fixtures/xfrm-mark-ifid*.txt: policies
+    added with ``mark 0x1 mask 0xff``, ``if_id 5``, ``mark 0x2 if_id 0x7`` and one unmarked
+    pair): an unmarked packet never hits a marked or interface-bound policy in the kernel
+    (xfrm_policy_match), so only the unmarked pair is a host policy; each one left out is a
+    note naming its line, mark and if_id."""
+    path = str(FIXTURES / listing)
+    host = load_host(path)
+    kept = [p for p in host.policies if not p.implicit]
+    assert [(str(p.source), str(p.destination), p.direction) for p in kept] == [
+        ("10.1.1.1", "10.9.9.9", "both")]
+    notes = [n for n in host.notes if "left out" in n]
+    assert len(notes) == 5
+    assert sum("mark 0x1/0xff" in n for n in notes) == 2
+    assert sum("if_id 0x5" in n for n in notes) == 2
+    assert sum("mark 0x2/0xffffffff and if_id 0x7" in n for n in notes) == 1
+    # what the kernel does with an unmarked packet into the marked tunnel's subnets: no IPsec
+    assert action(host, make_packet("10.1.0.1", "10.2.0.1", "tcp", 1000, 443)) == "PASS"
+    assert main(["conflicts", path, "--format", "json"]) in (0, 1)
+    err = capsys.readouterr().err
+    assert err.count("qmcheck: note: ") == 5 and "Traceback" not in err
+
+
+def test_a_zero_mark_applies_to_unmarked_packets() -> None:
+    """``mark 0/0xff`` matches a packet whose mark is 0 (0 & 0xff == 0): kept."""
+    text = ("src 10.1.0.0/16 dst 10.2.0.0/16\n\tdir out priority 1 ptype main\n"
+            "\tmark 0/0xff\n\ttmpl src 0.0.0.0 dst 0.0.0.0\n\t\tproto esp reqid 0 mode transport\n")
+    host = load_xfrm_text(text, "x")
+    assert [p.name for p in host.policies if not p.implicit] == ["xfrm-L1"]
+    assert not host.notes

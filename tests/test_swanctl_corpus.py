@@ -84,10 +84,26 @@ def test_mixed_family_children_and_secrets_only() -> None:
 
 
 def test_unmodelled_keys_are_notes(capsys: pytest.CaptureFixture[str]) -> None:
+    """if_id_in/if_id_out of the connection bind both policies of its child to an XFRM
+    interface: the child is left out (xfrm_policy_match), each key named in a note."""
     main(["conflicts", str(CORPUS / "vti.conf"), "--format", "json"])
     err = capsys.readouterr().err
-    assert "if_id_in: XFRM interface IDs are not modelled" in err
+    assert "vti.children.vti.if_id_in = 42: the inbound policy applies only" in err
+    assert "vti.children.vti.if_id_out = 42: the outbound policy applies only" in err
     assert all(line.startswith("qmcheck: note: ") for line in err.splitlines())
+    assert load_host(str(CORPUS / "vti.conf")).policies == ()
+
+
+@pytest.mark.parametrize(("keys", "direction"), [
+    ("mark_out = 42", "in"), ("mark_in = %unique", "out"), ("mark_in = 0/0xff", "both"),
+    ("if_id_in = 7\n mark_out = 0x0", "out")])
+def test_a_mark_on_one_direction_keeps_the_other(keys: str, direction: str) -> None:
+    host = load_swanctl_text("connections {\n a {\n  local_addrs = 10.0.0.1\n  children {\n"
+                             f"   c {{ local_ts = 10.1.0.0/16\n remote_ts = 10.2.0.0/16\n {keys}\n"
+                             " }\n  }\n }\n}\n", "<memory>")
+    (policy,) = host.policies
+    assert policy.direction == direction
+    assert sum("left out" in n for n in host.notes) == (direction != "both")
 
 
 def test_pfs_mismatch_is_no_proposal_chosen(capsys: pytest.CaptureFixture[str],

@@ -37,6 +37,13 @@ The settings syntax (includes, section references, merged sections) is read by
   The kernel policy widens an address range to its covering subnet and a port range to the
   enclosing aligned block (a port mask); the imported policy keeps the configured range, which
   is what Quick Mode negotiates.
+- Marks and XFRM interfaces: ``mark_in``/``if_id_in`` (``mark_out``/``if_id_out``) other
+  than 0 bind the inbound (outbound) policy to marked packets or an XFRM interface; the
+  kernel never applies it to the model's unmarked packets (xfrm_policy_match), so that
+  direction is left out (the policy keeps the other direction), with a note. ``set_mark_*``
+  marks packets after the lookup and changes nothing here. ``interface`` and ``label`` are
+  noted and the policies analysed as if global. Authentication, virtual IPs, pools the file
+  does not define, IPComp, mediation and IP-TFS (as tunnel mode) are notes too.
 - The host has no implicit default policy (``default-action: none``): what no child covers is
   not IPsec's business; ``conflicts`` then reports it as uncovered. A file without connections
   (secrets only, say) is a host with no policies, with a note.
@@ -54,6 +61,7 @@ from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_int
 from qmcheck.model.values.policy import MAX_PRIORITY, Host
 from qmcheck.model.values.protocols import parse_port, parse_protocol
+from qmcheck.model.values.text import shown
 from qmcheck.model.values.transforms import MAX_ESP
 
 SIZES = ("128", "192", "256")
@@ -335,10 +343,12 @@ def load_swanctl_text(text: str, source: str) -> Host:
 
 
 UNMODELLED_KEYS = {
-    "if_id_in": "XFRM interface IDs", "if_id_out": "XFRM interface IDs",
-    "mark_in": "marks", "mark_out": "marks", "set_mark_in": "marks", "set_mark_out": "marks",
     "interface": "interface restrictions", "label": "security labels",
 }
+#: keys that bind a child's inbound or outbound kernel policy to marked packets or an XFRM
+#: interface (vici_config.c: mark_in, mark_out, if_id_in, if_id_out; the if_id keys of the
+#: connection are the children's default)
+BINDING_KEYS = {"in": ("mark_in", "if_id_in"), "out": ("mark_out", "if_id_out")}
 #: features of a connection the model leaves out, noted once per file at their first place
 FEATURE_NOTES: dict[str, str] = {
     "auth": "IKE authentication (certificates, public keys, PSK, EAP, XAuth) is not modelled; "
@@ -384,6 +394,29 @@ def _unmodelled_notes(conn: Section, state: _Import) -> None:
                 "" if section is conn else f".children.{section.name}")
             state.notes.append(f"{where}.{key}: {UNMODELLED_KEYS[key]} are not modelled; "
                                "the policies are analysed as if they applied to all traffic")
+
+
+def _bound(conn: Section, child: Section, direction: str, prefix: str,
+           state: _Import) -> bool:
+    """Is the child's policy of this direction bound to marked packets or an XFRM interface?
+    The kernel applies such a policy only to flows with that mark or interface (Linux
+    net/xfrm/xfrm_policy.c, xfrm_policy_match: ``(mark & m) == v``, ``if_id`` equal); the
+    model's packets are unmarked and pass no XFRM interface, so it never applies to them.
+    A value of 0 (also ``0/MASK``) binds nothing; ``%unique`` and other values do."""
+    bound = False
+    for key in BINDING_KEYS[direction]:
+        found = child.values.get(key) or (conn.values.get(key) if key.startswith("if_id")
+                                         else None)
+        if found is None:
+            continue
+        value = found[0].split("/", 1)[0].strip().lower()
+        if value in ("0", "0x0", "0x00000000"):
+            continue
+        bound = True
+        state.notes.append(f"{prefix}.{key} = {shown(found[0].strip(), 40)}: the {direction}bound "
+                           "policy applies only to packets with that mark or XFRM interface, "
+                           "which are not modelled (the model's packets are unmarked): left out")
+    return bound
 
 
 def _family(ts: TS) -> int | None:
@@ -441,6 +474,11 @@ def _child_policies(conn: Section, child: Section, dyn: tuple[str | None, str | 
                 if parsed not in state.protects:
                     state.protects.append(parsed)
     fixed = values.get("priority")
+    bound = {d for d in ("in", "out") if _bound(conn, child, d, prefix, state)}
+    if bound == {"in", "out"}:
+        return
+    direction = {frozenset(): "both", frozenset({"in"}): "out",
+                 frozenset({"out"}): "in"}[frozenset(bound)]
     pairs = [(lt, rt) for lt in locals_ for rt in remotes
              if None in (_family(lt), _family(rt)) or _family(lt) == _family(rt)]
     for k, (lts, rts) in enumerate(pairs):
@@ -469,6 +507,8 @@ def _child_policies(conn: Section, child: Section, dyn: tuple[str | None, str | 
             "destination-port": RawField(rts.port, rts_line),
             "action": RawField(action, child.line),
         }
+        if direction != "both":
+            raw["direction"] = RawField(direction, child.line)
         if tunnel is not None and action not in ("PASS", "DISCARD"):
             raw["tunnel"] = RawField(tunnel, child.line)
         state.raws.append((raw, child.line))

@@ -24,9 +24,15 @@ an IKE daemon's bypass) are skipped; the host's notes say how many.
   IPsec. A kernel policy names only the protocols of its SAs, not their algorithms, so the
   transform is a documented guess: ESP -> ``ESP_AES128_HMAC_SHA1``, AH -> ``AH_SHA1``, AH and
   ESP -> the nested ``AH_SHA1+ESP_AES128_HMAC_SHA1`` (see GUESSED_TRANSFORM).
+- Marks and XFRM interfaces: the kernel applies a policy to a flow only when the flow's mark
+  ANDed with the policy's mask equals the policy's mark value and the flow's interface ID
+  equals the policy's ``if_id`` (Linux net/xfrm/xfrm_policy.c, xfrm_policy_match). The model's
+  packets are unmarked and routed through no XFRM interface (mark 0, if_id 0), so a policy with
+  a non-zero mark value (``mark 0x1/0xff``) or a non-zero ``if_id`` never applies to them: it
+  is left out, and the host's notes name each one (marked traffic and route-based VPNs are not
+  modelled). A mark of value 0 applies to unmarked packets and is kept.
 - Not modelled, so reported as input errors naming line and field: ``dev``, ICMP ``type`` and
-  ``code``, GRE ``key``, ``mark``, ``if_id``, security contexts, sub policies (``ptype sub``),
-  IPComp templates.
+  ``code``, GRE ``key``, security contexts, sub policies (``ptype sub``), IPComp templates.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_int
 from qmcheck.model.values.policy import MAX_PRIORITY, Host
 from qmcheck.model.values.protocols import parse_protocol
+from qmcheck.model.values.text import shown
 
 GUESSED_TRANSFORM: dict[frozenset[str], str] = {
     frozenset({"esp"}): "ESP_AES128_HMAC_SHA1",
@@ -46,7 +53,7 @@ GUESSED_TRANSFORM: dict[frozenset[str], str] = {
 }
 MAX_U32 = 2**32 - 1  # xfrm priorities and indexes are 32-bit
 UNSUPPORTED_SELECTOR = ("dev", "type", "code", "key")
-UNSUPPORTED_LINES = ("mark", "if_id", "security", "sec_ctx")
+UNSUPPORTED_LINES = ("security", "sec_ctx")
 
 
 @dataclass
@@ -67,6 +74,13 @@ class Entry:
     socket: bool = False
     templates: list[str] = field(default_factory=list)
     tunnel_ends: tuple[str, str] | None = None  # (tmpl src, tmpl dst) of a mode tunnel template
+    mark: tuple[int, int] = (0, 0)  # (value, mask): applies when packet mark & mask == value
+    if_id: int = 0  # the XFRM interface ID the policy is bound to (0: none)
+
+    def applies_to_plain_packets(self) -> bool:
+        """Does the policy apply to an unmarked packet that passes no XFRM interface (the
+        model's packets)? xfrm_policy_match: ``(mark & m) == v`` and ``if_id == pol->if_id``."""
+        return self.mark[0] == 0 and self.if_id == 0
 
     def remote_end(self) -> str:
         """The remote tunnel end point ('' for transport mode)."""
@@ -147,6 +161,14 @@ def parse_entries(text: str, source: str) -> list[Entry]:
             elif mode != "transport":
                 raise InputError(f"template mode '{mode}' is not modelled (transport or "
                                  "tunnel)", source=source, line=number, field="mode")
+        elif head == "mark":
+            current.mark = _mark(_words_value(words, 0, source, number, "mark"), source,
+                                 number)
+        elif head == "if_id":
+            try:
+                current.if_id = _u32(_words_value(words, 0, source, number, "if_id"), "if_id")
+            except InputError as e:
+                raise e.located(source=source, line=number, field="if_id") from None
         elif head in UNSUPPORTED_LINES:
             raise InputError(f"'{head}' is not modelled: a host policy has no {head}",
                              source=source, line=number, field=head)
@@ -159,6 +181,29 @@ def parse_entries(text: str, source: str) -> list[Entry]:
             raise InputError("a 'tmpl' line without its 'proto' line", source=source,
                              line=entry.line, field="tmpl")
     return entries
+
+
+def _u32(text: str, what: str) -> int:
+    """A 32-bit number, hexadecimal (``0x1f``, as ``ip`` prints marks) or decimal."""
+    digits = text[2:] if text[:2].lower() == "0x" else None
+    if digits is not None:
+        if not digits or len(digits) > 8 or not all(c in "0123456789abcdefABCDEF"
+                                                    for c in digits):
+            raise InputError(f"{what} '{shown(text)}' is not a 32-bit hexadecimal number")
+        return int(digits, 16)
+    return parse_int(text, 0, MAX_U32, what)
+
+
+def _mark(text: str, source: str, line: int) -> tuple[int, int]:
+    """``VALUE[/MASK]`` as ``ip`` prints it (hexadecimal or decimal; the mask defaults to
+    0xffffffff, as in ``ip xfrm policy add ... mark VALUE``)."""
+    value_text, slash, mask_text = text.partition("/")
+    try:
+        value = _u32(value_text, "mark")
+        mask = _u32(mask_text, "mark mask") if slash else MAX_U32
+    except InputError as e:
+        raise e.located(source=source, line=line, field="mark") from None
+    return value, mask
 
 
 def _after(words: list[str], key: str) -> str:
@@ -240,8 +285,9 @@ def _dir_line(entry: Entry, words: list[str], number: int, source: str) -> None:
 def load_xfrm_text(text: str, source: str) -> Host:
     """A host whose policies are the listing's kernel policies (see the module doc)."""
     listed = parse_entries(text, source)
-    entries = [e for e in listed if not e.socket and e.direction != "fwd"]
-    skipped = len(listed) - len(entries)
+    own = [e for e in listed if not e.socket and e.direction != "fwd"]
+    skipped = len(listed) - len(own)
+    entries = [e for e in own if e.applies_to_plain_packets()]
     if all(e.index is not None for e in entries):
         ranked = sorted(entries, key=lambda e: e.index or 0)
     else:
@@ -272,10 +318,20 @@ def load_xfrm_text(text: str, source: str) -> Host:
             raw["tunnel"] = RawField(e.remote_end(), e.line)
         raws.append((raw, e.line))
     policies = build_policies(raws, source=source, default_action="PASS")
-    notes = (f"{skipped} forwarding (dir fwd) or per-socket policies skipped: the model looks "
-             "up the host's own traffic",) if skipped else ()
+    notes = [f"{skipped} forwarding (dir fwd) or per-socket policies skipped: the model looks "
+             "up the host's own traffic"] if skipped else []
+    notes.extend(_mark_note(e) for e in own if not e.applies_to_plain_packets())
     return Host(name=_stem(source), policies=policies, source=source, default_action="PASS",
-                notes=notes)
+                notes=tuple(notes))
+
+
+def _mark_note(entry: Entry) -> str:
+    """The note for a policy left out: what it is bound to, and why it is left out."""
+    parts = ([f"mark 0x{entry.mark[0]:x}/0x{entry.mark[1]:x}"] if entry.mark[0] else []) + (
+        [f"if_id 0x{entry.if_id:x}"] if entry.if_id else [])
+    return (f"line {entry.line}: dir {entry.direction} policy {entry.src} -> {entry.dst} with "
+            f"{' and '.join(parts)} left out: it applies only to marked packets or to an XFRM "
+            "interface, which are not modelled (the model's packets are unmarked)")
 
 
 # (rank in the host order, the entry written, direction: out | in | both, rank of the entry
