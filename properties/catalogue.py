@@ -112,7 +112,8 @@ EXTENSIONS: tuple[PropertyInfo, ...] = (
     PropertyInfo("peers.tunnel",
                  "every tunnel a host negotiates toward the other ends at the other's own "
                  "address, the responder's chosen tunnel ends at the initiator's, and both "
-                 "sides use the same mode (tunnel or transport)", "peers"),
+                 "sides use the same mode (tunnel or transport) unless the responder takes "
+                 "the initiator's mode (libreswan)", "peers"),
 )
 
 BY_ID: dict[str, PropertyInfo] = {p.id: p for p in CATALOGUE + EXTENSIONS}

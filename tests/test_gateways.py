@@ -201,3 +201,37 @@ def test_sites_given_as_prefixes_show_the_mismatch_and_the_gap(
         pkt = make_packet(**r["witness"]["packet"])
         assert r["property"] in concrete_verdict(ha, hb, pkt, PROFILE_OPTIONS["hpux"]).failed
         assert not str(pkt).split(":")[0].endswith(".0")  # a host address, not a network
+
+
+MODE_ANSWERS = {"hpux": "RFC 2407 4.5", "racoon": "NO_PROPOSAL_CHOSEN (ipsec-tools",
+                "strongswan": "INVALID_ID_INFORMATION (strongSwan", "libreswan": None}
+
+
+@pytest.mark.parametrize("profile", sorted(MODE_ANSWERS))
+def test_mode_mismatch_follows_each_profile(profile: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """gw-a tunnels, gw-b's policy is transport mode. charon (quick_mode.c process_r) and racoon
+    (proposal.c cmpsaprop_alloc) refuse the proposal; pluto (ikev1_spdb_struct.c
+    parse_ipsec_sa_body) takes the initiator's mode, so under libreswan the mode is no finding.
+    The SMT result and the concrete replay of its witness agree."""
+    transport = tmp_path / "gw-b.yaml"
+    transport.write_text((SITES / "gw-b.yaml").read_text().replace(
+        "    tunnel: 198.51.100.1\n", ""))
+    code = main(["peers", str(SITES / "gw-a.yaml"), str(transport), "--profile", profile,
+                 "--format", "json"])
+    results = json.loads(capsys.readouterr().out)["results"]
+    tun = [r for r in results if r["property"] == "peers.tunnel" and r["verdict"] == "refuted"
+           and "lan is tunnel mode" in r["message"]]
+    ga, gb = load_host(str(SITES / "gw-a.yaml")), load_host(str(transport))
+    pkt = make_packet("10.1.0.10", "10.2.0.20", "tcp", 50000, 443)
+    verdict = concrete_verdict(ga, gb, pkt, PROFILE_OPTIONS[profile])
+    answer = MODE_ANSWERS[profile]
+    if answer is None:
+        assert not tun and "peers.tunnel" not in verdict.failed
+        return
+    assert code == 1 and tun and answer in tun[0]["message"], results
+    assert "tunnel mode" in tun[0]["message"] and "transport mode" in tun[0]["message"]
+    assert "peers.tunnel" in verdict.failed and answer in verdict.tunnel_reason
+    replayed = concrete_verdict(ga, gb, make_packet(**tun[0]["witness"]["packet"]),
+                                PROFILE_OPTIONS[profile])
+    assert "peers.tunnel" in replayed.failed

@@ -37,6 +37,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "selectors.proposal-order": ("initiator", "responder"),
     "selectors.protocol": ("contain", "equal"),
     "selectors.peer-port": ("contain", "equal"),
+    "selectors.mode": ("rfc2407", "invalid-id", "no-proposal", "initiator"),
     "commit-bit": ("honoured", "ignored"),
     "initiator.duplicate-m2": ("resend-m3", "ignore"),
     "responder.duplicate-m1": ("resend-m2", "ignore"),
@@ -46,7 +47,7 @@ TOP_KEYS = ("profile", "based-on", "description", "selectors", "commit-bit", "co
             "initiator", "responder", "kernel", "sources")
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "selectors": ("initiator-ids", "responder", "narrowing", "wildcards", "proposal-order",
-                  "protocol", "peer-port"),
+                  "protocol", "peer-port", "mode"),
     "initiator": ("start", "m2", "m4", "duplicate-m2", "give-up", "retransmits"),
     "responder": ("m1", "m3", "duplicate-m1", "give-up", "retransmits"),
     "kernel": ("spi-allocator",),
@@ -263,6 +264,7 @@ def load_profile(name_or_path: str) -> Profile:
                  if f"selectors.{k}" in raw}
     selectors.setdefault("protocol", "contain")
     selectors.setdefault("peer-port", "contain")
+    selectors.setdefault("mode", "rfc2407")
     selectors["narrowing"] = selectors["narrowing"] == "true"
     sources = {k[len("sources."):]: str(v) for k, (v, _) in raw.items()
                if k.startswith("sources.")}
@@ -290,4 +292,5 @@ def negotiation_options(name_or_path: str) -> NegotiationOptions:
     sel = load_profile(name_or_path).selectors
     return NegotiationOptions(wildcard=sel["wildcards"], proposal_order=sel["proposal-order"],
                               responder_rule=sel["responder"], narrowing=sel["narrowing"],
-                              protocol_rule=sel["protocol"], peer_port_rule=sel["peer-port"])
+                              protocol_rule=sel["protocol"], peer_port_rule=sel["peer-port"],
+                              mode_rule=sel["mode"])

@@ -29,6 +29,21 @@ ProposalOrder = Literal["initiator", "responder"]
 ResponderRule = Literal["first-match", "best-score"]
 ProtocolRule = Literal["contain", "equal"]
 Status = Literal["accepted", "INVALID_ID_INFORMATION", "NO_PROPOSAL_CHOSEN", "not-protected"]
+ModeRule = Literal["rfc2407", "invalid-id", "no-proposal", "initiator"]
+#: what a responder does when the initiator proposes another encapsulation mode (tunnel or
+#: transport) than the policy it selects (docs/PROFILES.md, "Encapsulation mode")
+MODE_RULES: dict[str, str] = {
+    "rfc2407": "the encapsulation mode is an attribute of the proposed transform (RFC 2407 "
+               "4.5), which the responder's policy does not hold",
+    "invalid-id": "charon's IKEv1 responder answers INVALID_ID_INFORMATION (strongSwan "
+                  "src/libcharon/sa/ikev1/tasks/quick_mode.c, process_r: the SA payload's "
+                  "mode differs from the selected child config's get_mode)",
+    "no-proposal": "racoon answers NO_PROPOSAL_CHOSEN (ipsec-tools src/racoon/proposal.c, "
+                   "cmpsaprop_alloc: \"encmode mismatched\")",
+    "initiator": "pluto takes the initiator's mode (Libreswan programs/pluto/"
+                 "ikev1_spdb_struct.c, parse_ipsec_sa_body: the proposal's ENCAPSULATION_MODE "
+                 "becomes st_kernel_mode, not compared with the connection's encap_mode)",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +59,10 @@ class NegotiationOptions:
     ``equal`` makes a policy's protocol accept only the same protocol selector (Libreswan:
     a policy for any protocol does not take a TCP selector). ``peer_port_rule`` ``equal``:
     the policy's port on the initiator's side must equal the selector's port (any only for
-    the wildcard 0; Libreswan compares the peer's port for equality).
+    the wildcard 0; Libreswan compares the peer's port for equality). ``mode_rule``: what
+    the responder does with a proposal of another encapsulation mode than its selected
+    policy's (MODE_RULES): refuse it (``rfc2407``, ``invalid-id``, ``no-proposal``) or take
+    the initiator's mode (``initiator``: no mode mismatch ever fails).
     """
 
     wildcard: Wildcard = "strict"
@@ -53,14 +71,16 @@ class NegotiationOptions:
     narrowing: bool = False
     protocol_rule: ProtocolRule = "contain"
     peer_port_rule: ProtocolRule = "contain"
+    mode_rule: ModeRule = "rfc2407"
 
 
 PROFILE_OPTIONS: dict[str, NegotiationOptions] = {
     "hpux": NegotiationOptions("strict", "initiator"),
-    "racoon": NegotiationOptions("ports", "initiator"),
-    "strongswan": NegotiationOptions("strict", "responder", "best-score", narrowing=True),
+    "racoon": NegotiationOptions("ports", "initiator", mode_rule="no-proposal"),
+    "strongswan": NegotiationOptions("strict", "responder", "best-score", narrowing=True,
+                                     mode_rule="invalid-id"),
     "libreswan": NegotiationOptions("strict", "initiator", protocol_rule="equal",
-                                    peer_port_rule="equal"),
+                                    peer_port_rule="equal", mode_rule="initiator"),
 }
 
 

@@ -37,7 +37,9 @@ from qmcheck.model.semantics.lookup import (
     tunnels_to,
 )
 from qmcheck.model.semantics.negotiation import (
+    MODE_RULES,
     PROFILE_OPTIONS,
+    ModeRule,
     NegotiationOptions,
     Outcome,
     negotiate,
@@ -117,6 +119,7 @@ class PacketVerdict:
     # (initiator, responder) as replayed: context for messages, not part of the verdict (a
     # replay on hosts cut down by the index gives the same verdict)
     hosts: tuple[Host, Host] | None = field(default=None, compare=False)
+    tunnel_reason: str = field(default="", compare=False)  # why peers.tunnel fails, if it does
 
     @property
     def initiator_policy(self) -> Policy | None:
@@ -145,10 +148,14 @@ def concrete_verdict(initiator: Host, responder: Host, packet: Packet,
         failed.append("peers.consistency")
     if mine and i_ipsec != r_ipsec:
         failed.append("peers.symmetry")
-    if i_ipsec and tunnel_problem(out.initiator_policy, out.responder_policy,  # type: ignore[arg-type]
-                                  initiator, responder):
+    tunnel_reason = ""
+    if i_ipsec:
+        tunnel_reason = tunnel_problem(out.initiator_policy,  # type: ignore[arg-type]
+                                       out.responder_policy, initiator, responder,
+                                       options.mode_rule) or ""
+    if tunnel_reason:
         failed.append(TUNNEL)
-    return PacketVerdict(out, arriving, tuple(failed), (initiator, responder))
+    return PacketVerdict(out, arriving, tuple(failed), (initiator, responder), tunnel_reason)
 
 
 def _owns(host: Host, end: tuple[int, int]) -> bool:
@@ -164,12 +171,14 @@ def initiator_tunnel_problem(policy: Policy, responder: Host) -> str | None:
             f"{responder.name} ({', '.join(str(v) for v in responder.address_values)})")
 
 
-def responder_tunnel_problem(policy: Policy, chosen: Policy, initiator: Host) -> str | None:
-    """R's chosen policy disagrees on the mode, or tunnels elsewhere than to I."""
-    if (policy.tunnel is None) != (chosen.tunnel is None):
+def responder_tunnel_problem(policy: Policy, chosen: Policy, initiator: Host,
+                             mode_rule: ModeRule = "rfc2407") -> str | None:
+    """R's chosen policy disagrees on the mode (unless R takes I's mode: ``mode_rule``
+    ``initiator``), or tunnels elsewhere than to I."""
+    if (policy.tunnel is None) != (chosen.tunnel is None) and mode_rule != "initiator":
         modes = ["tunnel" if p.tunnel is not None else "transport" for p in (policy, chosen)]
         return (f"{policy.name} is {modes[0]} mode, {chosen.name} of the responder is "
-                f"{modes[1]} mode")
+                f"{modes[1]} mode: {MODE_RULES[mode_rule]}")
     if chosen.tunnel is not None and initiator.address_values and not _owns(initiator,
                                                                             chosen.tunnel):
         return (f"{chosen.name} tunnels back to {address_text(*chosen.tunnel)}, not an "
@@ -177,12 +186,12 @@ def responder_tunnel_problem(policy: Policy, chosen: Policy, initiator: Host) ->
     return None
 
 
-def tunnel_problem(policy: Policy, chosen: Policy | None, initiator: Host, responder: Host
-                   ) -> str | None:
+def tunnel_problem(policy: Policy, chosen: Policy | None, initiator: Host, responder: Host,
+                   mode_rule: ModeRule = "rfc2407") -> str | None:
     """Why the tunnel end points or modes of a negotiation do not fit (None: they do)."""
     found = initiator_tunnel_problem(policy, responder)
     if found is None and chosen is not None and chosen.action.is_ipsec:
-        found = responder_tunnel_problem(policy, chosen, initiator)
+        found = responder_tunnel_problem(policy, chosen, initiator, mode_rule)
     return found
 
 
@@ -275,7 +284,8 @@ def _tunnel_bad(enc: PairEncoding, n: int, t: RegionTerms) -> z3.BoolRef | bool:
     if initiator_tunnel_problem(policy, enc.responder):
         return t.region
     bad = [k for k in t.candidates if enc.r_order[k].action.is_ipsec
-           and responder_tunnel_problem(policy, enc.r_order[k], enc.initiator)]
+           and responder_tunnel_problem(policy, enc.r_order[k], enc.initiator,
+                                        enc.options.mode_rule)]
     if not bad:
         return False
     return conj(t.region, z3.Or(*[t.chosen == k for k in bad]))
@@ -522,8 +532,7 @@ def _explain(prop: str, d: PacketVerdict, r_name: str, i_name: str) -> str:
                 f"{look_text} to the same traffic")
     ipol = out.initiator_policy
     if prop == TUNNEL and ipol is not None:
-        assert d.hosts is not None
-        return tunnel_problem(ipol, out.responder_policy, d.hosts[0], d.hosts[1]) or ""
+        return d.tunnel_reason
     i_text = f"{ipol.name} ({ipol.action})" if ipol else "no policy"
     return f"{i_name} applies {i_text}, {r_name} applies {look_text}"
 
