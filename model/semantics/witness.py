@@ -16,7 +16,9 @@ message 1 and the same responder choice, so every verdict about the one holds fo
 Natural, in order of preference: the policy's protocol (else tcp); for tcp, udp and sctp the
 policy's ports, an ephemeral client port (49152 and up) and a well-known service port; for
 addresses the host's own address, then a host address of the policy's filter (not a network or
-broadcast address), else the solver's value if it is a host address. A caller that knows more
+broadcast address), else the solver's value if it is a host address, else a documentation
+address (RFC 5737, RFC 3849); the destination differs from the source where the region allows
+(a packet between two hosts). A caller that knows more
 (a negotiation outcome) passes ``keep``: the natural packet is returned only if ``keep`` accepts
 it, else the original.
 """
@@ -230,7 +232,10 @@ def natural_packet(packet: Packet, policies: Sequence[Policy] | RegionIndex,
         mine = [a for f, a in own if f == fam]
         if value in mine:
             continue
-        for cand in _address_candidates(fam, value, mine, filters):
+        cands = _address_candidates(fam, value, mine, filters)
+        if name == "dst":  # a packet between two hosts: the source's address last
+            cands = [c for c in cands if c != pkt.src] + [c for c in cands if c == pkt.src]
+        for cand in cands:
             if (cand in mine or is_host_address(fam, cand, filters)) \
                     and index.same_cell(pkt, name, cand):
                 pkt = replace(pkt, **{name: cand})

@@ -24,6 +24,7 @@ from qmcheck.model.encodings.z3_policies import (
     policy_match,
 )
 from qmcheck.model.semantics.lookup import lookup
+from qmcheck.model.semantics.witness import natural_packet
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
 
@@ -80,6 +81,21 @@ def _natural(solver: z3.Solver, pkt: SymPacket, model: z3.ModelRef, host: Host
     return better
 
 
+def _host_addresses(host: Host, packet: Packet) -> Packet:
+    """The witness moved to natural values (host addresses, not ``0.0.0.0`` where a field is
+    any: a road warrior's symbolic peer; a protocol, ports) where the packet and its reply
+    keep their first matches (witness.natural_packet)."""
+    out_policy, in_policy = lookup(host, packet), lookup(host, packet.reversed())
+    focus = [p for p in (out_policy, in_policy) if p is not None and not p.implicit]
+
+    def same(candidate: Packet) -> bool:
+        return (lookup(host, candidate) is out_policy
+                and lookup(host, candidate.reversed()) is in_policy)
+
+    return natural_packet(packet, host.policies, focus, src_addresses=host.addresses,
+                          keep=same)
+
+
 def mirror_findings(host: Host, timeout_ms: int = 10_000) -> list[MirrorFinding]:
     """Every (outbound policy, inbound policy) pair under which a packet and its reply are
     treated differently (protected against not protected), each with a witness."""
@@ -107,7 +123,7 @@ def mirror_findings(host: Host, timeout_ms: int = 10_000) -> list[MirrorFinding]
                 findings.append(MirrorFinding("unknown", None, None, None))
                 break
             model = _natural(solver, pkt, solver.model(), host)
-            packet = pkt.concrete(model)
+            packet = _host_addresses(host, pkt.concrete(model))
             out_policy = lookup(host, packet)
             in_policy = lookup(host, packet.reversed())
             protected = [q is not None and q.action.is_ipsec for q in (out_policy, in_policy)]

@@ -30,6 +30,7 @@ import z3
 from qmcheck.model.encodings.overlap_index import Box, build_index, policy_boxes
 from qmcheck.model.encodings.z3_policies import SymPacket, fresh_packet, policy_match
 from qmcheck.model.semantics.lookup import first_match
+from qmcheck.model.semantics.witness import is_host_address, natural_packet
 from qmcheck.model.values.addresses import Family, max_address
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
@@ -365,13 +366,22 @@ def _solve(fam: _Family, a: int | None, b: int | None,
             return Region(pa, pb, "unknown")
         model = _natural(fam, pa if a is not None else None, pb if b is not None else None,
                          own)
-        packet = fam.sp.concrete(model)
+        packet = _host_addresses(fam, fam.sp.concrete(model), [p for p in (pa, pb) if p])
     finally:
         s.pop()
     boxes = [policy_boxes(fam.policies[n], fam.family) for n in pos] or [[full_box(fam.family)]]
     size = region_size(boxes, [x for m in negs for x in policy_boxes(fam.policies[m],
                                                                      fam.family)])
     return Region(pa, pb, "refuted", packet, size)
+
+
+def _host_addresses(fam: _Family, packet: Packet, focus: list[Policy]) -> Packet:
+    """A witness whose address is no host address (``0.0.0.1`` where a field is any, e.g. a
+    road warrior's symbolic peer) moved to one in the same cell of every policy of both
+    versions (witness.natural_packet), so its first matches, hence the region, stay."""
+    if all(is_host_address(packet.family, a) for a in (packet.src, packet.dst)):
+        return packet
+    return natural_packet(packet, fam.policies, focus)
 
 
 def replay(diff: HostDiff, region: Region) -> None:
