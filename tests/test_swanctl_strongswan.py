@@ -134,3 +134,23 @@ def test_comment_only_and_empty_files_are_hosts_without_policies() -> None:
     for test, host in (("sql/rw-psk-ipv4", "moon"), ("tnc/tnccs-20-hcd-eap", "alice")):
         loaded = _host(test, host)
         assert loaded.policies == () and any("no connections" in n for n in loaded.notes)
+
+
+@pytest.mark.parametrize("argv", [
+    ["lookup", "{f}", "--src", "192.168.0.1", "--dst", "10.2.0.1"],
+    ["negotiate", "{f}", "{f}", "--src", "10.1.0.1", "--dst", "10.2.0.1"],
+    ["conflicts", "{f}"],
+    ["peers", "{f}", "{f}"],
+    ["check", "{f}"],
+])
+def test_every_command_prints_the_notes_once(argv: list[str],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The notes of a file (here: authentication, IP-TFS) are one line each on stderr."""
+    path = str(CORPUS / "ikev2/net2net-iptfs/hosts/moon/etc/swanctl/swanctl.conf")
+    code = main([a.replace("{f}", path) for a in argv])
+    assert code in (0, 1, 3)
+    err = capsys.readouterr().err.splitlines()
+    notes = [line for line in err if line.startswith(f"qmcheck: note: {path}: ")]
+    hosts = argv.count("{f}") if argv[0] in ("negotiate", "peers") else 1
+    assert sum("IP-TFS" in line for line in notes) == hosts
+    assert sum("IKE authentication" in line for line in notes) == hosts

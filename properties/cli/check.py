@@ -35,6 +35,7 @@ from qmcheck.properties.cli.options import (
     add_progress_option,
     check_scenario_protocol,
     max_findings,
+    print_notes,
     progress_enabled,
     scenario_profiles,
 )
@@ -165,6 +166,7 @@ def run(args: argparse.Namespace) -> Report:
     scenario = load_scenario(args.scenario)
     check_scenario_protocol(scenario)
     out = output_dir(args.out, force=args.force)  # after the input is known to be good
+    print_notes(*scenario.hosts.values())
     report = Report("check", [args.scenario or scenario.source],
                     text_renderer=render_check_text, min_severity=args.severity,
                     max_findings=limit)

@@ -7,7 +7,7 @@ import argparse
 
 from qmcheck.model.formats.loader import load_host_spec
 from qmcheck.model.semantics.lookup import first_match
-from qmcheck.properties.cli.options import add_output_options
+from qmcheck.properties.cli.options import add_output_options, print_notes
 from qmcheck.properties.cli.packet_args import add_packet_options, packets_from_args
 from qmcheck.properties.results import Report, Result, format_packet_dict, table
 
@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> Report:
     host = load_host_spec(args.policy)
     packets = packets_from_args(args)
+    print_notes(host)
     report = Report("lookup", [args.policy], text_renderer=lookup_table)
     ordered = host.ordered()
     for packet in packets:

@@ -8,7 +8,7 @@ import argparse
 from qmcheck.model.formats.loader import load_host_spec
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, Outcome, negotiate, profile_options
 from qmcheck.model.values.policy import Host
-from qmcheck.properties.cli.options import add_output_options
+from qmcheck.properties.cli.options import add_output_options, print_notes
 from qmcheck.properties.cli.packet_args import add_packet_options, packets_from_args
 from qmcheck.properties.results import Report, Result
 
@@ -54,8 +54,10 @@ def run(args: argparse.Namespace) -> Report:
     initiator = load_host_spec(args.initiator)
     responder = load_host_spec(args.responder)
     options = profile_options(args.profile)
+    packets = packets_from_args(args)
+    print_notes(initiator, responder)
     report = Report("negotiate", [args.initiator, args.responder])
-    for packet in packets_from_args(args):
+    for packet in packets:
         outcome = negotiate(initiator, responder, packet, options)
         report.add(outcome_result(initiator, responder, outcome))
     return report

@@ -21,7 +21,7 @@ from qmcheck.properties.checks.deploy.requirements import (
     traffic_text,
 )
 from qmcheck.properties.checks.deploy.requirements_smt import check_requirement_smt
-from qmcheck.properties.cli.options import add_output_options, scenario_profiles
+from qmcheck.properties.cli.options import add_output_options, print_notes, scenario_profiles
 from qmcheck.properties.results import Report, Result
 
 SHOWN_VIOLATIONS = 10
@@ -107,6 +107,7 @@ def run(args: argparse.Namespace) -> Report:
     scenario = load_scenario(args.scenario)
     check_hosts(requirements, scenario.hosts)
     profiles = args.profile or scenario_profiles(scenario)
+    print_notes(*scenario.hosts.values())
     report = Report("require", [args.requirements, args.scenario])
     for req in requirements:
         check = check_requirement(req, scenario, profiles, args.max_cells)
