@@ -96,7 +96,7 @@ def test_unmodelled_keys_are_notes(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(("keys", "direction"), [
     ("mark_out = 42", "in"), ("mark_in = %unique", "out"), ("mark_in = 0/0xff", "both"),
-    ("if_id_in = 7\n mark_out = 0x0", "out")])
+    ("if_id_in = 7\n mark_out = 0x0", "out"), ("mark_out = 0x00/0xff", "both")])
 def test_a_mark_on_one_direction_keeps_the_other(keys: str, direction: str) -> None:
     host = load_swanctl_text("connections {\n a {\n  local_addrs = 10.0.0.1\n  children {\n"
                              f"   c {{ local_ts = 10.1.0.0/16\n remote_ts = 10.2.0.0/16\n {keys}\n"

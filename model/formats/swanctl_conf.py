@@ -396,6 +396,12 @@ def _unmodelled_notes(conn: Section, state: _Import) -> None:
                                "the policies are analysed as if they applied to all traffic")
 
 
+def _is_zero(text: str) -> bool:
+    """``0``, ``0x0``, ``0x00000000``: a mark or interface ID that binds nothing."""
+    digits = text[2:] if text[:2].lower() == "0x" else text
+    return bool(digits) and len(digits) <= 16 and set(digits) == {"0"}
+
+
 def _bound(conn: Section, child: Section, direction: str, prefix: str,
            state: _Import) -> bool:
     """Is the child's policy of this direction bound to marked packets or an XFRM interface?
@@ -409,8 +415,7 @@ def _bound(conn: Section, child: Section, direction: str, prefix: str,
                                          else None)
         if found is None:
             continue
-        value = found[0].split("/", 1)[0].strip().lower()
-        if value in ("0", "0x0", "0x00000000"):
+        if _is_zero(found[0].split("/", 1)[0].strip()):
             continue
         bound = True
         state.notes.append(f"{prefix}.{key} = {shown(found[0].strip(), 40)}: the {direction}bound "
