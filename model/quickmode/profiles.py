@@ -284,10 +284,12 @@ def load_profile(name_or_path: str) -> Profile:
 
 
 def negotiation_options(name_or_path: str) -> NegotiationOptions:
-    """The responder rules of a profile's ``selectors:`` section for the negotiation semantics
-    (model/semantics/negotiation.py). ``initiator-ids`` is carried in the profile but the
-    semantics still derive IDs as the seed does (docs/PROFILES.md says so)."""
+    """The rules of a profile's ``selectors:`` section for the negotiation semantics
+    (model/semantics/negotiation.py) and its z3 encoding: how the initiator derives its IDs,
+    how the responder selects and narrows, wildcards and proposal order. Every command reads
+    a profile's negotiation through this function (a name or a file path)."""
     sel = load_profile(name_or_path).selectors
     return NegotiationOptions(wildcard=sel["wildcards"], proposal_order=sel["proposal-order"],
                               responder_rule=sel["responder"], narrowing=sel["narrowing"],
-                              protocol_rule=sel["protocol"], peer_port_rule=sel["peer-port"])
+                              protocol_rule=sel["protocol"], peer_port_rule=sel["peer-port"],
+                              initiator_ids=sel["initiator-ids"])

@@ -16,6 +16,7 @@ from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
 from qmcheck.model.values.protocols import MAX_PORT, PortRange, protocol_text
 from qmcheck.model.values.selectors import (
+    InitiatorIds,
     Selector,
     Wildcard,
     address_filter_contains,
@@ -44,7 +45,9 @@ class NegotiationOptions:
     ``equal`` makes a policy's protocol accept only the same protocol selector (Libreswan:
     a policy for any protocol does not take a TCP selector). ``peer_port_rule`` ``equal``:
     the policy's port on the initiator's side must equal the selector's port (any only for
-    the wildcard 0; Libreswan compares the peer's port for equality).
+    the wildcard 0; Libreswan compares the peer's port for equality). ``initiator_ids``: how
+    the initiator derives its client IDs (``ranges-exact``, ``packet-exact``, ``policy``;
+    model/values/selectors.py ``derive_selector``).
     """
 
     wildcard: Wildcard = "strict"
@@ -53,14 +56,18 @@ class NegotiationOptions:
     narrowing: bool = False
     protocol_rule: ProtocolRule = "contain"
     peer_port_rule: ProtocolRule = "contain"
+    initiator_ids: InitiatorIds = "ranges-exact"
 
 
+#: The built-in profiles' ``selectors:`` sections (model/profiles/*.yaml, whose sources cite
+#: each rule); tests/test_profile_rules.py checks that the two agree.
 PROFILE_OPTIONS: dict[str, NegotiationOptions] = {
     "hpux": NegotiationOptions("strict", "initiator"),
-    "racoon": NegotiationOptions("ports", "initiator"),
-    "strongswan": NegotiationOptions("strict", "responder", "best-score", narrowing=True),
+    "racoon": NegotiationOptions("ports", "initiator", initiator_ids="policy"),
+    "strongswan": NegotiationOptions("strict", "responder", "best-score", narrowing=True,
+                                     initiator_ids="policy"),
     "libreswan": NegotiationOptions("strict", "initiator", protocol_rule="equal",
-                                    peer_port_rule="equal"),
+                                    peer_port_rule="equal", initiator_ids="policy"),
 }
 
 
@@ -233,8 +240,10 @@ def narrow(policy: Policy, idci: Selector, idcr: Selector
     return out[0], out[1]
 
 
-def message1(policy: Policy, packet: Packet) -> Message1:
-    """Message 1 for an outbound packet that ``policy`` (an IPsec policy) matched."""
+def message1(policy: Policy, packet: Packet,
+             rule: InitiatorIds = "ranges-exact") -> Message1:
+    """Message 1 for an outbound packet that ``policy`` (an IPsec policy) matched, its client
+    IDs derived under ``rule``."""
     local, remote, lport, rport = packet.local_remote()
     fam = packet.family
     if policy.family is None:
@@ -247,9 +256,10 @@ def message1(policy: Policy, packet: Packet) -> Message1:
         src_value = policy.source.first_match(fam, local)
         dst_value = policy.destination.first_match(fam, remote)
         assert src_value is not None and dst_value is not None, "policy does not match packet"
-        idci = derive_selector(src_value, fam, local, policy.source_port, lport, policy.protocol)
+        idci = derive_selector(src_value, fam, local, policy.source_port, lport, policy.protocol,
+                               rule)
         idcr = derive_selector(dst_value, fam, remote, policy.destination_port, rport,
-                               policy.protocol)
+                               policy.protocol, rule)
     return Message1(policy.action.transforms, idci, idcr)
 
 
@@ -338,7 +348,7 @@ def negotiate(initiator: Host, responder: Host, packet: Packet,
         return Outcome(packet, "not-protected",
                        f"{initiator.name} applies {policy.name} ({policy.action}): no negotiation",
                        initiator_policy=policy)
-    m1 = message1(policy, packet)
+    m1 = message1(policy, packet, opts.initiator_ids)
     chosen = select_policy(responder, m1.idci, m1.idcr, opts)
     if chosen is None:
         return Outcome(packet, "INVALID_ID_INFORMATION",
