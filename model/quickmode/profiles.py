@@ -196,6 +196,9 @@ def resolve(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
+    if "/" in name_or_path or name_or_path.endswith((".yaml", ".yml")):
+        reason = "a folder, not a profile file" if path.exists() else "no such profile file"
+        raise InputError(reason, source=name_or_path, field="profile")
     raise InputError(f"unknown profile {name_or_path!r} (a built-in name: "
                      f"{', '.join(builtin_names())}, a mutant name, or a profile file)",
                      source="<command line>", field="profile")

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from qmcheck.model.formats.loader import load_scenario
-from qmcheck.model.semantics.negotiation import negotiate, profile_options
+from qmcheck.model.quickmode.profiles import negotiation_options
+from qmcheck.model.semantics.negotiation import negotiate
 from qmcheck.model.semantics.traffic import traffic_classes
 from qmcheck.model.values.policy import Scenario
 from qmcheck.properties.checks.pairs import plan_pairs
@@ -32,6 +33,7 @@ from qmcheck.properties.cli.options import (
     add_budget_options,
     add_out_option,
     add_output_options,
+    add_profile_option,
     add_progress_option,
     check_scenario_protocol,
     max_findings,
@@ -64,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--protocol-matrix", action="store_true",
                         help="run the protocol under every fault setting of the results "
                              "matrix, not only the scenario's")
+    add_profile_option(parser, default=None,
+                       what="replaces the scenario's profiles for every step")
     add_out_option(parser)
     add_budget_options(parser)
     add_progress_option(parser)
@@ -74,7 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def pair_outcomes(scenario: Scenario, profile: str) -> list[tuple[str, str, Any, Any]]:
     """``(initiator, responder, policy, outcome or None)`` per traffic class and ordered pair;
     None when no representative packet of the class first-matches its policy."""
-    options = profile_options(profile)
+    options = negotiation_options(profile)
     out: list[tuple[str, str, Any, Any]] = []
     plan = plan_pairs(dict(scenario.hosts))
     ordered = [(a, b) for pair in plan.checked for a, b in (pair, pair[::-1])]
@@ -93,7 +97,7 @@ def negotiation_results(scenario: Scenario, args: argparse.Namespace) -> list[Re
     """One negotiation per traffic class, per ordered pair of hosts that can exchange
     protected traffic (``checks.pairs``) and per profile."""
     results: list[Result] = []
-    for profile in scenario_profiles(scenario):
+    for profile in scenario_profiles(scenario, getattr(args, "profile", None)):
         for i_name, r_name, policy, outcome in pair_outcomes(scenario, profile):
             subject = (profile, i_name, r_name, policy.name)
             if outcome is None:
@@ -130,7 +134,8 @@ def protocol_step(scenario: Any, args: Any) -> list[Result]:
     source = str(getattr(scenario, "source", "<scenario>"))
     mapping = {k: v for k, v in dict(getattr(scenario, "protocol", {}) or {}).items()
                if k not in ("profile", "profiles")}
-    pairs = {p: driving_pairs(scenario, p) for p in scenario_profiles(scenario)}
+    pairs = {p: driving_pairs(scenario, p)
+             for p in scenario_profiles(scenario, getattr(args, "profile", None))}
     mapping["profiles"] = [p for p, drive in pairs.items() if drive]
     if not mapping["profiles"]:
         return []
@@ -164,6 +169,7 @@ def run(args: argparse.Namespace) -> Report:
     set_budget(args.max_states, args.max_memory)
     scenario = load_scenario(args.scenario)
     check_scenario_protocol(scenario)
+    scenario_profiles(scenario, args.profile)  # a bad --profile: exit 2 before any step
     out = output_dir(args.out, force=args.force)  # after the input is known to be good
     report = Report("check", [args.scenario or scenario.source],
                     text_renderer=render_check_text, min_severity=args.severity,

@@ -11,7 +11,8 @@ from typing import Any
 
 from qmcheck.model.formats.loader import load_scenario, read_text
 from qmcheck.model.formats.requirements_file import check_hosts, load_requirements_text
-from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, profile_options
+from qmcheck.model.quickmode.profiles import negotiation_options
+from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.checks.deploy.cells import DEFAULT_LIMIT
 from qmcheck.properties.checks.deploy.requirements import (
@@ -100,7 +101,7 @@ def run(args: argparse.Namespace) -> Report:
                          field="--timeout")
     for name in args.profile or []:
         try:
-            profile_options(name)
+            negotiation_options(name)
         except InputError as e:
             raise InputError(e.message, source="<command line>", field="--profile") from None
     requirements = load_requirements_text(read_text(args.requirements), args.requirements)
