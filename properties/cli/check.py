@@ -19,6 +19,7 @@ from qmcheck.model.semantics.traffic import traffic_classes
 from qmcheck.model.values.policy import Scenario
 from qmcheck.properties.checks.pairs import plan_pairs
 from qmcheck.properties.checks.peers import host_scope
+from qmcheck.properties.checks.protocol_classes import annotate, runs_needed, scenario_classes
 from qmcheck.properties.checks.protocol_matrix import (
     CHECK_SETTINGS,
     DEFAULTS,
@@ -112,18 +113,13 @@ def negotiation_results(scenario: Scenario, args: argparse.Namespace) -> list[Re
     return results
 
 
-def driving_pairs(scenario: Scenario, profile: str) -> list[str]:
-    """The ordered host pairs (``I -> R``) with traffic whose negotiation sends message 1
-    under ``profile``: these pairs run Quick Mode, so the protocol is checked for them."""
-    pairs = [f"{i} -> {r}" for i, r, _, outcome in pair_outcomes(scenario, profile)
-             if outcome is not None and outcome.message1 is not None]
-    return list(dict.fromkeys(pairs))
-
-
 def protocol_step(scenario: Any, args: Any) -> list[Result]:
-    """The qm.* results of the protocol runs the scenario's pairs drive: one run per profile
-    that some pair negotiates under, with the scenario's protocol options (every fault
-    setting of the results matrix with ``--protocol-matrix``).
+    """The qm.* results of the protocol runs the scenario's pairs drive, per traffic class:
+    each class's negotiation under the profile (``checks.protocol_classes``) decides whether
+    its run explores success, NO_PROPOSAL_CHOSEN or INVALID_ID_INFORMATION; classes with the
+    same profile and outcome share one run, with the scenario's protocol options (every
+    fault setting of the results matrix with ``--protocol-matrix``). Each result lists its
+    classes (``extra['classes']``).
 
     ``--engine auto`` (default) and ``explicit``: the explicit engine, whose exploration of
     the finite state space decides every property for the scenario's bounds; ``smt``: the SMT
@@ -134,19 +130,25 @@ def protocol_step(scenario: Any, args: Any) -> list[Result]:
     source = str(getattr(scenario, "source", "<scenario>"))
     mapping = {k: v for k, v in dict(getattr(scenario, "protocol", {}) or {}).items()
                if k not in ("profile", "profiles")}
-    pairs = {p: driving_pairs(scenario, p)
-             for p in scenario_profiles(scenario, getattr(args, "profile", None))}
+    names = scenario_profiles(scenario, getattr(args, "profile", None))
+    classes = scenario_classes(scenario, names)
+    pairs = {p: list(dict.fromkeys(f"{c.initiator} -> {c.responder}" for c in classes
+                                   if c.profile == p)) for p in names}
     mapping["profiles"] = [p for p, drive in pairs.items() if drive]
     if not mapping["profiles"]:
         return []
     # without --protocol-matrix: the reliable setting with patient timers (model v2)
     settings = SETTINGS if getattr(args, "protocol_matrix", False) else CHECK_SETTINGS
-    profiles, base, settings = scenario_plan(mapping, source, settings)
-    configs = [base.with_(profile=p, **{k: changes.get(k, v) for k, v in DEFAULTS.items()})
-               for _, changes in settings for p in profiles]
+    _, base, settings = scenario_plan(mapping, source, settings)
+    wanted = runs_needed(classes)
+    configs = [base.with_(profile=p, outcome=o,
+                          **{k: changes.get(k, v) for k, v in DEFAULTS.items()})
+               for _, changes in settings for p, o in wanted]
     explicit: list[Result] = []
     if engine != "smt":
-        runs = run_matrix(profiles, settings, base, None, out)
+        runs = [run for outcome in dict.fromkeys(o for _, o in wanted)
+                for run in run_matrix([p for p, o in wanted if o == outcome], settings,
+                                      base.with_(outcome=outcome), None, out)]
         explicit = [r for _, run in runs for r in run.results]
         configs = [run.options for _, run in runs]
     if engine in ("explicit", "auto"):
@@ -156,8 +158,9 @@ def protocol_step(scenario: Any, args: Any) -> list[Result]:
         # the explicit engine's verdict)
         results = smt_protocol_results(configs, explicit, max_k=2,
                                        out_dir=None if out is None else Path(out))
-    return [replace(r, extra={**r.extra, "pairs": pairs.get(r.subject[0], [])})
-            if r.subject else r for r in results]
+    return [replace(r, extra={**r.extra, "pairs": list(dict.fromkeys(
+        f"{c['initiator']} -> {c['responder']}" for c in r.extra["classes"]))})
+            if r.extra.get("classes") else r for r in annotate(results, classes, configs)]
 
 
 STEPS: list[CheckStep] = [negotiation_results, policy_step, peers_step, protocol_step]
