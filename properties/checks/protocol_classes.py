@@ -27,8 +27,6 @@ from qmcheck.properties.results import Result
 QM_OUTCOME: dict[str, str] = {"accepted": "installed",
                               "NO_PROPOSAL_CHOSEN": "no-proposal-chosen",
                               "INVALID_ID_INFORMATION": "invalid-id-information"}
-#: Worst first: how a class's verdict is summarised from its run's results.
-VERDICT_ORDER = ("refuted", "unknown", "holds")
 
 
 @dataclass(frozen=True)
@@ -104,17 +102,20 @@ def annotate(results: list[Result], classes: list[TrafficClass],
 
 
 def class_verdicts(results: list[Result]) -> list[tuple[str, dict[str, Any], list[str]]]:
-    """Per traffic class (and fault setting): the worst verdict of its run, the class, and
-    the properties refuted (or unknown) there. Verdict first, for the text report."""
+    """Per traffic class (and fault setting): the worst of its run's results (the severity of
+    a refutation, ``error`` first, else ``unknown``, else ``holds``), the class, and the
+    properties refuted or unknown there. Verdict first, for the text reports."""
+    rank = {"error": 0, "warning": 1, "note": 2, "unknown": 3, "holds": 4}
     rows: dict[tuple[Any, ...], tuple[str, dict[str, Any], list[str]]] = {}
     for r in results:
         for c in r.extra.get("classes", []):
             setting = r.subject[1] if len(r.subject) > 1 else ""
             key = (c["profile"], c["initiator"], c["responder"], c["policy"], setting)
-            verdict, cls, bad = rows.get(key, ("holds", {**c, "setting": setting}, []))
-            if VERDICT_ORDER.index(r.verdict) < VERDICT_ORDER.index(verdict):
-                verdict = r.verdict
+            worst, cls, bad = rows.get(key, ("holds", {**c, "setting": setting}, []))
+            mine = r.severity if r.verdict == "refuted" else r.verdict
+            if rank.get(mine, 3) < rank[worst]:
+                worst = mine
             if r.verdict != "holds":
                 bad.append(r.property)
-            rows[key] = (verdict, cls, bad)
+            rows[key] = (worst, cls, bad)
     return list(rows.values())
