@@ -19,7 +19,12 @@ from qmcheck.model.semantics.traffic import traffic_classes
 from qmcheck.model.values.policy import Scenario
 from qmcheck.properties.checks.pairs import plan_pairs
 from qmcheck.properties.checks.peers import host_scope
-from qmcheck.properties.checks.protocol_classes import annotate, runs_needed, scenario_classes
+from qmcheck.properties.checks.protocol_classes import (
+    annotate,
+    ordered_pairs,
+    runs_needed,
+    scenario_classes,
+)
 from qmcheck.properties.checks.protocol_matrix import (
     CHECK_SETTINGS,
     DEFAULTS,
@@ -81,11 +86,7 @@ def pair_outcomes(scenario: Scenario, profile: str) -> list[tuple[str, str, Any,
     None when no representative packet of the class first-matches its policy."""
     options = negotiation_options(profile)
     out: list[tuple[str, str, Any, Any]] = []
-    plan = plan_pairs(dict(scenario.hosts))
-    ordered = [(a, b) for pair in plan.checked for a, b in (pair, pair[::-1])]
-    rank = {name: n for n, name in enumerate(scenario.hosts)}
-    ordered.sort(key=lambda ab: (rank[ab[0]], rank[ab[1]]))
-    for i_name, r_name in ordered:
+    for i_name, r_name in ordered_pairs(scenario):
         initiator, responder = scenario.hosts[i_name], scenario.hosts[r_name]
         for policy, packet in traffic_classes(initiator, responder):
             outcome = None if packet is None else negotiate(initiator, responder, packet,
