@@ -86,3 +86,17 @@ def test_bad_profile_is_one_line_exit_2(capsys: pytest.CaptureFixture[str],
         assert err.count("\n") == 1 and files[key] + expect in err, err
     code, out, err = run(capsys, *command, "--profile", "nosuch")
     assert code == 2 and out == "" and err.count("\n") == 1 and "unknown profile" in err
+
+
+@pytest.mark.parametrize("command", [
+    ["diff", "examples/hostA.batch", "examples/diff/hostA-new.yaml"],
+    ["require", "examples/require/requirements.yaml", S],
+])
+def test_diff_and_require_read_profile_files(capsys: pytest.CaptureFixture[str],
+                                             files: dict[str, str], command: list[str]) -> None:
+    code, out, err = run(capsys, *command, "--profile", files["bad"])
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert files["bad"] + ":4: field 'selectors.initiator-ids'" in err
+    code, out, err = run(capsys, *command, "--profile", files["missing"])
+    assert code == 2 and out == "" and files["missing"] + ": field '--profile'" in err
+    assert run(capsys, *command, "--profile", files["first"])[0] in (0, 1)

@@ -42,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("new", metavar="NEW", help="the changed host file or scenario")
     parser.add_argument("--equivalent", action="store_true",
                         help="also list policy renames and reorders that change nothing")
-    parser.add_argument("--profile", action="append", metavar="NAME",
+    parser.add_argument("--profile", action="append", metavar="NAME|PATH",
                         help="scenarios: profile of the negotiations (repeatable; default: "
                              "the NEW scenario's profiles)")
     parser.add_argument("--max-cells", type=int, default=DEFAULT_LIMIT, metavar="N",
@@ -205,7 +205,10 @@ def run(args: argparse.Namespace) -> Report:
         try:
             negotiation_options(name)
         except InputError as e:
-            raise InputError(e.message, source="<command line>", field="--profile") from None
+            if e.line is not None:  # a bad profile file: its own file, line and key
+                raise
+            raise InputError(e.message, source=e.source or "<command line>",
+                             field="--profile") from None
     old, new = _load(args.old), _load(args.new)
     report = Report("diff", [args.old, args.new])
     if isinstance(old, Scenario) and isinstance(new, Scenario) and (
