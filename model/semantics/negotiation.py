@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from qmcheck.model.semantics.lookup import lookup
-from qmcheck.model.values.addresses import Family, address_text, max_address
+from qmcheck.model.values.addresses import BITS, Family, address_text, max_address
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
@@ -176,7 +176,10 @@ class TrafficSelector:
 
     def __str__(self) -> str:
         addr = address_text(self.family, self.lo)
-        if self.hi != self.lo:
+        size = self.hi - self.lo + 1
+        if self.hi != self.lo and size & (size - 1) == 0 and self.lo % size == 0:
+            addr += f"/{BITS[self.family] - size.bit_length() + 1}"  # a prefix
+        elif self.hi != self.lo:
             addr += f"-{address_text(self.family, self.hi)}"
         proto = "" if self.protocol == 0 else f" {protocol_text(self.protocol)}"
         ports = "" if (self.port_lo, self.port_hi) == (0, MAX_PORT) else (
