@@ -100,3 +100,15 @@ def test_runs_without_a_scenario_keep_the_outcome_option(capsys: pytest.CaptureF
         main([*argv, "--outcome", outcome])
         (r,) = json.loads(capsys.readouterr().out)["results"]
         assert r["verdict"] == verdict and "classes" not in r
+
+
+def test_engines_agree_per_class(capsys: pytest.CaptureFixture[str]) -> None:
+    """The explicit engine and z3 (BMC, k-induction) give the same verdict for every class's
+    run, failure outcomes included."""
+    assert main(["protocol", "--scenario", SCENARIO, "--engine", "all", "--timers", "patient",
+                 "--property", "qm.reachable-installed", "--format", "json"]) == 1
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert {r["outcome"] for r in results} == set(EXPECTED.values())
+    for r in results:
+        assert r["engine"] == "explicit+smt" and r["engines_agree"] is True, r
+    check_each_class(results)
