@@ -175,8 +175,9 @@ def test_negotiation_outcomes_on_the_default_scenario() -> None:
 
 
 def test_negotiation_failures_name_the_reason() -> None:
-    i = load_text("host: i\npolicies:\n  - {name: p, source: 10.1.1.1, destination: 10.2.2.0/24,"
-                  " action: [ESP_AES128_HMAC_SHA1]}\n", "i.yaml")
+    i = load_text("host: i\npolicies:\n  - {name: p, source: 10.1.1.1,"
+                  " destination: 10.2.2.2-10.2.2.255, action: [ESP_AES128_HMAC_SHA1]}\n",
+                  "i.yaml")  # a range: sent as the packet's address (hpux, ranges-exact)
     r = load_text("host: r\ndefault-action: none\npolicies:\n  - {name: q, source: 10.2.2.2,"
                   " destination: 10.1.1.1, action: [AH_SHA1]}\n", "r.yaml")
     assert isinstance(i, Host) and isinstance(r, Host)

@@ -38,6 +38,7 @@ from qmcheck.model.values.addresses import AddressFilter, AddressValue, Family, 
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
 from qmcheck.model.values.protocols import MAX_PORT, PORT_PROTOCOLS, PortRange
+from qmcheck.model.values.selectors import InitiatorIds, sent_as_value
 
 FULL_PORTS = (0, MAX_PORT)
 EPHEMERAL_PORT = 49152  # the first of the dynamic ports (RFC 6335): a natural source port
@@ -175,16 +176,24 @@ class BoxIndex:
         return sorted({n for b in boxes for n in self.query(b)})
 
 
+#: A span the selector is sent as (when the condition holds): the configured value's interval.
+Span = tuple["z3.BoolRef | bool", int, int]
+
+
 @dataclass(frozen=True)
 class Derivation:
     """I's message 1 for policy ``i``, as functions of ``p``: which sides are the address
-    wildcard, the selector ports (None: the wildcard 0) and the selector protocol."""
+    wildcard, which are sent as a configured value (``*_spans``: a condition per prefix or
+    range sent as it is, under the profile's ``initiator-ids`` rule; otherwise the packet's
+    address), the selector ports (None: the wildcard 0) and the selector protocol."""
 
     ci_wild: z3.BoolRef | bool
     cr_wild: z3.BoolRef | bool
     ci_port: z3.BitVecRef | None
     cr_port: z3.BitVecRef | None
     protocol: int
+    ci_spans: tuple[Span, ...] = ()
+    cr_spans: tuple[Span, ...] = ()
 
 
 def _wild(f: AddressFilter, family_any: bool, var: z3.BitVecRef) -> z3.BoolRef | bool:
@@ -199,13 +208,44 @@ def _wild(f: AddressFilter, family_any: bool, var: z3.BitVecRef) -> z3.BoolRef |
     return False
 
 
-def derivation(policy: Policy, p: SymPacket) -> Derivation:
+def _spans(f: AddressFilter, family_any: bool, var: z3.BitVecRef, rule: InitiatorIds
+           ) -> tuple[Span, ...]:
+    """The values of ``f`` sent as they are (``sent_as_value``), each with the condition that
+    it is the first value holding the address (the twin of ``derive_selector``)."""
+    if family_any or rule == "packet-exact":
+        return ()
+    out: list[Span] = []
+    before: list[z3.BoolRef | bool] = []
+    for v in f.values:
+        if v.is_any:
+            break
+        pred = value_pred(v, var)
+        if sent_as_value(v, rule) and v.lo < v.hi:
+            out.append((_and(pred, *[_not(b) for b in before]), v.lo, v.hi))
+        before.append(pred)
+    return tuple(out)
+
+
+def derivation(policy: Policy, p: SymPacket, rule: InitiatorIds = "ranges-exact"
+               ) -> Derivation:
     fam_any = policy.family is None
     return Derivation(
         _wild(policy.source, fam_any, p.local), _wild(policy.destination, fam_any, p.remote),
         None if policy.source_port.is_any else p.lport,
         None if policy.destination_port.is_any else p.rport,
-        0 if policy.protocol is None else policy.protocol)
+        0 if policy.protocol is None else policy.protocol,
+        _spans(policy.source, fam_any, p.local, rule),
+        _spans(policy.destination, fam_any, p.remote, rule))
+
+
+def _by_span(spans: Sequence[Span], exact: z3.BoolRef | bool,
+             of_span: Callable[[int, int], bool]) -> z3.BoolRef | bool:
+    """A predicate of the derived address: ``of_span(lo, hi)`` where a configured span is
+    sent, ``exact`` (a predicate of the packet's address) otherwise."""
+    out = exact
+    for cond, lo, hi in reversed(spans):
+        out = _ite(cond, of_span(lo, hi), out)
+    return out
 
 
 # Thin constructors straight over the C API: the z3 Python layer's coercions dominate the
@@ -358,14 +398,16 @@ def to_z3(x: z3.BoolRef | bool, ctx: z3.Context | None = None) -> z3.BoolRef:
 
 
 def _address_contains(f: AddressFilter, family_any: bool, wild: z3.BoolRef | bool,
-                      var: z3.BitVecRef, lenient: bool) -> z3.BoolRef | bool:
+                      var: z3.BitVecRef, lenient: bool, spans: Sequence[Span] = ()
+                      ) -> z3.BoolRef | bool:
     """The concrete ``address_filter_contains`` for the selector derived from ``var``."""
     if family_any:
         return True
     when_wild = lenient or f.is_any
     if wild is True:
         return when_wild
-    exact = filter_pred(f, var)
+    exact = _by_span(spans, filter_pred(f, var), lambda lo, hi: any(
+        v.lo <= lo and hi <= v.hi for v in f.values))
     return exact if wild is False else _ite(wild, when_wild, exact)
 
 
@@ -410,8 +452,9 @@ def contains(q: Policy, d: Derivation, p: SymPacket, opts: NegotiationOptions
         parts.append(part)
     fam_any = q.family is None
     lenient_addr = opts.wildcard == "lenient"
-    for f, wild, var in ((q.source, d.cr_wild, p.remote), (q.destination, d.ci_wild, p.local)):
-        part = _address_contains(f, fam_any, wild, var, lenient_addr)
+    for f, wild, var, spans in ((q.source, d.cr_wild, p.remote, d.cr_spans),
+                                (q.destination, d.ci_wild, p.local, d.ci_spans)):
+        part = _address_contains(f, fam_any, wild, var, lenient_addr, spans)
         if part is False:
             return False
         parts.append(part)
@@ -420,13 +463,15 @@ def contains(q: Policy, d: Derivation, p: SymPacket, opts: NegotiationOptions
 
 @dataclass(frozen=True)
 class _Side:
-    """One side of the selectors for scoring: address wildcard flag, variable, port."""
+    """One side of the selectors for scoring: address wildcard flag, variable, port, and the
+    configured spans sent instead of the packet's address."""
 
     wild: z3.BoolRef | bool
     var: z3.BitVecRef
     port: z3.BitVecRef | None
     protocol: int
     packet_port: z3.BitVecRef
+    spans: tuple[Span, ...] = ()
 
 
 def _side_spans(q: Policy, f: AddressFilter, family: Family) -> list[tuple[int, int]]:
@@ -441,7 +486,9 @@ def _ts_equal(lo: int, hi: int, proto: int, ports: PortRange, s: _Side, family: 
     if proto != s.protocol:
         return False
     full = (lo, hi) == (0, max_address(family))
-    addr = _ite(s.wild, full, in_range(s.var, lo, lo)) if lo == hi else _and(s.wild, full)
+    exact = _by_span(s.spans, in_range(s.var, lo, lo) if lo == hi else False,
+                     lambda a, b: (a, b) == (lo, hi))
+    addr = _ite(s.wild, full, exact)
     port_full = (ports.lo, ports.hi) == FULL_PORTS
     if s.port is None:
         port: z3.BoolRef | bool = port_full
@@ -458,7 +505,7 @@ def _ts_meets(lo: int, hi: int, proto: int, ports: PortRange, s: _Side, family: 
     if (lo, hi) == (0, max_address(family)):
         addr: z3.BoolRef | bool = True
     else:
-        inside = in_range(s.var, lo, hi)
+        inside = _by_span(s.spans, in_range(s.var, lo, hi), lambda a, b: a <= hi and lo <= b)
         addr = _or(s.wild, inside)
     if s.port is None or ports.is_any:
         port: z3.BoolRef | bool = True
@@ -744,7 +791,7 @@ class PairEncoding:
         """R's policy for the selectors derived under I's ``n``-th policy: the chosen
         position, the narrowing coverage per candidate, and the candidates."""
         i, p, opts = self.i_order[n], self.p, self.options
-        d = derivation(i, p)
+        d = derivation(i, p, opts.initiator_ids)
         box = self.selector_box(n)
         if opts.responder_rule == "first-match":
             box = Box(box.family, None if opts.wildcard == "lenient" else box.protocol,
@@ -752,8 +799,8 @@ class PairEncoding:
         else:
             box = Box(box.family, None, box.local, box.remote, box.lport, box.rport)
         cands = self.r_index.query(box)
-        si = _Side(d.ci_wild, p.local, d.ci_port, d.protocol, p.lport)
-        sr = _Side(d.cr_wild, p.remote, d.cr_port, d.protocol, p.rport)
+        si = _Side(d.ci_wild, p.local, d.ci_port, d.protocol, p.lport, d.ci_spans)
+        sr = _Side(d.cr_wild, p.remote, d.cr_port, d.protocol, p.rport, d.cr_spans)
         cover: dict[int, z3.BoolRef | bool] = {}
         if opts.responder_rule == "best-score":
             chosen = self._best(cands, si, sr)

@@ -3,7 +3,10 @@
 Each site ``k`` (1..sites) has a gateway ``gw-k`` (address ``192.0.2.k``, protecting
 ``10.k.0.0/16``) with tunnel policies to the next and the previous gateway of a ring, a
 server ``srv-k`` (``10.k.0.1``) and clients ``cl-k-j`` (``10.k.0.(j+1)``) that protect their
-traffic to the server in transport mode. ``mismatch`` names sites whose server proposes
+traffic to the server in transport mode; the server's policy names its clients as an address
+range, which HP-UX replaces by the packet's address in message 1 (a /24 prefix would be sent
+as a subnet ID that no client's policy contains: guide p.158). ``mismatch`` names sites whose
+server proposes
 another transform than its clients (a real failure for the checks to find). The result is
 the YAML text of a scenario, loaded by the ordinary loader.
 """
@@ -32,7 +35,8 @@ def network_yaml(sites: int, hosts_per_site: int, mismatch: tuple[int, ...] = ()
         server_action = OTHER if k in mismatch else ESP
         lines += [f"  srv-{k}:", f"    address: 10.{k}.0.1", "    policies:",
                   f"      - {{name: clients, source: 10.{k}.0.1, "
-                  f"destination: 10.{k}.0.0/24, protocol: tcp, source-port: 443, "
+                  f"destination: 10.{k}.0.2-10.{k}.0.{max(2, hosts_per_site)}, "
+                  "protocol: tcp, source-port: 443, "
                   f"action: [{server_action}]}}"]
         for j in range(1, hosts_per_site):
             lines += [f"  cl-{k}-{j}:", f"    address: 10.{k}.0.{j + 1}", "    policies:",

@@ -197,6 +197,9 @@ def resolve(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
+    if "/" in name_or_path or name_or_path.endswith((".yaml", ".yml")):
+        reason = "a folder, not a profile file" if path.exists() else "no such profile file"
+        raise InputError(reason, source=name_or_path, field="profile")
     raise InputError(f"unknown profile {name_or_path!r} (a built-in name: "
                      f"{', '.join(builtin_names())}, a mutant name, or a profile file)",
                      source="<command line>", field="profile")
@@ -286,11 +289,13 @@ def load_profile(name_or_path: str) -> Profile:
 
 
 def negotiation_options(name_or_path: str) -> NegotiationOptions:
-    """The responder rules of a profile's ``selectors:`` section for the negotiation semantics
-    (model/semantics/negotiation.py). ``initiator-ids`` is carried in the profile but the
-    semantics still derive IDs as the seed does (docs/PROFILES.md says so)."""
+    """The rules of a profile's ``selectors:`` section for the negotiation semantics
+    (model/semantics/negotiation.py) and its z3 encoding: how the initiator derives its IDs,
+    how the responder selects and narrows, wildcards and proposal order. Every command reads
+    a profile's negotiation through this function (a name or a file path)."""
     sel = load_profile(name_or_path).selectors
     return NegotiationOptions(wildcard=sel["wildcards"], proposal_order=sel["proposal-order"],
                               responder_rule=sel["responder"], narrowing=sel["narrowing"],
                               protocol_rule=sel["protocol"], peer_port_rule=sel["peer-port"],
-                              mode_rule=sel["mode"])
+                              mode_rule=sel["mode"],
+                              initiator_ids=sel["initiator-ids"])

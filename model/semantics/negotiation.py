@@ -10,12 +10,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from qmcheck.model.semantics.lookup import lookup
-from qmcheck.model.values.addresses import Family, address_text, max_address
+from qmcheck.model.values.addresses import BITS, Family, address_text, max_address
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
 from qmcheck.model.values.protocols import MAX_PORT, PortRange, protocol_text
 from qmcheck.model.values.selectors import (
+    InitiatorIds,
     Selector,
     Wildcard,
     address_filter_contains,
@@ -62,7 +63,9 @@ class NegotiationOptions:
     the wildcard 0; Libreswan compares the peer's port for equality). ``mode_rule``: what
     the responder does with a proposal of another encapsulation mode than its selected
     policy's (MODE_RULES): refuse it (``rfc2407``, ``invalid-id``, ``no-proposal``) or take
-    the initiator's mode (``initiator``: no mode mismatch ever fails).
+    the initiator's mode (``initiator``: no mode mismatch ever fails). ``initiator_ids``: how
+    the initiator derives its client IDs (``ranges-exact``, ``packet-exact``, ``policy``;
+    model/values/selectors.py ``derive_selector``).
     """
 
     wildcard: Wildcard = "strict"
@@ -72,15 +75,20 @@ class NegotiationOptions:
     protocol_rule: ProtocolRule = "contain"
     peer_port_rule: ProtocolRule = "contain"
     mode_rule: ModeRule = "rfc2407"
+    initiator_ids: InitiatorIds = "ranges-exact"
 
 
+#: The built-in profiles' ``selectors:`` sections (model/profiles/*.yaml, whose sources cite
+#: each rule); tests/test_profile_rules.py checks that the two agree.
 PROFILE_OPTIONS: dict[str, NegotiationOptions] = {
     "hpux": NegotiationOptions("strict", "initiator"),
-    "racoon": NegotiationOptions("ports", "initiator", mode_rule="no-proposal"),
+    "racoon": NegotiationOptions("ports", "initiator", mode_rule="no-proposal",
+                                 initiator_ids="policy"),
     "strongswan": NegotiationOptions("strict", "responder", "best-score", narrowing=True,
-                                     mode_rule="invalid-id"),
+                                     mode_rule="invalid-id", initiator_ids="policy"),
     "libreswan": NegotiationOptions("strict", "initiator", protocol_rule="equal",
-                                    peer_port_rule="equal", mode_rule="initiator"),
+                                    peer_port_rule="equal", mode_rule="initiator",
+                                    initiator_ids="policy"),
 }
 
 
@@ -189,7 +197,10 @@ class TrafficSelector:
 
     def __str__(self) -> str:
         addr = address_text(self.family, self.lo)
-        if self.hi != self.lo:
+        size = self.hi - self.lo + 1
+        if self.hi != self.lo and size & (size - 1) == 0 and self.lo % size == 0:
+            addr += f"/{BITS[self.family] - size.bit_length() + 1}"  # a prefix
+        elif self.hi != self.lo:
             addr += f"-{address_text(self.family, self.hi)}"
         proto = "" if self.protocol == 0 else f" {protocol_text(self.protocol)}"
         ports = "" if (self.port_lo, self.port_hi) == (0, MAX_PORT) else (
@@ -253,8 +264,10 @@ def narrow(policy: Policy, idci: Selector, idcr: Selector
     return out[0], out[1]
 
 
-def message1(policy: Policy, packet: Packet) -> Message1:
-    """Message 1 for an outbound packet that ``policy`` (an IPsec policy) matched."""
+def message1(policy: Policy, packet: Packet,
+             rule: InitiatorIds = "ranges-exact") -> Message1:
+    """Message 1 for an outbound packet that ``policy`` (an IPsec policy) matched, its client
+    IDs derived under ``rule``."""
     local, remote, lport, rport = packet.local_remote()
     fam = packet.family
     if policy.family is None:
@@ -267,9 +280,10 @@ def message1(policy: Policy, packet: Packet) -> Message1:
         src_value = policy.source.first_match(fam, local)
         dst_value = policy.destination.first_match(fam, remote)
         assert src_value is not None and dst_value is not None, "policy does not match packet"
-        idci = derive_selector(src_value, fam, local, policy.source_port, lport, policy.protocol)
+        idci = derive_selector(src_value, fam, local, policy.source_port, lport, policy.protocol,
+                               rule)
         idcr = derive_selector(dst_value, fam, remote, policy.destination_port, rport,
-                               policy.protocol)
+                               policy.protocol, rule)
     return Message1(policy.action.transforms, idci, idcr)
 
 
@@ -358,7 +372,7 @@ def negotiate(initiator: Host, responder: Host, packet: Packet,
         return Outcome(packet, "not-protected",
                        f"{initiator.name} applies {policy.name} ({policy.action}): no negotiation",
                        initiator_policy=policy)
-    m1 = message1(policy, packet)
+    m1 = message1(policy, packet, opts.initiator_ids)
     chosen = select_policy(responder, m1.idci, m1.idcr, opts)
     if chosen is None:
         return Outcome(packet, "INVALID_ID_INFORMATION",

@@ -20,6 +20,12 @@ from qmcheck.model.values.protocols import PortRange, protocol_text
 
 IdKind = Literal["addr", "subnet", "range"]
 Wildcard = Literal["strict", "lenient", "ports"]  # "ports": lenient for ports only (racoon)
+#: How the initiator derives its client IDs from the policy and the packet (docs/PROFILES.md):
+#: ``ranges-exact`` (the seed: a range becomes the packet's address, a prefix stays a subnet
+#: ID), ``packet-exact`` (every address value becomes the packet's address) and ``policy``
+#: (the configured value as it is: racoon, strongSwan, Libreswan).
+InitiatorIds = Literal["ranges-exact", "packet-exact", "policy"]
+INITIATOR_IDS: tuple[InitiatorIds, ...] = ("ranges-exact", "packet-exact", "policy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +72,32 @@ def wildcard_selector(family: Family, protocol: int = 0, port: int = 0) -> Selec
     return Selector(family, "subnet", 0, max_address(family), protocol, port)
 
 
+def sent_as_value(value: AddressValue, rule: InitiatorIds) -> bool:
+    """Is ``value`` (neither ``any`` nor a single address) sent as configured under ``rule``
+    (a subnet or range ID), rather than replaced by the packet's address?"""
+    if rule == "policy":
+        return value.kind in ("prefix", "range")
+    return rule == "ranges-exact" and value.kind == "prefix"
+
+
 def derive_selector(value: AddressValue, family: Family, address: int, ports: PortRange,
-                    port: int, protocol: int | None) -> Selector:
+                    port: int, protocol: int | None,
+                    rule: InitiatorIds = "ranges-exact") -> Selector:
     """The initiator's client ID for one side of a packet (docs/SPEC.md 3, step 1).
 
-    ``value`` is the first address value of the policy field that matched. Ranges and prefixes
-    are replaced by the packet's exact address; ``any`` is sent as the wildcard 0 (subnet 0/0).
-    Port: any -> 0, otherwise the packet's exact port. Protocol: any -> 0.
+    ``value`` is the first address value of the policy field that matched; ``any`` is sent as
+    the wildcard 0 (subnet 0/0). ``rule`` decides the rest (``InitiatorIds``): under
+    ``ranges-exact`` (guide p.158: "replaces any address or port number ranges with the exact
+    address") a range becomes the packet's address and a prefix stays a subnet ID. Port: any
+    -> 0, otherwise the packet's exact port (under every rule). Protocol: any -> 0.
     """
     proto = 0 if protocol is None else protocol
     sel_port = 0 if ports.is_any else port
     if value.is_any:
         return wildcard_selector(family, proto, sel_port)
+    if sent_as_value(value, rule):
+        kind: IdKind = "subnet" if value.kind == "prefix" else "range"
+        return Selector(family, kind, value.lo, value.hi, proto, sel_port)
     return Selector(family, "addr", address, address, proto, sel_port)
 
 

@@ -30,6 +30,7 @@ from qmcheck.model.encodings.z3_negotiation import (
     responder_region,
     to_z3,
 )
+from qmcheck.model.quickmode.profiles import negotiation_options
 from qmcheck.model.semantics.lookup import (
     lookup,
     reply_agrees,
@@ -43,7 +44,6 @@ from qmcheck.model.semantics.negotiation import (
     NegotiationOptions,
     Outcome,
     negotiate,
-    profile_options,
 )
 from qmcheck.model.semantics.witness import RegionIndex, natural_packet
 from qmcheck.model.values.addresses import AddressValue, Family, address_text
@@ -449,7 +449,7 @@ def check_direction(initiator: Host, responder: Host, profile: str,
                     others: tuple[AddressValue, ...] = ()) -> DirectionReport:
     """Decide the properties with ``initiator`` initiating toward ``responder``; ``others``
     are the addresses of the network's other hosts (tunnels to them go elsewhere)."""
-    options = profile_options(profile)
+    options = negotiation_options(profile)
     report = DirectionReport(initiator, responder, profile)
     started = time.perf_counter()
     for family in families(initiator, responder):

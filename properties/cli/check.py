@@ -13,11 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from qmcheck.model.formats.loader import load_scenario
-from qmcheck.model.semantics.negotiation import negotiate, profile_options
+from qmcheck.model.quickmode.profiles import negotiation_options
+from qmcheck.model.semantics.negotiation import negotiate
 from qmcheck.model.semantics.traffic import traffic_classes
 from qmcheck.model.values.policy import Scenario
 from qmcheck.properties.checks.pairs import plan_pairs
 from qmcheck.properties.checks.peers import host_scope
+from qmcheck.properties.checks.protocol_classes import (
+    annotate,
+    ordered_pairs,
+    runs_needed,
+    scenario_classes,
+)
 from qmcheck.properties.checks.protocol_matrix import (
     CHECK_SETTINGS,
     DEFAULTS,
@@ -32,6 +39,7 @@ from qmcheck.properties.cli.options import (
     add_budget_options,
     add_out_option,
     add_output_options,
+    add_profile_option,
     add_progress_option,
     check_scenario_protocol,
     max_findings,
@@ -65,6 +73,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--protocol-matrix", action="store_true",
                         help="run the protocol under every fault setting of the results "
                              "matrix, not only the scenario's")
+    add_profile_option(parser, default=None,
+                       what="replaces the scenario's profiles for every step")
     add_out_option(parser)
     add_budget_options(parser)
     add_progress_option(parser)
@@ -75,13 +85,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def pair_outcomes(scenario: Scenario, profile: str) -> list[tuple[str, str, Any, Any]]:
     """``(initiator, responder, policy, outcome or None)`` per traffic class and ordered pair;
     None when no representative packet of the class first-matches its policy."""
-    options = profile_options(profile)
+    options = negotiation_options(profile)
     out: list[tuple[str, str, Any, Any]] = []
-    plan = plan_pairs(dict(scenario.hosts))
-    ordered = [(a, b) for pair in plan.checked for a, b in (pair, pair[::-1])]
-    rank = {name: n for n, name in enumerate(scenario.hosts)}
-    ordered.sort(key=lambda ab: (rank[ab[0]], rank[ab[1]]))
-    for i_name, r_name in ordered:
+    for i_name, r_name in ordered_pairs(scenario):
         initiator, responder = scenario.hosts[i_name], scenario.hosts[r_name]
         for policy, packet in traffic_classes(initiator, responder):
             outcome = None if packet is None else negotiate(initiator, responder, packet,
@@ -94,7 +100,7 @@ def negotiation_results(scenario: Scenario, args: argparse.Namespace) -> list[Re
     """One negotiation per traffic class, per ordered pair of hosts that can exchange
     protected traffic (``checks.pairs``) and per profile."""
     results: list[Result] = []
-    for profile in scenario_profiles(scenario):
+    for profile in scenario_profiles(scenario, getattr(args, "profile", None)):
         for i_name, r_name, policy, outcome in pair_outcomes(scenario, profile):
             subject = (profile, i_name, r_name, policy.name)
             if outcome is None:
@@ -109,18 +115,13 @@ def negotiation_results(scenario: Scenario, args: argparse.Namespace) -> list[Re
     return results
 
 
-def driving_pairs(scenario: Scenario, profile: str) -> list[str]:
-    """The ordered host pairs (``I -> R``) with traffic whose negotiation sends message 1
-    under ``profile``: these pairs run Quick Mode, so the protocol is checked for them."""
-    pairs = [f"{i} -> {r}" for i, r, _, outcome in pair_outcomes(scenario, profile)
-             if outcome is not None and outcome.message1 is not None]
-    return list(dict.fromkeys(pairs))
-
-
 def protocol_step(scenario: Any, args: Any) -> list[Result]:
-    """The qm.* results of the protocol runs the scenario's pairs drive: one run per profile
-    that some pair negotiates under, with the scenario's protocol options (every fault
-    setting of the results matrix with ``--protocol-matrix``).
+    """The qm.* results of the protocol runs the scenario's pairs drive, per traffic class:
+    each class's negotiation under the profile (``checks.protocol_classes``) decides whether
+    its run explores success, NO_PROPOSAL_CHOSEN or INVALID_ID_INFORMATION; classes with the
+    same profile and outcome share one run, with the scenario's protocol options (every
+    fault setting of the results matrix with ``--protocol-matrix``). Each result lists its
+    classes (``extra['classes']``).
 
     ``--engine auto`` (default) and ``explicit``: the explicit engine, whose exploration of
     the finite state space decides every property for the scenario's bounds; ``smt``: the SMT
@@ -131,18 +132,25 @@ def protocol_step(scenario: Any, args: Any) -> list[Result]:
     source = str(getattr(scenario, "source", "<scenario>"))
     mapping = {k: v for k, v in dict(getattr(scenario, "protocol", {}) or {}).items()
                if k not in ("profile", "profiles")}
-    pairs = {p: driving_pairs(scenario, p) for p in scenario_profiles(scenario)}
+    names = scenario_profiles(scenario, getattr(args, "profile", None))
+    classes = scenario_classes(scenario, names)
+    pairs = {p: list(dict.fromkeys(f"{c.initiator} -> {c.responder}" for c in classes
+                                   if c.profile == p)) for p in names}
     mapping["profiles"] = [p for p, drive in pairs.items() if drive]
     if not mapping["profiles"]:
         return []
     # without --protocol-matrix: the reliable setting with patient timers (model v2)
     settings = SETTINGS if getattr(args, "protocol_matrix", False) else CHECK_SETTINGS
-    profiles, base, settings = scenario_plan(mapping, source, settings)
-    configs = [base.with_(profile=p, **{k: changes.get(k, v) for k, v in DEFAULTS.items()})
-               for _, changes in settings for p in profiles]
+    _, base, settings = scenario_plan(mapping, source, settings)
+    wanted = runs_needed(classes)
+    configs = [base.with_(profile=p, outcome=o,
+                          **{k: changes.get(k, v) for k, v in DEFAULTS.items()})
+               for _, changes in settings for p, o in wanted]
     explicit: list[Result] = []
     if engine != "smt":
-        runs = run_matrix(profiles, settings, base, None, out)
+        runs = [run for outcome in dict.fromkeys(o for _, o in wanted)
+                for run in run_matrix([p for p, o in wanted if o == outcome], settings,
+                                      base.with_(outcome=outcome), None, out)]
         explicit = [r for _, run in runs for r in run.results]
         configs = [run.options for _, run in runs]
     if engine in ("explicit", "auto"):
@@ -152,8 +160,9 @@ def protocol_step(scenario: Any, args: Any) -> list[Result]:
         # the explicit engine's verdict)
         results = smt_protocol_results(configs, explicit, max_k=2,
                                        out_dir=None if out is None else Path(out))
-    return [replace(r, extra={**r.extra, "pairs": pairs.get(r.subject[0], [])})
-            if r.subject else r for r in results]
+    return [replace(r, extra={**r.extra, "pairs": list(dict.fromkeys(
+        f"{c['initiator']} -> {c['responder']}" for c in r.extra["classes"]))})
+            if r.extra.get("classes") else r for r in annotate(results, classes, configs)]
 
 
 STEPS: list[CheckStep] = [negotiation_results, policy_step, peers_step, protocol_step]
@@ -165,6 +174,7 @@ def run(args: argparse.Namespace) -> Report:
     set_budget(args.max_states, args.max_memory)
     scenario = load_scenario(args.scenario)
     check_scenario_protocol(scenario)
+    scenario_profiles(scenario, args.profile)  # a bad --profile: exit 2 before any step
     out = output_dir(args.out, force=args.force)  # after the input is known to be good
     print_notes(*scenario.hosts.values())
     report = Report("check", [args.scenario or scenario.source],

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from qmcheck.model.formats.loader import load, load_host_spec
-from qmcheck.model.semantics.negotiation import negotiate, profile_options
+from qmcheck.model.quickmode.profiles import negotiation_options
+from qmcheck.model.semantics.negotiation import negotiate
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Policy, Scenario
 from qmcheck.properties.checks.deploy.cells import DEFAULT_LIMIT
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("new", metavar="NEW", help="the changed host file or scenario")
     parser.add_argument("--equivalent", action="store_true",
                         help="also list policy renames and reorders that change nothing")
-    parser.add_argument("--profile", action="append", metavar="NAME",
+    parser.add_argument("--profile", action="append", metavar="NAME|PATH",
                         help="scenarios: profile of the negotiations (repeatable; default: "
                              "the NEW scenario's profiles)")
     parser.add_argument("--max-cells", type=int, default=DEFAULT_LIMIT, metavar="N",
@@ -152,7 +153,7 @@ def _smt_results(hosts: tuple[Host, Host, Host, Host], profile: str, timeout: fl
                  ) -> list[Result]:
     i, r = hosts[2].name, hosts[3].name
     smt = diff_pair_smt(*hosts, profile, max(1, int(timeout * 1000)))
-    opts = profile_options(profile)
+    opts = negotiation_options(profile)
     out = []
     for packet in smt.regions.values():
         region = NegotiationRegion(i, r, profile, negotiate(hosts[0], hosts[1], packet, opts),
@@ -202,9 +203,12 @@ def run(args: argparse.Namespace) -> Report:
                          field="--max-cells")
     for name in args.profile or []:
         try:
-            profile_options(name)
+            negotiation_options(name)
         except InputError as e:
-            raise InputError(e.message, source="<command line>", field="--profile") from None
+            if e.line is not None:  # a bad profile file: its own file, line and key
+                raise
+            raise InputError(e.message, source=e.source or "<command line>",
+                             field="--profile") from None
     old, new = _load(args.old), _load(args.new)
     report = Report("diff", [args.old, args.new])
     if isinstance(old, Scenario) and isinstance(new, Scenario) and (

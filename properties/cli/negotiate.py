@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 
 from qmcheck.model.formats.loader import load_host_spec
-from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, Outcome, negotiate, profile_options
+from qmcheck.model.quickmode.profiles import negotiation_options
+from qmcheck.model.semantics.negotiation import Outcome, negotiate
 from qmcheck.model.values.policy import Host
-from qmcheck.properties.cli.options import add_output_options, print_notes
+from qmcheck.properties.cli.options import add_output_options, add_profile_option, print_notes
 from qmcheck.properties.cli.packet_args import add_packet_options, packets_from_args
 from qmcheck.properties.results import Report, Result
 
@@ -19,9 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                             description=__doc__)
     parser.add_argument("initiator", metavar="INITIATOR", help="initiator's policy file")
     parser.add_argument("responder", metavar="RESPONDER", help="responder's policy file")
-    parser.add_argument("--profile", default="hpux", choices=list(PROFILE_OPTIONS),
-                        help="implementation profile: wildcard and proposal-order rules "
-                             "(default: hpux)")
+    add_profile_option(parser, allow_all=False,
+                       what="implementation profile (its selectors: section)")
     add_packet_options(parser, directions=False)
     add_output_options(parser)
     parser.set_defaults(handler=run)
@@ -36,8 +36,10 @@ def outcome_result(initiator: Host, responder: Host, outcome: Outcome,
         lines.append(f"message 1: proposals {', '.join(str(t) for t in m1.proposals)}; "
                      f"IDci {m1.idci} ({m1.idci.id_type()}), IDcr {m1.idcr} ({m1.idcr.id_type()})")
     if outcome.succeeded and outcome.accepted is not None:
-        lines.append(f"message 2: accepted {outcome.accepted}; IDci {m1.idci}, IDcr {m1.idcr}"
-                     if m1 else f"message 2: accepted {outcome.accepted}")
+        ids = (m1.idci, m1.idcr) if m1 is not None and outcome.narrowed is None else (
+            outcome.narrowed)
+        lines.append(f"message 2: accepted {outcome.accepted}; IDci {ids[0]}, IDcr {ids[1]}"
+                     if ids else f"message 2: accepted {outcome.accepted}")
     else:
         lines.append(f"result: {outcome.status}")
     failed = outcome.status in ("INVALID_ID_INFORMATION", "NO_PROPOSAL_CHOSEN")
@@ -53,7 +55,7 @@ def outcome_result(initiator: Host, responder: Host, outcome: Outcome,
 def run(args: argparse.Namespace) -> Report:
     initiator = load_host_spec(args.initiator)
     responder = load_host_spec(args.responder)
-    options = profile_options(args.profile)
+    options = negotiation_options(args.profile)
     packets = packets_from_args(args)
     print_notes(initiator, responder)
     report = Report("negotiate", [args.initiator, args.responder])

@@ -7,8 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from qmcheck.model.quickmode.profiles import builtin_names, negotiation_options
 from qmcheck.model.quickmode.scenario_options import check_protocol_section
-from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, profile_options
+from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_int, parse_seconds
 from qmcheck.model.values.policy import Host, Scenario
@@ -150,17 +151,47 @@ def check_scenario_protocol(scenario: Scenario) -> dict[str, Any]:
                                   str(scenario.source))
 
 
-def scenario_profiles(scenario: Scenario) -> list[str]:
+PROFILE_HELP = ("a built-in profile ({names}), a mutant of model/profiles/mutants, or a "
+                "profile file (docs/SPEC.md 9)")
+
+
+def add_profile_option(parser: argparse.ArgumentParser, *, default: str | None = DEFAULT_PROFILE,
+                       allow_all: bool = True, what: str = "") -> None:
+    """``--profile NAME|PATH`` (and ``all``): the profile every command reads through
+    model/quickmode/profiles.py (checked when the command runs: a bad file is one line with
+    its file, line and key, exit 2)."""
+    names = ", ".join(builtin_names())
+    extra = "; all: every built-in profile" if allow_all else ""
+    shown = f" (default: {default})" if default else ""
+    parser.add_argument("--profile", default=default, metavar="NAME|PATH",
+                        help=f"{what or 'implementation profile'}: "
+                             f"{PROFILE_HELP.format(names=names)}{extra}{shown}")
+
+
+def profiles_from_arg(text: str, allow_all: bool = True) -> list[str]:
+    """``all`` (the built-in profiles) or one profile name or file, loaded to check it."""
+    if allow_all and text == "all":
+        return list(builtin_names())
+    negotiation_options(text)
+    return [text]
+
+
+def scenario_profiles(scenario: Scenario, override: str | None = None) -> list[str]:
     """The profiles a scenario asks for (``protocol: profiles:`` or ``profile:``); the guide's
-    profile (hpux) when it names none."""
+    profile (hpux) when it names none. ``override`` (``--profile``) replaces them."""
+    if override is not None:
+        return profiles_from_arg(override)
     names = check_scenario_protocol(scenario).get("profiles", [DEFAULT_PROFILE])
     for name in names:
-        if str(name) not in PROFILE_OPTIONS:
+        try:
+            negotiation_options(str(name))
+        except InputError as error:
+            if error.line is not None:  # a bad profile file: its own line and key
+                raise
             raise InputError(f"unknown profile {name!r} (expected one of "
-                             f"{', '.join(PROFILE_OPTIONS)})",
+                             f"{', '.join(PROFILE_OPTIONS)}, or a profile file)",
                              source=str(getattr(scenario, "source", "<scenario>")),
-                             field="protocol.profiles")
-        profile_options(str(name))
+                             field="protocol.profiles") from None
     return [str(n) for n in names]
 
 

@@ -14,7 +14,6 @@ import os
 from dataclasses import replace
 
 from qmcheck.model.formats.loader import load_host_spec
-from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
 from qmcheck.model.values.addresses import AddressValue
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.policy import Host, Scenario
@@ -22,10 +21,12 @@ from qmcheck.properties.checks.pairs import plan_pairs
 from qmcheck.properties.checks.peers import DEFAULT_TIMEOUT, pair_scope, peers_results
 from qmcheck.properties.cli.options import (
     add_output_options,
+    add_profile_option,
     add_progress_option,
     cli_int,
     cli_seconds,
     print_notes,
+    profiles_from_arg,
     progress_enabled,
     scenario_profiles,
 )
@@ -41,9 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("initiator", metavar="INITIATOR", help="first host's policy file "
                         "(FILE or SCENARIO:HOST)")
     parser.add_argument("responder", metavar="RESPONDER", help="second host's policy file")
-    parser.add_argument("--profile", default="hpux", choices=[*PROFILE_OPTIONS, "all"],
-                        help="implementation profile: selector and proposal rules "
-                             "(default: hpux; all: every profile)")
+    add_profile_option(parser, what="implementation profile (its selectors: section)")
     parser.add_argument("--summary", action="store_true",
                         help="add the traffic summary (what will be protected, how)")
     parser.add_argument("--timeout", type=cli_seconds("--timeout"), default=DEFAULT_TIMEOUT,
@@ -118,7 +117,7 @@ def run(args: argparse.Namespace) -> Report:
     b = load_host_spec(args.responder)
     print_notes(a, b)
     jobs = args.jobs if args.jobs is not None else default_jobs(a, b)
-    profiles = list(PROFILE_OPTIONS) if args.profile == "all" else [args.profile]
+    profiles = profiles_from_arg(args.profile)
     with LazyProgress(enabled=progress_enabled(args)) as progress, progress.busy("peers"):
         results, table_text = analyse(a, b, profiles, args.timeout, args.summary, jobs)
     if a.name == b.name:
@@ -146,7 +145,7 @@ def check_step(scenario: Scenario, args: argparse.Namespace) -> list[Result]:
     if getattr(args, "engine", "all") == "explicit":
         return []
 
-    profiles = scenario_profiles(scenario)
+    profiles = scenario_profiles(scenario, getattr(args, "profile", None))
     results: list[Result] = []
     for a_name, b_name in plan_pairs(dict(scenario.hosts)).checked:
         a, b = scenario.hosts[a_name], scenario.hosts[b_name]

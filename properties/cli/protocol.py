@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from qmcheck.model.formats.loader import load_scenario
 from qmcheck.model.quickmode.options import (
     MAX_NEGOTIATIONS,
     MAX_RETRANSMITS,
@@ -22,7 +23,9 @@ from qmcheck.model.quickmode.options import (
 from qmcheck.model.quickmode.profiles import load_profile
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_int
+from qmcheck.model.values.policy import Scenario
 from qmcheck.properties.checks.protocol import QM_IDS, check_protocol, validate_ids
+from qmcheck.properties.checks.protocol_classes import annotate, runs_needed, scenario_classes
 from qmcheck.properties.checks.protocol_matrix import run_matrix, write_matrix
 from qmcheck.properties.cli.options import (
     add_budget_options,
@@ -32,6 +35,7 @@ from qmcheck.properties.cli.options import (
     progress_enabled,
 )
 from qmcheck.properties.engines.explicit import set_budget
+from qmcheck.properties.reports.check_text import class_lines
 from qmcheck.properties.reports.output import Written, output_dir, output_file
 from qmcheck.properties.reports.progress import LazyProgress
 from qmcheck.properties.results import Report
@@ -52,8 +56,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     p = sub.add_parser("protocol", help="check the qm.* properties of the Quick Mode exchange",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--profile", default="all", metavar="NAME|PATH",
-                   help=f"{' | '.join(PROFILES)} | all (default), a mutant of the catalogue "
+    p.add_argument("--profile", default=None, metavar="NAME|PATH",
+                   help=f"{' | '.join(PROFILES)} | all (default; with --scenario: the "
+                        "scenario's profiles), a mutant of the catalogue "
                         "(model/profiles/mutants), or a profile file (docs/SPEC.md 9)")
     p.add_argument("--negotiations", type=str, default="1", metavar="N",
                    help=f"concurrent negotiations, 1..{MAX_NEGOTIATIONS} (default 1), or "
@@ -68,9 +73,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--max-losses", type=str, default="0", metavar="L",
                    help="with --loss: messages lost per negotiation at most (0: no bound); "
                         "qm.recovery uses it (default there: 1)")
-    p.add_argument("--outcome", default="installed", metavar="OUTCOME",
+    p.add_argument("--outcome", default=None, metavar="OUTCOME",
                    help=f"what the responder's policy gives for message 1: "
-                        f"{' | '.join(OUTCOMES)} (default installed)")
+                        f"{' | '.join(OUTCOMES)} (default installed; not with --scenario)")
+    p.add_argument("--scenario", metavar="SCENARIO", default=None,
+                   help="drive the runs by a scenario's hosts: per traffic class, the "
+                        "negotiation under the profile decides the outcome (success, "
+                        "NO_PROPOSAL_CHOSEN or INVALID_ID_INFORMATION); --profile default: "
+                        "the scenario's profiles")
     p.add_argument("--esp", type=str, default="1", metavar="K",
                    help="ESP packets each kernel sends per negotiation and direction (default 1)")
     p.add_argument("--max-duplicates", type=str, default="1", metavar="D",
@@ -129,7 +139,13 @@ def profiles_of(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> Report:
-    profiles = profiles_of(args.profile)
+    scenario = scenario_of(args)
+    if scenario is not None:
+        from qmcheck.properties.cli.options import scenario_profiles
+
+        profiles = scenario_profiles(scenario, args.profile)
+    else:
+        profiles = profiles_of(args.profile or "all")
     ids = validate_ids(args.property)
     base = QMOptions(
         profile=profiles[0], loss=args.loss, duplicate=args.duplicate, reorder=args.reorder,
@@ -140,7 +156,7 @@ def run(args: argparse.Namespace) -> Report:
         else _int_in("negotiations", 1, MAX_NEGOTIATIONS)(args.negotiations),
         simultaneous=args.simultaneous,
         max_duplicates=_int_in("max-duplicates", 0, 4)(args.max_duplicates),
-        timers=args.timers, outcome=args.outcome,
+        timers=args.timers, outcome=args.outcome or "installed",
         max_losses=_int_in("max-losses", 0, 4)(args.max_losses),
         esp=_int_in("esp", 0, 3)(args.esp))
     max_states = _int_in("max-states", 1, 10**9)(args.max_states)
@@ -154,9 +170,62 @@ def run(args: argparse.Namespace) -> Report:
         dots = {p: output_file(dot_name(args.graph_dot, p, len(profiles)), "--graph-dot",
                                force=args.force) for p in profiles}
     written = Written([x for x in (out, matrix, *dots.values()) if x is not None])
-    report = run_checks(args, profiles, ids, base, max_states, out, matrix, dots,
-                        max_memory)
+    if scenario is not None:
+        report = scenario_runs(args, scenario, profiles, ids, base, max_states, out,
+                               max_memory)
+    else:
+        report = run_checks(args, profiles, ids, base, max_states, out, matrix, dots,
+                            max_memory)
     report.files = written.files()
+    return report
+
+
+def scenario_of(args: argparse.Namespace) -> Scenario | None:
+    """The ``--scenario`` (None without it); the options it does not combine with are input
+    errors."""
+    if args.scenario is None:
+        return None
+    for option, value in (("--outcome", args.outcome), ("--matrix", args.matrix),
+                          ("--graph-dot", args.graph_dot)):
+        if value is not None:
+            raise InputError(f"{option} does not combine with --scenario (the scenario's "
+                             "negotiations decide the outcome of each run)",
+                             source="<command line>", field=option)
+    if args.negotiations == "any":
+        raise InputError("--negotiations any does not combine with --scenario",
+                         source="<command line>", field="--negotiations")
+    return load_scenario(args.scenario)
+
+
+def scenario_runs(args: argparse.Namespace, scenario: Scenario, profiles: list[str],
+                  ids: tuple[str, ...], base: QMOptions, max_states: int, out: Path | None,
+                  max_memory: int | None) -> Report:
+    """One run per (profile, outcome) the scenario's traffic classes ask for; each result
+    lists its classes, and the text ends with one line per class, verdict first."""
+    classes = scenario_classes(scenario, profiles)
+    configs = [base.with_(profile=p, outcome=o) for p, o in runs_needed(classes)]
+    results = []
+    for opts in configs:
+        if args.engine == "explicit":
+            results += check_protocol(opts, ids, out_dir=out, max_states=max_states,
+                                      reduction=args.reduction, max_memory=max_memory).results
+        else:
+            from qmcheck.properties.checks.protocol_smt import protocol_command
+
+            results += protocol_command(args, [opts.profile], ids, opts, out,  # type: ignore[arg-type]
+                                        max_states, False)
+    report = Report("protocol", [args.scenario], annotate(results, classes, configs))
+    timings = getattr(args, "timings", False)
+
+    def text(rep: Report) -> str:
+        plain = Report("protocol", rep.inputs, rep.results, min_severity=rep.min_severity,
+                       max_findings=rep.max_findings)
+        lines = class_lines(rep.results)
+        head = "\nper traffic class (its negotiation decides the outcome)\n"
+        return plain.to_text(timings=timings) + head + "\n".join(
+            lines or ["  (no traffic class sends message 1)"]) + "\n"
+
+    report.text_renderer = text
     return report
 
 

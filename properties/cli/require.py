@@ -11,7 +11,8 @@ from typing import Any
 
 from qmcheck.model.formats.loader import load_scenario, read_text
 from qmcheck.model.formats.requirements_file import check_hosts, load_requirements_text
-from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS, profile_options
+from qmcheck.model.quickmode.profiles import negotiation_options
+from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.checks.deploy.cells import DEFAULT_LIMIT
 from qmcheck.properties.checks.deploy.requirements import (
@@ -33,9 +34,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                             description=__doc__)
     parser.add_argument("requirements", metavar="REQUIREMENTS", help="requirements file (YAML)")
     parser.add_argument("scenario", metavar="SCENARIO", help="scenario file with the hosts")
-    parser.add_argument("--profile", action="append", metavar="NAME",
+    parser.add_argument("--profile", action="append", metavar="NAME|PATH",
                         help="profile of the negotiations (repeatable; default: the "
-                             f"scenario's profiles; one of {', '.join(PROFILE_OPTIONS)})")
+                             f"scenario's profiles; one of {', '.join(PROFILE_OPTIONS)}, a mutant "
+                             "name or a profile file)")
     parser.add_argument("--max-cells", type=int, default=DEFAULT_LIMIT, metavar="N",
                         help="largest partition of a host pair's packets to enumerate; past "
                              f"it the verdict is unknown (default {DEFAULT_LIMIT:,})")
@@ -100,9 +102,12 @@ def run(args: argparse.Namespace) -> Report:
                          field="--timeout")
     for name in args.profile or []:
         try:
-            profile_options(name)
+            negotiation_options(name)
         except InputError as e:
-            raise InputError(e.message, source="<command line>", field="--profile") from None
+            if e.line is not None:  # a bad profile file: its own file, line and key
+                raise
+            raise InputError(e.message, source=e.source or "<command line>",
+                             field="--profile") from None
     requirements = load_requirements_text(read_text(args.requirements), args.requirements)
     scenario = load_scenario(args.scenario)
     check_hosts(requirements, scenario.hosts)

@@ -13,6 +13,7 @@ import json
 import textwrap
 from collections import defaultdict
 
+from qmcheck.properties.checks.protocol_classes import class_verdicts
 from qmcheck.properties.results import (
     PLURAL,
     SEVERITIES,
@@ -170,6 +171,22 @@ def qm_table(results: list[Result]) -> list[str]:
     return lines
 
 
+def class_lines(results: list[Result]) -> list[str]:
+    """One line per traffic class and fault setting, verdict first: the outcome its
+    negotiation gives the protocol run, and the qm.* properties not holding there."""
+    lines = []
+    for verdict, c, bad in class_verdicts(results):
+        head, _, rest = c["setting"].partition(",")
+        faults = [f for f in head.split("+") if f != c["outcome"]] or ["reliable"]
+        setting = ",".join(["+".join(faults), *rest.split(",")[:1]])
+        text = (f"{verdict.upper():8} {c['profile']} {c['initiator']} -> {c['responder']} "
+                f"{c['policy']}: {c['outcome']} [{setting}]")
+        if bad:
+            text += f"; {', '.join(bad)}"
+        lines.extend(wrap(text, "  "))
+    return lines
+
+
 def render_check_text(report: Report) -> str:
     """Verdict, counts and summary table; findings by severity; unknowns; what holds."""
     shown = report.shown_results()
@@ -203,6 +220,11 @@ def render_check_text(report: Report) -> str:
         lines.append("")
         lines.append("protocol runs (qm.*), properties x profiles")
         lines.extend(qm_table(qm))
+        per_class = class_lines(qm)
+        if per_class:
+            lines.append("")
+            lines.append("protocol run per traffic class (its negotiation decides the outcome)")
+            lines.extend(per_class)
     holds = holds_lines(report.results)
     if holds:
         lines.append("")

@@ -15,7 +15,7 @@ from typing import Any
 import z3
 
 from qmcheck.model.encodings.z3_negotiation import PairEncoding, eq_const, region_terms
-from qmcheck.model.semantics.negotiation import profile_options
+from qmcheck.model.quickmode.profiles import negotiation_options
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host
 from qmcheck.properties.checks.peers import concrete_verdict, families
@@ -52,7 +52,7 @@ class Row:
 def summary_rows(initiator: Host, responder: Host, profile: str,
                  timeout: float = 60.0) -> list[Row]:
     """Every (initiator policy, responder choice, responder lookup) region, in policy order."""
-    options = profile_options(profile)
+    options = negotiation_options(profile)
     rows: list[Row] = []
     for family in families(initiator, responder):
         enc = PairEncoding(initiator, responder, family, options)

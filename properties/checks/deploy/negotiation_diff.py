@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from qmcheck.model.semantics.negotiation import Outcome, negotiate, profile_options
+from qmcheck.model.quickmode.profiles import negotiation_options
+from qmcheck.model.semantics.negotiation import Outcome, negotiate
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host
 from qmcheck.properties.checks.deploy.cells import (
@@ -82,7 +83,7 @@ def diff_pair(old_i: Host, old_r: Host, new_i: Host, new_r: Host, profile: str,
               limit: int = DEFAULT_LIMIT) -> PairDiff:
     """Where the outcome of I's negotiations toward R differs between the versions."""
     out = PairDiff(new_i.name, new_r.name, profile)
-    opts = profile_options(profile)
+    opts = negotiation_options(profile)
     if _same(old_i, new_i) and _same(old_r, new_r):
         return out  # the same policies in the same order: the same outcome for every packet
     groups: dict[Hashable, NegotiationRegion] = {}
@@ -113,7 +114,7 @@ def diff_pair(old_i: Host, old_r: Host, new_i: Host, new_r: Host, profile: str,
 def replay(region: NegotiationRegion, old_i: Host, old_r: Host, new_i: Host,
            new_r: Host) -> None:
     """The witness negotiates differently on the two versions (AssertionError otherwise)."""
-    opts = profile_options(region.profile)
+    opts = negotiation_options(region.profile)
     a = negotiate(old_i, old_r, region.packet, opts)
     b = negotiate(new_i, new_r, region.packet, opts)
     if outcome_key(a) == outcome_key(b) or outcome_key(a) != outcome_key(region.old):

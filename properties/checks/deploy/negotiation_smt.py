@@ -21,12 +21,8 @@ from types import SimpleNamespace
 import z3
 
 from qmcheck.model.encodings.z3_negotiation import PairEncoding, const, region_terms, to_z3
-from qmcheck.model.semantics.negotiation import (
-    NegotiationOptions,
-    choose_proposal,
-    negotiate,
-    profile_options,
-)
+from qmcheck.model.quickmode.profiles import negotiation_options
+from qmcheck.model.semantics.negotiation import NegotiationOptions, choose_proposal, negotiate
 from qmcheck.model.values.addresses import Family
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
@@ -148,7 +144,7 @@ def diff_pair_smt(old_i: Host, old_r: Host, new_i: Host, new_r: Host, profile: s
                   timeout_ms: int = 10_000) -> SmtPairDiff:
     """Every (old outcome, new outcome, policies) combination that some packet of I toward
     R shows, with a witness each."""
-    opts = profile_options(profile)
+    opts = negotiation_options(profile)
     out = SmtPairDiff()
     for family in families([old_i, old_r, new_i, new_r]):
         pts = union_points([(old_i, old_r), (new_i, new_r)], family)

@@ -22,8 +22,9 @@ import itertools
 from dataclasses import dataclass, field
 
 from qmcheck.model.formats.requirements_file import Requirement, Traffic
+from qmcheck.model.quickmode.profiles import negotiation_options
 from qmcheck.model.semantics.lookup import lookup
-from qmcheck.model.semantics.negotiation import negotiate, profile_options
+from qmcheck.model.semantics.negotiation import negotiate
 from qmcheck.model.values.addresses import Family, max_address
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy, Scenario
@@ -108,7 +109,7 @@ def judge(req: Requirement, sender: Host, receiver: Host, packet: Packet,
                 s_pol.action.verdict if s_pol else "", "does not protect")
             tail = " in clear" if _is(s_pol, "PASS") else ""
             return bad(f"{s} {verb} {shown}{tail} ({says(s, s_pol)})", sender, s_pol)
-        out = negotiate(sender, receiver, packet, profile_options(profile))
+        out = negotiate(sender, receiver, packet, negotiation_options(profile))
         ok = out.succeeded and out.covers_packet
         if req.mode == "must-not":
             return bad(f"{s} -> {r} negotiates {out.accepted} for {shown} ({profile})",

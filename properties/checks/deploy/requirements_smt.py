@@ -19,7 +19,8 @@ import z3
 
 from qmcheck.model.encodings.z3_negotiation import const, in_range, region_terms, to_z3
 from qmcheck.model.formats.requirements_file import Requirement
-from qmcheck.model.semantics.negotiation import choose_proposal, profile_options
+from qmcheck.model.quickmode.profiles import negotiation_options
+from qmcheck.model.semantics.negotiation import choose_proposal
 from qmcheck.model.values.addresses import Family
 from qmcheck.model.values.policy import Host, Scenario
 from qmcheck.properties.checks.deploy.negotiation_smt import (
@@ -51,7 +52,7 @@ def _encoding(sender: Host, receiver: Host, family: Family, req: Requirement,
                 top = (1 << (32 if family == 4 else 128)) - 1 if d < 2 else 65535
                 if b[2 * d + 1] < top:
                     pts[d].add(b[2 * d + 1] + 1)
-    return SharedEncoding(sender, receiver, family, profile_options(profile),
+    return SharedEncoding(sender, receiver, family, negotiation_options(profile),
                           shared=[sorted(d) for d in pts])
 
 
