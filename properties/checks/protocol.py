@@ -78,10 +78,13 @@ def outcome_text(model: QMModel, state: State) -> str:
     for comp in model.describe(state):
         if "negotiation" not in comp:
             continue
-        parts.append(
-            f"n{comp['negotiation']}: I {comp['I.phase']} (in {comp['I.inbound']}, out "
-            f"{comp['I.outbound']}), R {comp['R.phase']} (in {comp['R.inbound']}, out "
-            f"{comp['R.outbound']})")
+        text = (f"n{comp['negotiation']}: I {comp['I.phase']} (in {comp['I.inbound']}, out "
+                f"{comp['I.outbound']}), R {comp['R.phase']} (in {comp['R.inbound']}, out "
+                f"{comp['R.outbound']})")
+        if "rekeys" in comp:  # the SA lifecycle is on
+            text += (f"; rekeys {comp['rekeys']}, I old pair {comp['I.old pair']}, R old pair "
+                     f"{comp['R.old pair']}, restart: {comp['restart']}")
+        parts.append(text)
     return "; ".join(parts)
 
 
