@@ -227,3 +227,18 @@ def test_scenario_protocol_section_takes_the_lifecycle_keys(tmp_path: Path) -> N
     with pytest.raises(InputError) as info:
         check_protocol_section({"dpd": "yes"}, {"dpd": 5}, "s.yaml")
     assert info.value.line == 5 and info.value.field == "protocol.dpd"
+
+
+def test_lifecycle_matrix_is_byte_identical_and_names_only_files_it_keeps(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = []
+    for name in ("a", "b"):
+        code, out, _ = _run(["protocol", "--profile", "libreswan", "--lifecycle-matrix",
+                             str(tmp_path / name)], capsys)
+        assert code == 1  # loss refutes qm.orphan-heals
+        outputs.append((out.replace(str(tmp_path / name), "DIR"),
+                        (tmp_path / name / "lifecycle.md").read_bytes()))
+    assert outputs[0] == outputs[1]
+    assert "counterexample:" not in outputs[0][0]  # none kept without --out
+    text = outputs[0][1].decode()
+    assert text.count("```mermaid") == text.count("<details>") >= 3

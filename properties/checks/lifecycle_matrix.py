@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,22 +56,27 @@ def options_of(profile: str, mechanism: str, fault: str) -> QMOptions:
                      **dict(FAULTS)[fault])
 
 
-def run_lifecycle_matrix(profiles: Sequence[str] = PROFILES) -> list[Cell]:
-    """Every cell, explicit engine; each counterexample is replayed before it is kept."""
+def run_lifecycle_matrix(profiles: Sequence[str] = PROFILES,
+                         out_dir: Path | None = None) -> list[Cell]:
+    """Every cell, explicit engine; each counterexample is replayed before it is kept.
+    ``out_dir``: where the counterexample files go (one folder per cell); without it they are
+    written to a temporary folder, read back and not named in the results."""
     cells: list[Cell] = []
     with tempfile.TemporaryDirectory() as tmp:
         for profile in profiles:
             for fault, _ in FAULTS:
                 for mechanism, _ in MECHANISMS:
                     opts = options_of(profile, mechanism, fault)
-                    where = Path(tmp) / f"{profile}-{fault}-{mechanism}"
+                    where = Path(out_dir or tmp) / f"{profile}-{fault}-{mechanism}"
                     run = check_protocol(opts, LIFE_IDS, out_dir=where)
                     traces = {}
-                    for r in run.results:
+                    for i, r in enumerate(run.results):
                         if r.counterexample is not None:
                             trace = load_trace(r.counterexample)
                             replay(trace)
                             traces[r.property] = trace
+                            if out_dir is None:
+                                run.results[i] = replace(r, counterexample=None)
                     cells.append(Cell(profile, mechanism, fault, run, traces))
     return cells
 
