@@ -242,3 +242,18 @@ def test_lifecycle_matrix_is_byte_identical_and_names_only_files_it_keeps(
     assert "counterexample:" not in outputs[0][0]  # none kept without --out
     text = outputs[0][1].decode()
     assert text.count("```mermaid") == text.count("<details>") >= 3
+
+
+@pytest.mark.parametrize("profile", ["mutant-i-give-up-leaks", "mutant-r-give-up-leaks"])
+def test_larval_leaks_are_caught_in_the_rekey_exchange_too(profile: str) -> None:
+    """qm.no-larval-leak across rekeys: a leaking give-up leaves a larval entry in the
+    exchange a rekey started (rk = 1), and the base profile never does."""
+    def leaks_after_rekey(name: str) -> bool:
+        model = QMModel(QMOptions(profile=name, rekeys=1, loss=True, max_losses=1,
+                                  retransmits=0, timers="patient"))
+        idx = model.layout.index
+        leak = model.local_checks["qm.no-larval-leak"]
+        return any(leak(t[0]) and t[0][idx["rk"]] == 1 for _, _, t in _reachable(model))
+
+    assert leaks_after_rekey(profile)
+    assert not leaks_after_rekey("hpux")
