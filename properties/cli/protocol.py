@@ -14,6 +14,7 @@ from pathlib import Path
 from qmcheck.model.formats.loader import load_scenario
 from qmcheck.model.quickmode.options import (
     MAX_NEGOTIATIONS,
+    MAX_REKEYS,
     MAX_RETRANSMITS,
     OUTCOMES,
     PROFILES,
@@ -24,6 +25,7 @@ from qmcheck.model.quickmode.profiles import load_profile
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_int
 from qmcheck.model.values.policy import Scenario
+from qmcheck.properties.catalogue import LIFECYCLE_IDS
 from qmcheck.properties.checks.protocol import QM_IDS, check_protocol, validate_ids
 from qmcheck.properties.checks.protocol_classes import annotate, runs_needed, scenario_classes
 from qmcheck.properties.checks.protocol_matrix import run_matrix, write_matrix
@@ -89,6 +91,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="R answers message 3 with CONNECTED; I waits for it")
     p.add_argument("--simultaneous", action="store_true",
                    help="both hosts initiate for the same traffic")
+    life = p.add_argument_group("SA lifecycle (docs/SPEC.md 3 'After Quick Mode'; "
+                                "model/quickmode/lifecycle.py)")
+    life.add_argument("--rekeys", type=str, default="0", metavar="N",
+                      help=f"rekeys explored per pair, 0..{MAX_REKEYS} (default 0: the "
+                           "lifecycle is off unless a switch below is given); decides "
+                           "qm.rekey-no-black-hole and qm.orphan-heals")
+    life.add_argument("--delete-notify", action="store_true",
+                      help="a side that removes a pair sends a delete notification (where "
+                           "the profile's daemon does)")
+    life.add_argument("--dpd", action="store_true",
+                      help="dead peer detection (where the profile's daemon has it)")
+    life.add_argument("--initial-contact", action="store_true",
+                      help="a restarted host sends INITIAL-CONTACT (honoured where the "
+                           "profile says so)")
+    life.add_argument("--restart", action="store_true",
+                      help="fault: one host loses its SA database and daemon state")
     p.add_argument("--timers", default="eager", metavar="|".join(TIMERS),
                    help="eager (default): a timer may fire while messages are in flight; "
                         "patient: only when what it waits for can no longer arrive")
@@ -107,6 +125,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--matrix", metavar="DIR", default=None,
                    help="run every fault setting and write matrix.md and matrix.csv into DIR "
                         "(a new or empty folder)")
+    p.add_argument("--lifecycle-matrix", metavar="DIR", default=None,
+                   help="run the SA lifecycle's matrix (built-in profiles x none/delete/DPD/"
+                        "delete+DPD x reliable/loss/restart, --rekeys 1, patient timers) and "
+                        "write lifecycle.md, docs/PROTOCOL.md's section, into DIR")
     add_progress_option(p)
     p.add_argument("--reduction", default="full", choices=["full", "symmetry", "none"],
                    help="state-space reduction: full (default), symmetry, or none; the Quick "
@@ -158,13 +180,23 @@ def run(args: argparse.Namespace) -> Report:
         max_duplicates=_int_in("max-duplicates", 0, 4)(args.max_duplicates),
         timers=args.timers, outcome=args.outcome or "installed",
         max_losses=_int_in("max-losses", 0, 4)(args.max_losses),
-        esp=_int_in("esp", 0, 3)(args.esp))
+        esp=_int_in("esp", 0, 3)(args.esp),
+        rekeys=_int_in("rekeys", 0, MAX_REKEYS)(args.rekeys),
+        delete_notify=args.delete_notify, dpd=args.dpd,
+        initial_contact=args.initial_contact, restart=args.restart)
+    asked = [p for p in (args.property or ()) if p in LIFECYCLE_IDS]
+    if asked and not base.lifecycle:
+        raise InputError(f"{asked[0]} needs the SA lifecycle: give --rekeys N (N >= 1), "
+                         "--delete-notify, --dpd, --initial-contact or --restart",
+                         source="<command line>", field="--property")
     max_states = _int_in("max-states", 1, 10**9)(args.max_states)
     set_budget(None, args.max_memory)
     max_memory = (args.max_memory * 2**20 if args.max_memory is not None
                   else default_memory())
     out = output_dir(args.out, force=args.force)
     matrix = output_dir(args.matrix, "--matrix", force=args.force)
+    if args.lifecycle_matrix is not None:
+        return lifecycle_report(args)
     dots: dict[str, Path | None] = {}
     if args.graph_dot is not None:
         dots = {p: output_file(dot_name(args.graph_dot, p, len(profiles)), "--graph-dot",
@@ -186,7 +218,8 @@ def scenario_of(args: argparse.Namespace) -> Scenario | None:
     if args.scenario is None:
         return None
     for option, value in (("--outcome", args.outcome), ("--matrix", args.matrix),
-                          ("--graph-dot", args.graph_dot)):
+                          ("--graph-dot", args.graph_dot),
+                          ("--lifecycle-matrix", args.lifecycle_matrix)):
         if value is not None:
             raise InputError(f"{option} does not combine with --scenario (the scenario's "
                              "negotiations decide the outcome of each run)",
@@ -226,6 +259,23 @@ def scenario_runs(args: argparse.Namespace, scenario: Scenario, profiles: list[s
             lines or ["  (no traffic class sends message 1)"]) + "\n"
 
     report.text_renderer = text
+
+
+def lifecycle_report(args: argparse.Namespace) -> Report:
+    """``--lifecycle-matrix DIR``: the SA lifecycle's results section (lifecycle.md)."""
+    from qmcheck.properties.checks.lifecycle_matrix import (
+        lifecycle_markdown,
+        run_lifecycle_matrix,
+    )
+
+    folder = output_dir(args.lifecycle_matrix, "--lifecycle-matrix", force=args.force)
+    out = output_dir(args.out, force=args.force)
+    assert folder is not None
+    written = Written([x for x in (folder, out) if x is not None])
+    cells = run_lifecycle_matrix(profiles_of(args.profile), out)
+    (folder / "lifecycle.md").write_text(lifecycle_markdown(cells), encoding="utf-8")
+    report = Report("protocol", [], [r for c in cells for r in c.run.results])
+    report.files = written.files()
     return report
 
 
