@@ -259,6 +259,7 @@ def scenario_runs(args: argparse.Namespace, scenario: Scenario, profiles: list[s
             lines or ["  (no traffic class sends message 1)"]) + "\n"
 
     report.text_renderer = text
+    return report
 
 
 def lifecycle_report(args: argparse.Namespace) -> Report:
