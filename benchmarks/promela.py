@@ -19,7 +19,7 @@ nothing, so they add no state: ``assert(<id>)`` on a hidden bit named after the 
 "violation" there means: reachable). pan's ``-c0`` keeps searching after a violation and prints
 every distinct assertion that failed, so one run gives every verdict.
 
-    python benchmarks/promela.py --profile hpux --loss --negotiations 2 > qm.pml
+    python -m benchmarks.promela --profile hpux --loss --negotiations 2 > qm.pml
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ CHECKED_IDS: tuple[str, ...] = (*SAFETY_IDS, "qm.no-deadlock", "qm.reachable-ins
 
 
 def flag(pid: str) -> str:
-    """The hidden bit whose name pan prints for a property (``qm.no-orphan`` -> ``qm_no_orphan``)."""
+    """The hidden variable pan names for a property (``qm.no-orphan`` -> ``qm_no_orphan``)."""
     return pid.replace(".", "_").replace("-", "_")
 
 

@@ -81,11 +81,13 @@ class SpinRun:
 
 
 def measured(cmd: list[str], cwd: str, out_path: Path | None = None,
-             timeout: float | None = None) -> tuple[Phase, int]:
-    """Run ``cmd`` (stdout to ``out_path`` or discarded); its phase figures and exit code."""
+             timeout: float | None = None, *, keep_stderr: bool = True) -> tuple[Phase, int]:
+    """Run ``cmd`` (stdout, and stderr unless not ``keep_stderr``, to ``out_path`` or
+    discarded); its phase figures and exit code (-1: killed at ``timeout`` seconds)."""
     start = time.perf_counter()
     with open(out_path or os.devnull, "w", encoding="utf-8") as sink:
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=sink,
+                                stderr=subprocess.STDOUT if keep_stderr else subprocess.DEVNULL)
         deadline = None if timeout is None else start + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
