@@ -13,6 +13,7 @@ each action, whether the action can be taken at all and whether it preserves the
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -142,6 +143,10 @@ def candidates(options: QMOptions, *, every: bool = False) -> tuple[Invariant, .
     return tuple(i for i in out if all(CONDITIONS[c](options) for c in i.when))
 
 
+#: The variables (daemon positions, SA entries, ghosts) the mined candidates are keyed by.
+MINED_KEYS: tuple[tuple[str, ...], ...] = (
+    ("ip", "ipc"), ("rp", "rpc"), ("ip", "rp"), ("iin",), ("iout",), ("rin",), ("rout",),
+    ("g2", "g3"))
 SPI_VARS = ("iis", "ios", "ris", "ros", "iks", "rks", "m1s", "m2s", "ei", "er")
 
 
@@ -187,7 +192,7 @@ def mined(options: QMOptions, limit: int = 50_000) -> list[Invariant]:
     idx = model.layout.index
     locals_ = {st[0] for st in seen}
     out: list[Invariant] = []
-    for keys in (("ip", "ipc"), ("rp", "rpc"), ("ip", "rp")):
+    for keys in MINED_KEYS:
         table: dict[tuple[int, ...], dict[str, set[int]]] = {}
         for loc in locals_:
             key = tuple(loc[idx[k]] for k in keys)
@@ -211,6 +216,13 @@ def mined(options: QMOptions, limit: int = 50_000) -> list[Invariant]:
                 out.append(Invariant(f"mined-{'-'.join(keys)}={'-'.join(map(str, key))}-{j}",
                                      f"observed for one negotiation at {keys}={key}",
                                      implies(at, fact)))
+        if len(keys) > 1:  # the daemon positions never seen: each its own candidate
+            for key in itertools.product(*(range(domains[k]) for k in keys)):
+                if key not in table:
+                    at = and_(*(eq(var(k), v) for k, v in zip(keys, key, strict=True)))
+                    out.append(Invariant(
+                        f"mined-unreached-{'-'.join(keys)}={'-'.join(map(str, key))}",
+                        f"never observed for one negotiation: {keys}={key}", not_(at)))
     return out
 
 
