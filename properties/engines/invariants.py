@@ -243,6 +243,15 @@ class Houdini:
     picks: dict[int, Any] = field(default_factory=dict)
     at_pre: dict[str, Any] = field(default_factory=dict)
 
+    floor: bool = False  # every allocator holds an SPI >= 1 (checked inductive, ``floor``)
+
+    def kernel(self, k: SymLocal) -> Any:
+        """The kernel invariant on a state's shared variables (true when not proved)."""
+        assert self.enc is not None
+        if not self.floor:
+            return z3.BoolVal(True, self.enc.ctx)
+        return mk_and([z3.UGE(k[n], 1) for n in self.enc.shared], self.enc.ctx)
+
     def local(self, s: SymLocal) -> Any:
         """The conjunction of the kept invariants on one component."""
         chosen = [i for i in self.invariants if i.name in self.kept]
@@ -250,9 +259,10 @@ class Houdini:
         return mk_and([self.enc.at(i.expr, s) for i in chosen], self.enc.ctx)
 
     def holds_all(self, state: Sequence[SymLocal]) -> Any:
-        """The kept invariants on every component of a state."""
+        """The kept invariants on every component of a state, and the kernel invariant."""
         assert self.enc is not None
-        return mk_and([self.local(c) for c in state[:-1]], self.enc.ctx)
+        return mk_and([self.local(c) for c in state[:-1]] + [self.kernel(state[-1])],
+                      self.enc.ctx)
 
     def by_name(self) -> dict[str, Invariant]:
         return {i.name: i for i in self.invariants}
@@ -272,12 +282,29 @@ def _solver(ctx: z3.Context) -> z3.Solver:
     return s
 
 
+def floor(enc: QMEncoding, pre: SymLocal, post: SymLocal, picks: dict[int, Any]) -> bool:
+    """Is "every SPI allocator holds 1 or more" inductive? It holds initially (allocators start
+    at 1) and is checked preserved by every action of a component from any in-domain state
+    that satisfies it (an action writes an allocator only to count it up). Without it the
+    one-component checks would let an allocator hand out SPI 0, "no SPI"."""
+    if any(v < 1 for v in enc.init_state[-1]):
+        return False
+    s = _solver(enc.ctx)
+    nxt = enc.shared_next(pre, picks)
+    s.add(enc.local_bounds(pre), enc.shared_bounds(pre), enc.local_step(pre, post, picks),
+          z3.PbEq([(p, 1) for p in picks.values()], 1),
+          *[z3.UGE(pre[n], 1) for n in enc.shared],
+          z3.Or(*[z3.If(cond, term, pre[n]) == 0 for n, (cond, term) in nxt.items()]))
+    return s.check() == z3.unsat
+
+
 def houdini(enc: QMEncoding, invariants: Sequence[Invariant] | None = None) -> Houdini:
     """The largest inductive subset of the candidates (initiation, then consecution)."""
     cands = tuple(invariants) if invariants is not None else candidates(enc.model.options)
     out = Houdini(cands, enc=enc)
     pre, post = enc.local_vars("hpre", shared=True), enc.local_vars("hpost")
     picks = {i: z3.Bool(f"hact.{a.id}", enc.ctx) for i, a in enumerate(enc.actions)}
+    out.floor = floor(enc, pre, post, picks)
     names = [i.name for i in cands]
     by_name = out.by_name()
     at_pre = {i.name: enc.at(i.expr, pre) for i in cands}
@@ -292,7 +319,8 @@ def houdini(enc: QMEncoding, invariants: Sequence[Invariant] | None = None) -> H
             alive.append(name)
     step = _solver(enc.ctx)
     step.add(enc.local_bounds(pre), enc.local_bounds(post),
-             enc.local_step(pre, post, picks), z3.PbEq([(p, 1) for p in picks.values()], 1))
+             enc.local_step(pre, post, picks), z3.PbEq([(p, 1) for p in picks.values()], 1),
+             out.kernel(pre))
     # Houdini: while some kept candidate can be falsified by one step from a state satisfying
     # all kept ones, drop every candidate that the found step falsifies.
     while alive:
@@ -336,7 +364,7 @@ def inductiveness_report(result: Houdini, *, include_dropped: bool = False) -> l
     assert enc is not None
     pre, post = enc.local_vars("rpre", shared=True), enc.local_vars("rpost")
     s = _solver(enc.ctx)
-    s.add(enc.local_bounds(pre), enc.local_bounds(post), result.local(pre))
+    s.add(enc.local_bounds(pre), enc.local_bounds(post), result.local(pre), result.kernel(pre))
     names = result.kept + (result.dropped if include_dropped else [])
     inv = result.by_name()
     cells: list[Cell] = []
