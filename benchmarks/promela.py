@@ -12,12 +12,13 @@ too (one insertion pass after an action that writes a channel, which adds at mos
 to it), so SPIN's stored states are exactly qmcheck's states without reductions.
 
 Properties become assertion options that are executable only in a bad state and change
-nothing, so they add no state: ``assert(<id>)`` on a hidden bit named after the property
-(``qm.no-orphan`` -> ``qm_no_orphan``), which pan prints when violated. ``qm.no-deadlock`` is a
-``timeout`` option (no action enabled) asserting that every component is quiescent, and
-``qm.reachable-installed`` is an assertion that fails where both sides have installed (a
-"violation" there means: reachable). pan's ``-c0`` keeps searching after a violation and prints
-every distinct assertion that failed, so one run gives every verdict.
+nothing, so they add no state: ``assert(<id>)`` on a hidden variable named after the property
+(``qm.no-orphan`` -> ``qm_no_orphan``), which pan prints when violated; a hidden ``seen_<id>``
+(no part of a stored state) lets each fire once, so pan's output stays short.
+``qm.no-deadlock`` is a ``timeout`` option (no action enabled) asserting that every
+component is quiescent, and ``qm.reachable-installed`` is an assertion that fails where
+both sides have installed (a "violation" there means: reachable). pan's ``-c0`` keeps
+searching after a violation and prints each assertion that failed: one run, every verdict.
 
     python -m benchmarks.promela --profile hpux --loss --negotiations 2 > qm.pml
 """
@@ -124,6 +125,7 @@ class Generator:
         temps = [*self.layout.names, *self.layout.shared_names]
         lines.append("hidden byte " + ", ".join(f"t_{n}" for n in temps) + ";")
         lines.append("hidden byte " + ", ".join(flag(p) for p in CHECKED_IDS) + ";")
+        lines.append("hidden byte " + ", ".join(f"seen_{flag(p)}" for p in CHECKED_IDS) + ";")
         return lines
 
     def sort_pass(self, chan: str, c: int) -> list[str]:
@@ -175,12 +177,21 @@ class Generator:
                 bad = self.spi_clash()
             else:
                 bad = OPS.or_([self.expr(preds[pid], self.env(c)) for c in range(ncomp)])
-            out.append(f":: d_step {{ {bad} -> assert({flag(pid)}) }}")
+            out.append(self.report(pid, bad))
         goal = OPS.or_([self.expr(preds["goal"], self.env(c)) for c in range(ncomp)])
-        out.append(f":: d_step {{ {goal} -> assert({flag('qm.reachable-installed')}) }}")
+        out.append(self.report("qm.reachable-installed", goal))
         quiet = OPS.and_([self.expr(quiescent(self.layout), self.env(c)) for c in range(ncomp)])
-        out.append(f":: d_step {{ timeout -> assert({flag('qm.no-deadlock')} || {quiet}) }}")
+        name = flag("qm.no-deadlock")
+        out.append(f":: d_step {{ timeout -> if :: !{quiet} && !seen_{name} -> seen_{name} = 1; "
+                   f"assert({name}) :: else -> skip fi }}")
         return out
+
+    @staticmethod
+    def report(pid: str, bad: str) -> str:
+        """An option taken in a bad state: the first time, a failing assertion named after the
+        property (``seen_*`` is hidden, so it is no part of a stored state)."""
+        name = flag(pid)
+        return f":: d_step {{ {bad} && !seen_{name} -> seen_{name} = 1; assert({name}) }}"
 
     def text(self, *, properties: bool = True) -> str:
         """The whole Promela model."""
