@@ -125,6 +125,8 @@ def candidates(options: QMOptions, *, every: bool = False) -> tuple[Invariant, .
                        implies(eq(rp, R_IDLE), and_(eq(var("rin"), ABSENT),
                                                      eq(var("rout"), ABSENT), eq(var("rc"), 0),
                                                      eq(var("ris"), 0), eq(var("ros"), 0))))),
+        Invariant("ir-codes", "the I -> R channel carries only messages 1 and 3",
+                  and_(*(in_(x, (0, M1, M3)) for x in _slots("a", k)))),
         Invariant("entries-in-range", "every SA entry state is one of the four",
                   and_(*(in_(var(e), (0, 1, 2, 3)) for e in entries))),
         Invariant("no-connected-without-commit",
