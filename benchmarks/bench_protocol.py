@@ -18,7 +18,7 @@ shared: the load average is printed before and after.
 
     python -m benchmarks.bench_protocol                 # N = 1, 2 (a few minutes at most)
     python -m benchmarks.bench_protocol --max-n 3 --budget 900
-    python -m benchmarks.bench_protocol --n4            # N = 4 on the smaller configuration
+    python -m benchmarks.bench_protocol --n4 --budget 600   # N = 4, smaller configuration
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def main() -> None:
     ap.add_argument("--unreduced-max-n", type=int, default=2,
                     help="qmcheck without reductions up to this N (default 2)")
     ap.add_argument("--n4", action="store_true",
-                    help="only N = 4 (and N = 1..3 for context) on the N4 configuration")
+                    help="N = 4 only, on the N4 configuration (hpux, reliable, patient)")
     ap.add_argument("--budget", type=float, default=300.0,
                     help="wall seconds per run and side (default 300)")
     ap.add_argument("--memlim", type=int, default=8192, help="pan's memory limit in MB")
@@ -145,7 +145,7 @@ def main() -> None:
         print("spin or gcc not on the PATH: nothing to compare")
         return
     config = N4 if args.n4 else BENCH
-    ns = range(1, 5) if args.n4 else range(1, args.max_n + 1)
+    ns = range(4, 5) if args.n4 else range(1, args.max_n + 1)
     print(f"Quick Mode v2, {QMOptions(**config).label()} (profile {config['profile']}), "  # type: ignore[arg-type]
           f"N = {ns[0]}..{ns[-1]}, budget {args.budget:.0f} s per run; load average "
           f"{loadavg()}")

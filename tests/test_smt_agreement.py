@@ -1,8 +1,10 @@
 """The SMT engine agrees with the explicit engine on the v2 model.
 
-The v2 model (daemon + kernel, one operation per step) makes every SMT run slower, so CI checks
-a reduced set of configurations (patient timers: hpux, a mutant, libreswan on two properties,
-and two negotiations sharing the allocator). Where the SMT engine decides a property: the
+Configurations: every built-in profile with patient timers, reliable and with the commit bit,
+hpux and libreswan with loss, a mutant, and two negotiations sharing the allocator. On all of
+them the SMT engine decides every safety property it is asked (k-induction with the auxiliary
+invariants of properties/engines/invariants.py, or a BMC trace): a test pins that nothing
+stays unknown, so a weaker invariant set fails it. Where the SMT engine decides a property: the
 same verdict (it may say unknown where k-induction needs more invariants: never a wrong
 verdict); every BMC trace replays through ``QMModel.next_state`` and the counterexample
 module's ``replay``, and its last state violates the property in the explicit semantics; and
@@ -28,8 +30,12 @@ from qmcheck.properties.checks.protocol_smt import smt_check
 from qmcheck.properties.engines.smt import SMT_IDS
 from qmcheck.properties.traces.counterexample import build_trace, replay
 
-#: The reduced configurations (see the module docstring).
-CASES = ["hpux", "mutant-send-m2-before-spi"]
+PROFILES = ["hpux", "racoon", "strongswan", "libreswan"]
+#: (profile, extra options): see the module docstring.
+CASES: list[tuple[str, dict[str, Any]]] = (
+    [(p, {}) for p in PROFILES] + [(p, {"commit_bit": True}) for p in PROFILES]
+    + [("hpux", {"loss": True}), ("libreswan", {"loss": True}),
+       ("mutant-send-m2-before-spi", {})])
 
 
 def options_of(profile: str, **more: Any) -> QMOptions:
@@ -81,9 +87,11 @@ def compare(options: QMOptions, tmp_path: Path | None = None,
     return seen
 
 
-@pytest.mark.parametrize("profile", CASES)
-def test_smt_and_explicit_agree(profile: str) -> None:
-    compare(options_of(profile))
+@pytest.mark.parametrize("profile,more", CASES,
+                         ids=[f"{p}-{'+'.join(m) or 'reliable'}" for p, m in CASES])
+def test_smt_and_explicit_agree(profile: str, more: dict[str, Any]) -> None:
+    seen = compare(options_of(profile, **more))
+    assert not [p for p, (_, v) in seen.items() if v == "unknown"], seen
 
 
 def test_agreement_with_two_negotiations_sharing_the_allocator() -> None:
