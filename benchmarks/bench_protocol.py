@@ -99,6 +99,8 @@ def spin_row(config: dict[str, object], n: int, budget: float, memlim_mb: int) -
     bits = 27 if n >= 3 else 22
     run = run_spin(opts, timeout=budget, memlim_mb=memlim_mb, hash_bits=bits)
     note = "" if run.complete else f"stopped: {run.stopped or 'incomplete'}"
+    if not run.complete and run.lower_bound:
+        note += f", more than {run.lower_bound:,} states stored by then"
     return Row("SPIN (spin -a + gcc + pan)", n, run.states, run.wall, run.cpu,
                run.verify.wall, run.bytes_per_state, run.verdicts() if run.complete else {}, note)
 

@@ -45,6 +45,7 @@ class SpinRun:
     vector_bytes: int = 0
     memory_mb: float = 0.0
     state_mb: float = 0.0
+    lower_bound: int = 0  # states stored by the last progress line (a run stopped early)
     complete: bool = False
     stopped: str = ""
     violated: frozenset[str] = frozenset()
@@ -134,6 +135,8 @@ def parse(text: str, run: SpinRun, *, timed_out: bool = False) -> SpinRun:
         return float(m.group(1)) if m else -1
 
     run.states = int(number(r"(\d+) states, stored"))
+    progress = re.findall(r"States=\s*([\d.e+]+)", text)
+    run.lower_bound = int(float(progress[-1])) if progress else 0
     run.transitions = int(number(r"(\d+) transitions \("))
     run.vector_bytes = int(number(r"State-vector (\d+) byte"))
     run.memory_mb = number(r"([\d.]+)\s+total actual memory usage")
