@@ -148,7 +148,8 @@ def main() -> None:
         return
     config = N4 if args.n4 else BENCH
     ns = range(4, 5) if args.n4 else range(1, args.max_n + 1)
-    print(f"Quick Mode v2, {QMOptions(**config).label()} (profile {config['profile']}), "  # type: ignore[arg-type]
+    label = QMOptions(**config).label().rsplit(",N=", 1)[0]  # type: ignore[arg-type]
+    print(f"Quick Mode v2, {label} (profile {config['profile']}), "
           f"N = {ns[0]}..{ns[-1]}, budget {args.budget:.0f} s per run; load average "
           f"{loadavg()}")
     baseline = measured([sys.executable, "-c", "import qmcheck.properties.checks.protocol"],
