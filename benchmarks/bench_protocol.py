@@ -1,19 +1,24 @@
-"""Benchmark: qmcheck's explicit engine against SPIN 6.5 on the same Quick Mode configuration.
+"""Benchmark: qmcheck against SPIN on the same Quick Mode model v2, side by side in one run.
 
-Configuration (the issue's): hpux profile, lossy and reordering channels, at most 2
-retransmissions of messages 1 and 2, message 3 resent only on a duplicate message 2, a side gives
-up after its retransmissions; 1 to 4 negotiations. SPIN runs ``benchmarks/qm.pml`` end to end
-(spin -a, gcc, pan) when ``spin`` and ``gcc`` are on the PATH; otherwise the issue's reference
-figures are printed. Every run is a separate process, so peak RSS is per run.
+SPIN runs the Promela that benchmarks/promela.py generates from the model's own action
+expressions (one ``d_step`` per action and negotiation), so both tools explore the same
+transition system: with qmcheck's reductions off SPIN stores exactly qmcheck's states
+(tests/test_spin_agreement.py checks the counts and the verdicts). Both sides check the same
+safety properties (pan: assertions, ``-c0`` so the search is complete).
 
-Quick Mode model v2 (issue 11): qmcheck now explores the daemon + kernel model (one operation
-per step, ESP on its own path, shared SPI allocators; patient timers here, so that N >= 2
-stays within reach of full interleaving: partial-order reduction is off for a model with shared
-state until the generic engine lands). ``benchmarks/qm.pml`` still encodes the v1 semantics
-(atomic receive-and-install, one FIFO for data and IKE): the SPIN column is NOT the same model
-and the printed ratio is only indicative until qm.pml is rewritten (issue 11 item 11, open).
+Configuration: hpux profile, loss and reordering, at most 2 retransmissions, patient timers, N
+negotiations sharing each host's SPI allocator. End to end means: SPIN ``spin -a`` + ``gcc -O2``
++ ``./pan``; qmcheck the ``qmcheck protocol`` command in a fresh process (interpreter start-up,
+imports, every verdict and counterexample). Each side gets a wall-clock budget per run; a run
+over budget is killed and printed as such. Figures: states stored, wall and CPU seconds, states
+per second of the search proper (pan's run; qmcheck's exploration seconds), bytes per state
+(SPIN: pan's memory for states over states; qmcheck: peak RSS above a one-state run, over
+states, so it counts everything Python holds), and the ratios SPIN / qmcheck. The machine is
+shared: the load average is printed before and after.
 
-    python benchmarks/bench_protocol.py [--max-n 4] [--spin-max-n 3] [--unreduced-max-n 2]
+    python -m benchmarks.bench_protocol                 # N = 1, 2 (a few minutes at most)
+    python -m benchmarks.bench_protocol --max-n 3 --budget 900
+    python -m benchmarks.bench_protocol --n4 --budget 600   # N = 4, smaller configuration
 """
 
 from __future__ import annotations
@@ -21,133 +26,157 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REFERENCE = {  # the issue's SPIN 6.5 figures on a machine like this one
-    1: "2.4 s", 2: "-", 3: "4.2 s, 1.7 million states",
-    4: "92 million states stored in 250 s, stopped at the 16 GB memory limit",
-}
-
-CHILD = r"""
-import json, resource, sys, time
-t0 = time.perf_counter()
+from benchmarks.spin_run import available, measured, run_spin
 from qmcheck.model.quickmode.options import QMOptions
-from qmcheck.properties.checks.protocol import check_protocol
-from qmcheck.model.quickmode.compiled import QMModel
-from qmcheck.properties.engines.explicit import ExplicitEngine
-n, mode = int(sys.argv[1]), sys.argv[2]
-opts = QMOptions(profile="hpux", loss=True, reorder=True, retransmits=2, negotiations=n,
-                 timers="patient")
-if mode == "reduced":
-    run = check_protocol(opts)
-    ex = run.exploration
-    verdicts = {r.property: r.verdict for r in run.results}
-else:
-    eng = ExplicitEngine(QMModel(opts), por=False, symmetry=(mode == "symmetry"))
-    ex = eng.explore()
-    verdicts = {}
-wall = time.perf_counter() - t0
-print(json.dumps({"states": ex.states, "transitions": ex.transitions, "explore": ex.seconds,
-                  "wall": wall, "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                  "complete": ex.complete, "verdicts": verdicts}))
-"""
+
+BENCH = {"profile": "hpux", "loss": True, "reorder": True, "retransmits": 2,
+         "timers": "patient"}
+#: The N = 4 configuration: no faults, patient timers (docs/SMT-ENGINE.md: the setting whose
+#: proofs carry over to any N), so that both sides can finish at N = 4.
+N4 = {"profile": "hpux", "timers": "patient"}
 
 
-def run_measured(cmd: list[str], cwd: str | None = None) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (KiB) and stdout of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{cmd[0]} failed with exit code {proc.returncode}")
-    return time.perf_counter() - start, usage.ru_maxrss, out
+@dataclass
+class Row:
+    """One measured run of one side."""
+
+    tool: str
+    n: int
+    states: int
+    wall: float
+    cpu: float
+    search: float
+    bytes_per_state: float
+    verdicts: dict[str, str]
+    note: str = ""
+
+    @property
+    def rate(self) -> float:
+        return self.states / self.search if self.search > 0 and self.states > 0 else 0.0
 
 
-def ours(n: int, mode: str) -> dict[str, float]:
-    wall, rss, out = run_measured([sys.executable, "-c", CHILD, str(n), mode])
-    data = json.loads(out)
-    data["rss_kb"] = max(rss, data["rss_kb"])
-    data["wall"] = wall  # end to end, interpreter start-up and imports included
-    return data
+def cli_args(config: dict[str, object], n: int, reduction: str) -> list[str]:
+    args = ["protocol", "--profile", str(config["profile"]), "--negotiations", str(n),
+            "--timers", str(config["timers"]), "--reduction", reduction, "--format", "json",
+            "--timings", "--max-states", "1000000000", "--no-progress"]
+    for flag in ("loss", "reorder", "duplicate"):
+        if config.get(flag):
+            args.append(f"--{flag}")
+    if config.get("retransmits") is not None:
+        args += ["--retransmits", str(config["retransmits"])]
+    return args
 
 
-def spin(n: int) -> dict[str, float] | None:
-    """SPIN end to end (spin -a, gcc, pan) on qm.pml with N negotiations."""
-    if not (shutil.which("spin") and shutil.which("gcc")):
-        return None
+def qmcheck_row(config: dict[str, object], n: int, reduction: str, budget: float,
+                baseline_kb: int) -> Row:
+    """``qmcheck protocol`` end to end in a fresh process."""
+    exe = str(Path(sys.executable).with_name("qmcheck"))
+    name = f"qmcheck ({reduction})"
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copy(HERE / "qm.pml", tmp)
-        t1, r1, _ = run_measured(["spin", "-a", f"-DN={n}", "qm.pml"], cwd=tmp)
-        t2, r2, _ = run_measured(["gcc", "-O2", "-w", "-DMEMLIM=16384", "-o", "pan", "pan.c"],
-                                 cwd=tmp)
-        t3, r3, out = run_measured(["./pan", "-m1000000"], cwd=tmp)
-    m = re.search(r"(\d+) states, stored", out)
-    return {"states": int(m.group(1)) if m else -1, "wall": t1 + t2 + t3, "verify": t3,
-            "rss_kb": max(r1, r2, r3), "complete": "error" not in out.lower()
-            or "errors: 0" in out}
+        out = Path(tmp, "out.json")
+        phase, code = measured([exe, *cli_args(config, n, reduction)], tmp, out, budget,
+                              keep_stderr=False)
+        if code not in (0, 1, 3):
+            return Row(name, n, -1, phase.wall, phase.cpu, 0, 0, {},
+                       f"over the {budget:.0f} s budget" if code == -1 else f"exit {code}")
+        data = json.loads(out.read_text(encoding="utf-8"))
+    res = data["results"]
+    states = max(r.get("states") or 0 for r in res)
+    search = max(r.get("seconds") or 0 for r in res)
+    extra = max(phase.rss_kb - baseline_kb, 0) * 1024
+    verdicts = {r["property"]: r["verdict"] for r in res}
+    return Row(name, n, states, phase.wall, phase.cpu, search,
+               extra / states if states else 0, verdicts)
+
+
+def spin_row(config: dict[str, object], n: int, budget: float, memlim_mb: int) -> Row:
+    opts = QMOptions(negotiations=n, **config)  # type: ignore[arg-type]
+    bits = 27 if n >= 3 else 22
+    run = run_spin(opts, timeout=budget, memlim_mb=memlim_mb, hash_bits=bits)
+    note = "" if run.complete else f"stopped: {run.stopped or 'incomplete'}"
+    if not run.complete and run.lower_bound:
+        note += f", more than {run.lower_bound:,} states stored by then"
+    return Row("SPIN (spin -a + gcc + pan)", n, run.states, run.wall, run.cpu,
+               run.verify.wall, run.bytes_per_state, run.verdicts() if run.complete else {}, note)
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def print_rows(rows: list[Row]) -> None:
+    print(f"{'tool':28} {'N':>2} {'states':>12} {'wall s':>8} {'CPU s':>8} {'search s':>8} "
+          f"{'states/s':>10} {'B/state':>8}  note")
+    for r in rows:
+        states = f"{r.states:,}" if r.states >= 0 else "-"
+        print(f"{r.tool:28} {r.n:>2} {states:>12} {r.wall:>8.2f} {r.cpu:>8.2f} "
+              f"{r.search:>8.2f} {r.rate:>10,.0f} {r.bytes_per_state:>8.0f}  {r.note}")
+
+
+def ratios(rows: list[Row]) -> None:
+    spin = {r.n: r for r in rows if r.tool.startswith("SPIN")}
+    for r in rows:
+        s = spin.get(r.n)
+        if r.tool.startswith("SPIN") or s is None or r.states < 0 or s.states < 0:
+            continue
+        rate = f"{r.rate / s.rate:.2f}" if s.rate else "-"
+        bps = f"{r.bytes_per_state / s.bytes_per_state:.2f}" if s.bytes_per_state else "-"
+        print(f"N={r.n} {r.tool}: SPIN/qmcheck end to end wall {s.wall / r.wall:.2f}x, CPU "
+              f"{s.cpu / r.cpu:.2f}x; qmcheck/SPIN states/s {rate}, bytes/state {bps}; "
+              f"states qmcheck/SPIN {r.states / s.states:.3f}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--max-n", type=int, default=4, help="negotiations for qmcheck (1..N)")
-    ap.add_argument("--spin-max-n", type=int, default=3, help="negotiations for SPIN (1..N)")
+    ap.add_argument("--max-n", type=int, default=2, help="negotiations 1..N (default 2)")
     ap.add_argument("--unreduced-max-n", type=int, default=2,
-                    help="also explore without reductions up to this N")
+                    help="qmcheck without reductions up to this N (default 2)")
+    ap.add_argument("--n4", action="store_true",
+                    help="N = 4 only, on the N4 configuration (hpux, reliable, patient)")
+    ap.add_argument("--budget", type=float, default=300.0,
+                    help="wall seconds per run and side (default 300)")
+    ap.add_argument("--memlim", type=int, default=8192, help="pan's memory limit in MB")
     args = ap.parse_args()
-    print("Quick Mode, hpux profile, loss + reorder, 2 retransmissions")
-    print(f"{'engine':34} {'N':>2} {'states':>12} {'seconds':>8} {'states/s':>10} "
-          f"{'peak RSS':>10}")
-    results: dict[tuple[str, int], dict[str, float]] = {}
-    for n in range(1, args.max_n + 1):
-        for mode in ("reduced", "symmetry", "none"):
-            if mode != "reduced" and n > args.unreduced_max_n:
-                continue
-            d = ours(n, mode)
-            results[(mode, n)] = d
-            name = {"reduced": "qmcheck (symmetry+POR+dead vars)",
-                    "symmetry": "qmcheck (symmetry only)", "none": "qmcheck (no reduction)"}[mode]
-            rate = d["states"] / d["explore"] if d["explore"] else 0.0
-            print(f"{name:34} {n:>2} {d['states']:>12,} {d['wall']:>8.2f} {rate:>10,.0f} "
-                  f"{d['rss_kb'] / 1024:>8.0f} MB")
-    have_spin = shutil.which("spin") is not None
-    for n in range(1, args.spin_max_n + 1):
-        s = spin(n)
-        if s is None:
-            break
-        results[("spin", n)] = s
-        rate = s["states"] / s["verify"] if s["verify"] else 0.0
-        print(f"{'SPIN 6.5 (spin -a + gcc + pan)':34} {n:>2} {s['states']:>12,} "
-              f"{s['wall']:>8.2f} {rate:>10,.0f} {s['rss_kb'] / 1024:>8.0f} MB")
+    if not available():
+        print("spin or gcc not on the PATH: nothing to compare")
+        return
+    config = N4 if args.n4 else BENCH
+    ns = range(4, 5) if args.n4 else range(1, args.max_n + 1)
+    label = QMOptions(**config).label().rsplit(",N=", 1)[0]  # type: ignore[arg-type]
+    print(f"Quick Mode v2, {label} (profile {config['profile']}), "
+          f"N = {ns[0]}..{ns[-1]}, budget {args.budget:.0f} s per run; load average "
+          f"{loadavg()}")
+    baseline = measured([sys.executable, "-c", "import qmcheck.properties.checks.protocol"],
+                        ".")[0].rss_kb
+    rows: list[Row] = []
+    for n in ns:
+        rows.append(spin_row(config, n, args.budget, args.memlim))
+        rows.append(qmcheck_row(config, n, "full", args.budget, baseline))
+        if n <= args.unreduced_max_n:
+            rows.append(qmcheck_row(config, n, "none", args.budget, baseline))
+        print_rows(rows[-3:] if n <= args.unreduced_max_n else rows[-2:])
+        sys.stdout.flush()
     print()
-    if not have_spin:
-        print("spin not found: the issue's reference figures for SPIN 6.5 on this exchange:")
-    else:
-        print("for context, the issue's reference figures for SPIN 6.5 (its own Promela model):")
-    for n, text in REFERENCE.items():
-        print(f"  N={n}: {text}")
+    print_rows(rows)
     print()
-    for n in range(1, args.max_n + 1):
-        ours_s = results[("reduced", n)]["wall"]
-        if ("spin", n) in results:
-            ratio = results[("spin", n)]["wall"] / ours_s
-            print(f"N={n}: SPIN end to end / qmcheck end to end = {ratio:.1f}x")
-        verdicts = results[("reduced", n)].get("verdicts", {})
-        if verdicts:
-            refuted = sorted(k for k, v in verdicts.items() if v == "refuted")
-            print(f"N={n}: qmcheck decided all {len(verdicts)} qm.* properties "
-                  f"(refuted: {', '.join(refuted)})")
+    ratios(rows)
+    for r in rows:
+        s = next((x for x in rows if x.n == r.n and x.tool.startswith("SPIN")), None)
+        if r.tool.startswith("SPIN") or s is None or not s.verdicts or not r.verdicts:
+            continue
+        differ = sorted(p for p, v in s.verdicts.items() if r.verdicts.get(p) != v)
+        print(f"N={r.n} {r.tool}: verdicts of the {len(s.verdicts)} properties SPIN checks "
+              + ("agree" if not differ else f"DIFFER on {', '.join(differ)}"))
+    agree = [f"N={r.n}" for r in rows if r.tool == "qmcheck (none)" and any(
+        s.n == r.n and s.tool.startswith("SPIN") and s.states == r.states for s in rows)]
+    print(f"same states, SPIN and qmcheck without reductions: {', '.join(agree) or 'none'}")
+    print(f"load average at the end: {loadavg()}")
 
 
 if __name__ == "__main__":

@@ -1,16 +1,19 @@
 """The SMT engine agrees with the explicit engine on the v2 model.
 
-The v2 model (daemon + kernel, one operation per step) makes every SMT run slower, so CI checks
-a reduced set of configurations (patient timers: hpux, a mutant, libreswan on two properties,
-and two negotiations sharing the allocator). Where the SMT engine decides a property: the
-same verdict (it may say unknown where k-induction needs more invariants: never a wrong
-verdict); every BMC trace replays through ``QMModel.next_state`` and the counterexample
-module's ``replay``, and its last state violates the property in the explicit semantics; and
-the shortest counterexample lengths agree. For one negotiation the explicit engine's reductions
-do not change distances (symmetry and partial-order reduction act on several components, and
-dead-variable reduction only merges states without successors), so its BFS depth is the
-unreduced shortest length; for several negotiations a local violation needs one negotiation
-only and the reduced search keeps every path of one negotiation, so the lengths are equal too.
+Configurations: every built-in profile with patient timers, reliable and with the commit bit,
+hpux and libreswan with loss, a mutant, and two negotiations sharing the allocator. On all of
+them the SMT engine decides every safety property it is asked (k-induction with the auxiliary
+invariants of properties/engines/invariants.py, or a BMC trace; on the mutant two properties
+stay unknown, ``STILL_UNKNOWN``): the test pins that, so a weaker invariant set fails it. Where
+the SMT engine decides a property: the same verdict (it may say unknown where k-induction needs
+more invariants: never a wrong verdict); every BMC trace replays through ``QMModel.next_state``
+and the counterexample module's ``replay``, and its last state violates the property in the
+explicit semantics; and the shortest counterexample lengths agree. For one negotiation the
+explicit engine's reductions do not change distances (symmetry and partial-order reduction act
+on several components, and dead-variable reduction only merges states without successors), so
+its BFS depth is the unreduced shortest length; for several negotiations a local violation needs
+one negotiation only and the reduced search keeps every path of one negotiation, so the lengths
+are equal too.
 """
 
 from __future__ import annotations
@@ -28,8 +31,17 @@ from qmcheck.properties.checks.protocol_smt import smt_check
 from qmcheck.properties.engines.smt import SMT_IDS
 from qmcheck.properties.traces.counterexample import build_trace, replay
 
-#: The reduced configurations (see the module docstring).
-CASES = ["hpux", "mutant-send-m2-before-spi"]
+PROFILES = ["hpux", "racoon", "strongswan", "libreswan"]
+#: (profile, extra options): see the module docstring.
+CASES: list[tuple[str, dict[str, Any]]] = (
+    [(p, {}) for p in PROFILES] + [(p, {"commit_bit": True}) for p in PROFILES]
+    + [("hpux", {"loss": True}), ("libreswan", {"loss": True}),
+       ("mutant-send-m2-before-spi", {})])
+#: What k-induction leaves unknown (none on the built-in profiles). The mutant sends message 2
+#: before its SPI is allocated: the candidates mined from its reachable states are not enough
+#: for qm.no-orphan and qm.no-larval-leak (both hold; BMC finds nothing up to its bound).
+STILL_UNKNOWN: dict[str, set[str]] = {
+    "mutant-send-m2-before-spi": {"qm.no-orphan", "qm.no-larval-leak"}}
 
 
 def options_of(profile: str, **more: Any) -> QMOptions:
@@ -81,9 +93,12 @@ def compare(options: QMOptions, tmp_path: Path | None = None,
     return seen
 
 
-@pytest.mark.parametrize("profile", CASES)
-def test_smt_and_explicit_agree(profile: str) -> None:
-    compare(options_of(profile))
+@pytest.mark.parametrize("profile,more", CASES,
+                         ids=[f"{p}-{'+'.join(m) or 'reliable'}" for p, m in CASES])
+def test_smt_and_explicit_agree(profile: str, more: dict[str, Any]) -> None:
+    seen = compare(options_of(profile, **more))
+    unknown = {p for p, (_, v) in seen.items() if v == "unknown"}
+    assert unknown <= STILL_UNKNOWN.get(profile, set()), unknown
 
 
 def test_agreement_with_two_negotiations_sharing_the_allocator() -> None:

@@ -13,6 +13,7 @@ each action, whether the action can be taken at all and whether it preserves the
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -124,6 +125,8 @@ def candidates(options: QMOptions, *, every: bool = False) -> tuple[Invariant, .
                        implies(eq(rp, R_IDLE), and_(eq(var("rin"), ABSENT),
                                                      eq(var("rout"), ABSENT), eq(var("rc"), 0),
                                                      eq(var("ris"), 0), eq(var("ros"), 0))))),
+        Invariant("ir-codes", "the I -> R channel carries only messages 1 and 3",
+                  and_(*(in_(x, (0, M1, M3)) for x in _slots("a", k)))),
         Invariant("entries-in-range", "every SA entry state is one of the four",
                   and_(*(in_(var(e), (0, 1, 2, 3)) for e in entries))),
         Invariant("no-connected-without-commit",
@@ -142,6 +145,10 @@ def candidates(options: QMOptions, *, every: bool = False) -> tuple[Invariant, .
     return tuple(i for i in out if all(CONDITIONS[c](options) for c in i.when))
 
 
+#: The variables (daemon positions, SA entries, ghosts) the mined candidates are keyed by.
+MINED_KEYS: tuple[tuple[str, ...], ...] = (
+    ("ip", "ipc"), ("rp", "rpc"), ("ip", "rp"), ("iin",), ("iout",), ("rin",), ("rout",),
+    ("g2", "g3"))
 SPI_VARS = ("iis", "ios", "ris", "ros", "iks", "rks", "m1s", "m2s", "ei", "er")
 
 
@@ -187,7 +194,7 @@ def mined(options: QMOptions, limit: int = 50_000) -> list[Invariant]:
     idx = model.layout.index
     locals_ = {st[0] for st in seen}
     out: list[Invariant] = []
-    for keys in (("ip", "ipc"), ("rp", "rpc"), ("ip", "rp")):
+    for keys in MINED_KEYS:
         table: dict[tuple[int, ...], dict[str, set[int]]] = {}
         for loc in locals_:
             key = tuple(loc[idx[k]] for k in keys)
@@ -211,6 +218,13 @@ def mined(options: QMOptions, limit: int = 50_000) -> list[Invariant]:
                 out.append(Invariant(f"mined-{'-'.join(keys)}={'-'.join(map(str, key))}-{j}",
                                      f"observed for one negotiation at {keys}={key}",
                                      implies(at, fact)))
+        if len(keys) > 1:  # the daemon positions never seen: each its own candidate
+            for key in itertools.product(*(range(domains[k]) for k in keys)):
+                if key not in table:
+                    at = and_(*(eq(var(k), v) for k, v in zip(keys, key, strict=True)))
+                    out.append(Invariant(
+                        f"mined-unreached-{'-'.join(keys)}={'-'.join(map(str, key))}",
+                        f"never observed for one negotiation: {keys}={key}", not_(at)))
     return out
 
 
@@ -231,6 +245,15 @@ class Houdini:
     picks: dict[int, Any] = field(default_factory=dict)
     at_pre: dict[str, Any] = field(default_factory=dict)
 
+    floor: bool = False  # every allocator holds an SPI >= 1 (checked inductive, ``floor``)
+
+    def kernel(self, k: SymLocal) -> Any:
+        """The kernel invariant on a state's shared variables (true when not proved)."""
+        assert self.enc is not None
+        if not self.floor:
+            return z3.BoolVal(True, self.enc.ctx)
+        return mk_and([z3.UGE(k[n], 1) for n in self.enc.shared], self.enc.ctx)
+
     def local(self, s: SymLocal) -> Any:
         """The conjunction of the kept invariants on one component."""
         chosen = [i for i in self.invariants if i.name in self.kept]
@@ -238,9 +261,10 @@ class Houdini:
         return mk_and([self.enc.at(i.expr, s) for i in chosen], self.enc.ctx)
 
     def holds_all(self, state: Sequence[SymLocal]) -> Any:
-        """The kept invariants on every component of a state."""
+        """The kept invariants on every component of a state, and the kernel invariant."""
         assert self.enc is not None
-        return mk_and([self.local(c) for c in state[:-1]], self.enc.ctx)
+        return mk_and([self.local(c) for c in state[:-1]] + [self.kernel(state[-1])],
+                      self.enc.ctx)
 
     def by_name(self) -> dict[str, Invariant]:
         return {i.name: i for i in self.invariants}
@@ -260,12 +284,29 @@ def _solver(ctx: z3.Context) -> z3.Solver:
     return s
 
 
+def floor(enc: QMEncoding, pre: SymLocal, post: SymLocal, picks: dict[int, Any]) -> bool:
+    """Is "every SPI allocator holds 1 or more" inductive? It holds initially (allocators start
+    at 1) and is checked preserved by every action of a component from any in-domain state
+    that satisfies it (an action writes an allocator only to count it up). Without it the
+    one-component checks would let an allocator hand out SPI 0, "no SPI"."""
+    if any(v < 1 for v in enc.init_state[-1]):
+        return False
+    s = _solver(enc.ctx)
+    nxt = enc.shared_next(pre, picks)
+    s.add(enc.local_bounds(pre), enc.shared_bounds(pre), enc.local_step(pre, post, picks),
+          z3.PbEq([(p, 1) for p in picks.values()], 1),
+          *[z3.UGE(pre[n], 1) for n in enc.shared],
+          z3.Or(*[z3.If(cond, term, pre[n]) == 0 for n, (cond, term) in nxt.items()]))
+    return s.check() == z3.unsat
+
+
 def houdini(enc: QMEncoding, invariants: Sequence[Invariant] | None = None) -> Houdini:
     """The largest inductive subset of the candidates (initiation, then consecution)."""
     cands = tuple(invariants) if invariants is not None else candidates(enc.model.options)
     out = Houdini(cands, enc=enc)
     pre, post = enc.local_vars("hpre", shared=True), enc.local_vars("hpost")
     picks = {i: z3.Bool(f"hact.{a.id}", enc.ctx) for i, a in enumerate(enc.actions)}
+    out.floor = floor(enc, pre, post, picks)
     names = [i.name for i in cands]
     by_name = out.by_name()
     at_pre = {i.name: enc.at(i.expr, pre) for i in cands}
@@ -280,7 +321,8 @@ def houdini(enc: QMEncoding, invariants: Sequence[Invariant] | None = None) -> H
             alive.append(name)
     step = _solver(enc.ctx)
     step.add(enc.local_bounds(pre), enc.local_bounds(post),
-             enc.local_step(pre, post, picks), z3.PbEq([(p, 1) for p in picks.values()], 1))
+             enc.local_step(pre, post, picks), z3.PbEq([(p, 1) for p in picks.values()], 1),
+             out.kernel(pre))
     # Houdini: while some kept candidate can be falsified by one step from a state satisfying
     # all kept ones, drop every candidate that the found step falsifies.
     while alive:
@@ -324,7 +366,7 @@ def inductiveness_report(result: Houdini, *, include_dropped: bool = False) -> l
     assert enc is not None
     pre, post = enc.local_vars("rpre", shared=True), enc.local_vars("rpost")
     s = _solver(enc.ctx)
-    s.add(enc.local_bounds(pre), enc.local_bounds(post), result.local(pre))
+    s.add(enc.local_bounds(pre), enc.local_bounds(post), result.local(pre), result.kernel(pre))
     names = result.kept + (result.dropped if include_dropped else [])
     inv = result.by_name()
     cells: list[Cell] = []
