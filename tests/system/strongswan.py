@@ -84,8 +84,10 @@ def charon_skip_reason() -> str | None:
 
 
 def swanctl_conf(name: str, *, local: str, remote: str, local_ts: str, remote_ts: str,
-                 esp: str, mode: str = "tunnel", extra_children: str = "") -> str:
-    """An IKEv1 PSK connection ``peer`` with the child ``name`` (and ``extra_children``)."""
+                 esp: str, mode: str = "tunnel", extra_children: str = "",
+                 lifetimes: str = "rekey_time = 0") -> str:
+    """An IKEv1 PSK connection ``peer`` with the child ``name`` (and ``extra_children``);
+    ``lifetimes``: the child's swanctl lifetime settings (by default it is never rekeyed)."""
     return f"""\
 connections {{
   peer {{
@@ -108,7 +110,7 @@ connections {{
         remote_ts = {remote_ts}
         esp_proposals = {esp}
         mode = {mode}
-        rekey_time = 0
+        {lifetimes}
         start_action = none
       }}
 {extra_children}    }}
