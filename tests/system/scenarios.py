@@ -28,12 +28,17 @@ class Scenario:
     drop_message3: bool = False
     drop_message2_once: bool = False
     summary: str = ""
+    #: the child's swanctl lifetime settings on each side (default: never rekeyed)
+    i_lifetimes: str = "rekey_time = 0"
+    r_lifetimes: str = "rekey_time = 0"
+    #: the run waits for this many rekeys and deletions of the old pair
+    rekeys: int = 0
 
     def confs(self) -> tuple[str, str]:
         ci = swanctl_conf("net", local=IKE["i"], remote=IKE["r"], local_ts=self.i_ts[0],
-                          remote_ts=self.i_ts[1], esp=self.i_esp)
+                          remote_ts=self.i_ts[1], esp=self.i_esp, lifetimes=self.i_lifetimes)
         cr = swanctl_conf("net", local=IKE["r"], remote=IKE["i"], local_ts=self.r_ts[0],
-                          remote_ts=self.r_ts[1], esp=self.r_esp)
+                          remote_ts=self.r_ts[1], esp=self.r_esp, lifetimes=self.r_lifetimes)
         return ci, cr
 
 
@@ -53,6 +58,14 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("message2-lost-once", HOSTS_I, HOSTS_R, drop_message2_once=True,
              summary="nftables in the initiator's namespace drops the first message 2"),
 )
+
+#: Short lifetimes on the initiator only (so that only it rekeys: with equal ones both sides'
+#: soft expiries fire together and IKEv1 has no collision handling): rekey after 6 s, the old
+#: pair's hard expiry 3 s later, 3 s before the next rekey; the responder's after the run.
+REKEY = Scenario("rekey", HOSTS_I, HOSTS_R, rekeys=2,
+                 i_lifetimes="rekey_time = 6s\n        life_time = 9s\n        rand_time = 0s",
+                 r_lifetimes="rekey_time = 120s\n        life_time = 130s\n        rand_time = 0s",
+                 summary="the initiator's child is rekeyed after 6 s and expires after 9 s")
 
 
 @dataclass
@@ -106,7 +119,10 @@ def run_scenario(scenario: Scenario, lengths: dict[str, int] | None = None,
         # one protected packet each way (an ICMP echo and its reply) once I has its SAs
         ping = pair.ping(1) if proc.returncode == 0 else None
         dropped = 0
-        if scenario.drop_message3:
+        if scenario.rekeys and proc.returncode == 0:
+            wait_lifecycle(pair, scenario.rekeys)
+            ping = ping and pair.ping(1)  # and once more on the newest pair
+        elif scenario.drop_message3:
             deadline = time.monotonic() + wait_give_up
             while time.monotonic() < deadline and "giving up after" not in _read(pair.r.log):
                 time.sleep(0.25)
@@ -122,6 +138,20 @@ def run_scenario(scenario: Scenario, lengths: dict[str, int] | None = None,
         log_i, log_r = _read(pair.i.log), _read(pair.r.log)
     return Run(scenario, ci, cr, log_i, log_r, proc.returncode, time.monotonic() - start,
                dropped, ping)
+
+
+def wait_lifecycle(pair: CharonPair, rekeys: int, timeout: float = 120.0) -> None:
+    """Wait until I has rekeyed ``rekeys`` times and closed as many old pairs at their hard
+    expiry, and R has processed as many delete notifications (charon's log lines, polled)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log_i, log_r = _read(pair.i.log), _read(pair.r.log)
+        if (log_i.count("closing expired CHILD_SA") >= rekeys
+                and log_i.count("REKEYING => REKEYED") >= rekeys
+                and log_r.count("received DELETE for") >= rekeys):
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"no {rekeys} rekeys and deletions within {timeout:.0f} s")
 
 
 def _read(path: Path) -> str:

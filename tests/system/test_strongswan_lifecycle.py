@@ -1,0 +1,44 @@
+"""The SA lifecycle of real strongSwan (issue 12): two charons with short child lifetimes on the
+initiator rekey twice and delete each old pair at its hard expiry; the logs show what the
+strongswan profile says (tests/lifecycle_run.py). ``QMC_SAVE_LOGS=DIR`` keeps the two logs
+(how tests/fixtures/strongswan/rekey-*.log were recorded)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qmcheck.properties.traces.strongswan_lifecycle import lifecycle_events
+from tests.lifecycle_run import check_rekey_run
+from tests.system.conftest import SUMMARY
+from tests.system.netns import skip_reason
+from tests.system.scenarios import REKEY, Run, run_scenario
+from tests.system.strongswan import charon_skip_reason
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture(scope="module")
+def rekey_run() -> Iterator[Run]:
+    reason = skip_reason() or charon_skip_reason()
+    if reason:
+        SUMMARY.append(f"strongSwan lifecycle run skipped: {reason}")
+        pytest.skip(reason)
+    run = run_scenario(REKEY)
+    if save := os.environ.get("QMC_SAVE_LOGS"):
+        for role, text in (("i", run.log_i), ("r", run.log_r)):
+            (Path(save) / f"{REKEY.name}-{role}.log").write_text(text)
+    yield run
+
+
+def test_rekey_run_shows_the_profile_lifecycle(rekey_run: Run) -> None:
+    assert rekey_run.initiate_rc == 0 and rekey_run.ping is True
+    i = lifecycle_events(rekey_run.log_i, "I")
+    r = lifecycle_events(rekey_run.log_r, "R")
+    counts = check_rekey_run(i, r, REKEY.rekeys)
+    SUMMARY.append(f"strongSwan rekey run: {rekey_run.seconds:.1f}s, {counts['pairs']} pairs, "
+                   f"{counts['events_i']} + {counts['events_r']} events "
+                   f"({counts['lifecycle_i']} lifecycle events on I)")
