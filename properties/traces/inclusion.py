@@ -67,9 +67,11 @@ class Inclusion:
                 "abstractions": self.abstractions, "states": self.states}
 
 
-def abstract(initiator: list[Event], responder: list[Event]
+def abstract(initiator: list[Event], responder: list[Event],
+             observable: tuple[str, ...] = OBSERVABLE
              ) -> tuple[list[Label], list[Label], list[str]]:
-    """The observable labels of both hosts after the documented abstractions."""
+    """The labels of both hosts' events of the kinds ``observable`` after the documented
+    abstractions."""
     notes: list[str] = []
     r_events = list(responder)
     r_out: list[Event] = []
@@ -87,8 +89,8 @@ def abstract(initiator: list[Event], responder: list[Event]
                          "give-up follows")
             continue
         i_out.append(e)
-    i_labels = [("I", e.kind, e.message) for e in i_out if e.kind in OBSERVABLE]
-    r_labels = [("R", e.kind, e.message) for e in r_out if e.kind in OBSERVABLE]
+    i_labels = [("I", e.kind, e.message) for e in i_out if e.kind in observable]
+    r_labels = [("R", e.kind, e.message) for e in r_out if e.kind in observable]
     return i_labels, r_labels, notes
 
 
