@@ -117,8 +117,12 @@ def layout_for(options: QMOptions, profile: Profile | None = None) -> Layout:
     dups = options.max_duplicates if options.duplicate else 0
     slots = options.capacity or 2 * (max(rmax.values()) + 1) + 2 * dups + 1
     longest = max(len(v) for v in (*prof.ops.values(), *prof.commit_ops.values(), ()))
+    # the lifecycle (model/quickmode/lifecycle.py): one more SPI per host for each rekey and
+    # for the negotiation after a restart
+    allocations = 1 + options.rekeys + int(options.restart) if options.lifecycle else 1
     return Layout(slots, max(rmax.values()), options.max_duplicates, options.components,
-                  options.max_losses, options.esp, max(longest, 1))
+                  options.max_losses, options.esp, max(longest, 1), rekeys=options.rekeys,
+                  lifecycle=options.lifecycle, allocations=allocations)
 
 
 def retransmits(options: QMOptions, prof: Profile) -> dict[str, int]:

@@ -32,6 +32,7 @@ from qmcheck.model.quickmode.expressions import (
     var,
 )
 from qmcheck.model.quickmode.interface import Local, PropertySpec, State, Step
+from qmcheck.model.quickmode.lifecycle import life_rank, lifecycle_actions
 from qmcheck.model.quickmode.options import QMOptions
 from qmcheck.model.quickmode.profiles import Profile, load_profile
 from qmcheck.model.quickmode.state import (
@@ -75,7 +76,10 @@ def local_properties(layout: Layout) -> dict[str, Expr]:
     """The component predicates of the qm.* properties: bad states, or goal states."""
     both = and_(installed("I"), installed("R"))
     larval = or_(*(eq(var(e), LARVAL) for e in ("iin", "iout", "rin", "rout")))
+    life = {"qm.rekey-no-black-hole": eq(var("rbh"), 1),
+            "qm.orphan-heals": eq(var("ox"), 1)} if layout.lifecycle else {}
     return {
+        **life,
         "qm.responder-installs-after-msg3": and_(installed("R"), eq(var("g3"), 0)),
         "qm.responder-nothing-before-msg3": and_(
             or_(eq(var("rin"), INSTALLED), eq(var("rout"), INSTALLED)), eq(var("g3"), 0)),
@@ -106,7 +110,8 @@ class QMModel:
         self.profile = profile or load_profile(options.profile)
         self.layout = layout_for(options, self.profile)
         self.shared_names = self.layout.shared_names
-        self.action_list: tuple[Action, ...] = build_actions(options, self.profile)
+        self.action_list: tuple[Action, ...] = lifecycle_actions(
+            options, self.profile, self.layout, build_actions(options, self.profile))
         self.action_index: dict[str, int] = {a.id: i for i, a in enumerate(self.action_list)}
         self.local_successors: LocalSucc = self._compile()
         preds = local_properties(self.layout)
@@ -244,6 +249,10 @@ class QMModel:
         for host, entry, spi in ((role, "iin", "iis"), (1 - role, "rin", "ris")):
             if local[idx[entry]] in (1, 2) and local[idx[spi]]:
                 out.append((host, local[idx[spi]]))
+        if self.layout.lifecycle:  # the old pairs' inbound SAs (1: installed)
+            for host, old, spi in ((role, "oi", "oii"), (1 - role, "or", "ori")):
+                if local[idx[old]] == 1 and local[idx[spi]]:
+                    out.append((host, local[idx[spi]]))
         return out
 
     def spi_collisions(self, state: State) -> list[str]:
@@ -251,7 +260,7 @@ class QMModel:
         seen: set[tuple[int, int]] = set()
         bad: list[str] = []
         for local in state[:-1]:
-            for key in self.live_inbound(local):
+            for key in self.live_inbound(local):  # within a component too: old and new pair
                 if key in seen:
                     bad.append("AB"[key[0]])
                 seen.add(key)
@@ -264,7 +273,8 @@ class QMModel:
                 + v["di"] + v["dr"] + v["dups"] + v["lost"] + v["g2"] + v["g3"])
         msgs = sum(_A_WEIGHT[x] for x in self.layout.ir(local))
         msgs += sum(_B_WEIGHT[x] for x in self.layout.ri(local))
-        return 5 * mono - msgs - int(v["ei"] != 0) - int(v["er"] != 0)
+        base = 5 * mono - msgs - int(v["ei"] != 0) - int(v["er"] != 0)
+        return base + life_rank(v) if self.layout.lifecycle else base
 
     def describe(self, state: State) -> list[dict[str, object]]:
         """Readable components, then the kernel's allocators."""

@@ -13,6 +13,11 @@ PROFILES: tuple[str, ...] = ("hpux", "racoon", "strongswan", "libreswan")
 MAX_RETRANSMITS = 6
 MAX_NEGOTIATIONS = 8
 MAX_DUPLICATES = 4
+MAX_REKEYS = 3
+#: The lifecycle's switches (QMOptions fields) and their short names in labels.
+LIFECYCLE_SWITCHES: tuple[tuple[str, str], ...] = (
+    ("delete_notify", "delete"), ("dpd", "dpd"), ("initial_contact", "ic"),
+    ("restart", "restart"))
 TIMERS: tuple[str, ...] = ("eager", "patient")
 OUTCOMES: tuple[str, ...] = ("installed", "no-proposal-chosen", "invalid-id-information")
 
@@ -32,6 +37,12 @@ class QMOptions:
     messages are in flight) or ``patient`` (only when what it waits for can no longer arrive).
     ``esp``: protected packets each kernel sends per negotiation and direction. ``outcome``: what
     the responder's policy lookup gives for message 1 (docs/SPEC.md 3 step 2).
+
+    The SA lifecycle (docs/SPEC.md 3 "After Quick Mode", model/quickmode/lifecycle.py):
+    ``rekeys`` bounds the rekeys explored per pair (0: the lifecycle is off unless a mechanism
+    is on); ``delete_notify``, ``dpd`` and ``initial_contact`` switch the mechanisms on (each
+    used only where the profile's ``lifecycle:`` section says the daemon has it); ``restart``
+    adds the fault: one host loses its SA database and daemon state, once per pair.
     """
 
     profile: str = "hpux"
@@ -48,6 +59,11 @@ class QMOptions:
     max_losses: int = 0
     esp: int = 1
     outcome: str = "installed"
+    rekeys: int = 0
+    delete_notify: bool = False
+    dpd: bool = False
+    initial_contact: bool = False
+    restart: bool = False
 
     def __post_init__(self) -> None:
         src = "<command line>"
@@ -65,6 +81,7 @@ class QMOptions:
             ("capacity", self.capacity, 0, 32),
             ("max_losses", self.max_losses, 0, 4),
             ("esp", self.esp, 0, 3),
+            ("rekeys", self.rekeys, 0, MAX_REKEYS),
         ]
         if self.retransmits is not None:
             checks.append(("retransmits", self.retransmits, 0, MAX_RETRANSMITS))
@@ -77,6 +94,11 @@ class QMOptions:
     def eager(self) -> bool:
         """Timers may fire while messages are in flight."""
         return self.timers == "eager"
+
+    @property
+    def lifecycle(self) -> bool:
+        """The SA lifecycle is part of the model (rekeys, a mechanism or the restart fault)."""
+        return self.rekeys > 0 or any(getattr(self, f) for f, _ in LIFECYCLE_SWITCHES)
 
     @property
     def components(self) -> int:
@@ -92,19 +114,28 @@ class QMOptions:
             faults[0] = f"loss<={self.max_losses}"
         if self.outcome != "installed":
             faults.append(self.outcome)
+        faults += [short for f, short in LIFECYCLE_SWITCHES if getattr(self, f)]
         head = "+".join(faults) if faults else "reliable"
         r = "profile" if self.retransmits is None else str(self.retransmits)
-        return f"{head},timers={self.timers},R={r},N={self.negotiations}"
+        tail = f",K={self.rekeys}" if self.lifecycle else ""
+        return f"{head},timers={self.timers},R={r},N={self.negotiations}{tail}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields; the lifecycle's only when it is on (so reports without it are
+        unchanged)."""
+        out = asdict(self)
+        if not self.lifecycle:
+            for name in ("rekeys", *(f for f, _ in LIFECYCLE_SWITCHES)):
+                del out[name]
+        return out
 
     def with_(self, **changes: Any) -> QMOptions:
         return replace(self, **changes)
 
 
 ALIASES: dict[str, str] = {"commit-bit": "commit_bit", "max-duplicates": "max_duplicates",
-                           "max-losses": "max_losses"}
+                           "max-losses": "max_losses", "delete-notify": "delete_notify",
+                           "initial-contact": "initial_contact"}
 
 
 def options_from_mapping(data: dict[str, Any], *, source: str = "<scenario>") -> QMOptions:

@@ -41,15 +41,29 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "initiator.duplicate-m2": ("resend-m3", "ignore"),
     "responder.duplicate-m1": ("resend-m2", "ignore"),
     "kernel.spi-allocator": ("counter", "constant"),
+    "lifecycle.outbound": ("newest", "oldest"),
+    "lifecycle.delete-old": ("after-rekey", "at-expiry"),
+    "lifecycle.delete-notify": ("sent", "never"),
+    "lifecycle.dpd": ("supported", "unsupported"),
+    "lifecycle.initial-contact": ("honoured", "ignored"),
+    "lifecycle.rekey-spi": ("fresh", "reuse"),
+    "lifecycle.responder-outbound": ("on-m3", "on-delete"),
 }
+#: The SA lifecycle's keys (docs/SPEC.md 3 "After Quick Mode") and their values when a profile
+#: file leaves them out; the built-in profiles give every one and cite ``sources.lifecycle``.
+LIFECYCLE_DEFAULTS: dict[str, str] = {
+    "outbound": "newest", "delete-old": "at-expiry", "delete-notify": "sent",
+    "dpd": "supported", "initial-contact": "honoured", "rekey-spi": "fresh",
+    "responder-outbound": "on-m3"}
 TOP_KEYS = ("profile", "based-on", "description", "selectors", "commit-bit", "commit",
-            "initiator", "responder", "kernel", "sources")
+            "initiator", "responder", "kernel", "lifecycle", "sources")
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     "selectors": ("initiator-ids", "responder", "narrowing", "wildcards", "proposal-order",
                   "protocol", "peer-port"),
     "initiator": ("start", "m2", "m4", "duplicate-m2", "give-up", "retransmits"),
     "responder": ("m1", "m3", "duplicate-m1", "give-up", "retransmits"),
     "kernel": ("spi-allocator",),
+    "lifecycle": tuple(LIFECYCLE_DEFAULTS),
     "commit": ("initiator", "responder"),
 }
 
@@ -61,7 +75,8 @@ class Profile:
     ``ops[(side, event)]`` is the operation list of a side (``initiator``/``responder``) for an
     event (``start``, ``m2``, ``m4``, ``give-up``; ``m1``, ``m3``, ``give-up``).
     ``commit_ops`` replaces some of them when the commit bit is in use (set by the initiator and
-    honoured by this profile). ``sources`` cites, per key, where the behaviour comes from.
+    honoured by this profile). ``lifecycle`` holds the SA lifecycle's keys (``LIFECYCLE_DEFAULTS``
+    fills the missing ones). ``sources`` cites, per key, where the behaviour comes from.
     """
 
     name: str
@@ -76,6 +91,7 @@ class Profile:
     retransmits: dict[str, int]
     spi_allocator: str
     sources: dict[str, str] = field(default_factory=dict)
+    lifecycle: dict[str, str] = field(default_factory=lambda: dict(LIFECYCLE_DEFAULTS))
 
     def lists(self, commit: bool) -> dict[tuple[str, str], tuple[str, ...]]:
         """The operation lists in force (with the commit bit set by the initiator or not)."""
@@ -103,7 +119,7 @@ def _flatten(node: yaml.Node, source: str, prefix: str, out: Raw) -> None:
         dotted = f"{prefix}.{key}" if prefix else key
         if isinstance(vnode, yaml.MappingNode) and dotted in ("selectors", "initiator",
                                                               "responder", "kernel", "commit",
-                                                              "commit.initiator",
+                                                              "lifecycle", "commit.initiator",
                                                               "commit.responder", "sources"):
             out[dotted] = ({}, _line(knode))
             _flatten(vnode, source, dotted, out)
@@ -267,8 +283,9 @@ def load_profile(name_or_path: str) -> Profile:
     sources = {k[len("sources."):]: str(v) for k, (v, _) in raw.items()
                if k.startswith("sources.")}
     if name_or_path in builtin_names() and "/" not in name_or_path:
-        missing = [k for k in ("initiator", "responder", "selectors", "commit-bit")
-                   if k not in sources]
+        missing = [k for k in ("initiator", "responder", "selectors", "commit-bit",
+                               "lifecycle") if k not in sources]
+        missing += [f"lifecycle.{k}" for k in LIFECYCLE_DEFAULTS if f"lifecycle.{k}" not in raw]
         if missing:
             raise InputError(f"a built-in profile must cite a source for {missing[0]}",
                              source=source, line=1, field="sources")
@@ -280,7 +297,9 @@ def load_profile(name_or_path: str) -> Profile:
         duplicate_m1=raw["responder.duplicate-m1"][0],
         retransmits={"initiator": int(raw["initiator.retransmits"][0]),
                      "responder": int(raw["responder.retransmits"][0])},
-        spi_allocator=raw["kernel.spi-allocator"][0], sources=sources)
+        spi_allocator=raw["kernel.spi-allocator"][0], sources=sources,
+        lifecycle={k: str(raw.get(f"lifecycle.{k}", (v, 0))[0])
+                   for k, v in LIFECYCLE_DEFAULTS.items()})
 
 
 def negotiation_options(name_or_path: str) -> NegotiationOptions:

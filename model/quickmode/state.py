@@ -67,6 +67,31 @@ SCALARS: tuple[tuple[str, str], ...] = (
     ("g3", "ghost: the responder has received message 3"),
     ("bh", "ghost: an ESP packet reached a kernel without an installed inbound SA of its SPI"),
 )
+#: The SA lifecycle's variables (docs/SPEC.md 3 "After Quick Mode"), present only when the
+#: lifecycle is on (``--rekeys N`` or a mechanism): they follow the channel slots.
+LIFE: tuple[tuple[str, str], ...] = (
+    ("rk", "rekeys started for this pair so far (at most --rekeys)"),
+    ("oi", "the initiator host's previous (old) pair: 0 none, 1 installed, 2 removed"),
+    ("oii", "SPI of that old pair's inbound SA"),
+    ("oio", "SPI of that old pair's outbound SA"),
+    ("or", "the responder host's old pair: 0 none, 1 installed, 2 removed"),
+    ("ori", "SPI of the responder's old inbound SA"),
+    ("oro", "SPI of the responder's old outbound SA"),
+    ("ooi", "the initiator's old pair is an orphan (its peer lacks it or lost it)"),
+    ("oor", "the responder's old pair is an orphan"),
+    ("rs", "restart fault: 0 none, 1 I restarted, 2 R restarted, 3 I restarted and "
+           "negotiated again"),
+    ("dp", "the survivor of the restart has run dead peer detection and cleared"),
+    ("dni", "delete notification I -> R: 0 none, 1 in flight, 2 received or lost"),
+    ("dnr", "delete notification R -> I: 0 none, 1 in flight, 2 received or lost"),
+    ("icm", "INITIAL-CONTACT I -> R: 0 none, 1 in flight, 2 received or lost"),
+    ("rg", "ghost: the pair being rekeyed was installed on both sides"),
+    ("rbh", "ghost: an ESP packet was dropped while a pair installed on both sides was "
+            "rekeyed"),
+    ("ox", "ghost: an orphan pair lasted until its hard expiry"),
+)
+OLD_STATES = ("none", "installed", "removed")
+RESTARTS = ("none", "I restarted", "R restarted", "I restarted, negotiated again")
 #: The kernel part shared by all negotiations: one SPI allocator per host.
 SHARED: tuple[tuple[str, str], ...] = (
     ("kA", "host A's SPI allocator: the next SPI it hands out"),
@@ -85,12 +110,16 @@ class Layout:
     max_losses: int
     esp: int
     ops: int = 4
+    rekeys: int = 0
+    lifecycle: bool = False
+    allocations: int = 1
 
     @cached_property
     def names(self) -> tuple[str, ...]:
         scalars = tuple(n for n, _ in SCALARS)
+        life = tuple(n for n, _ in LIFE) if self.lifecycle else ()
         return (scalars + tuple(f"a{j}" for j in range(self.slots))
-                + tuple(f"b{j}" for j in range(self.slots)))
+                + tuple(f"b{j}" for j in range(self.slots)) + life)
 
     @cached_property
     def shared_names(self) -> tuple[str, ...]:
@@ -103,7 +132,9 @@ class Layout:
     @cached_property
     def domains(self) -> dict[str, int]:
         """Number of values of each variable (values are 0 .. n-1), shared ones included."""
-        spi = self.components + 1  # each host allocates at most once per negotiation
+        # each host allocates at most ``allocations`` times per negotiation (once without the
+        # lifecycle; once more per rekey and per restart with it)
+        spi = self.components * self.allocations + 1
         sizes = {"role": 2, "ip": len(I_PHASES), "ipc": self.ops, "ic": self.retransmits + 1,
                  "rp": len(R_PHASES), "rpc": self.ops, "rc": self.retransmits + 1,
                  "iin": 4, "iout": 4, "rin": 4, "rout": 4,
@@ -115,6 +146,10 @@ class Layout:
         for j in range(self.slots):
             sizes[f"a{j}"] = 4
             sizes[f"b{j}"] = 4
+        if self.lifecycle:
+            sizes.update({"rk": self.rekeys + 1, "oi": 3, "oii": spi, "oio": spi, "or": 3,
+                          "ori": spi, "oro": spi, "ooi": 2, "oor": 2, "rs": 4, "dp": 2, "dni": 3,
+                          "dnr": 3, "icm": 3, "rg": 2, "rbh": 2, "ox": 2})
         return sizes
 
     def initial(self, role: int) -> tuple[int, ...]:
@@ -142,8 +177,9 @@ class Layout:
         n = len(SCALARS)
         k = self.slots
         a = sorted(x for x in local[n:n + k] if x)
-        b = sorted(x for x in local[n + k:] if x)
-        return local[:n] + tuple(a) + (0,) * (k - len(a)) + tuple(b) + (0,) * (k - len(b))
+        b = sorted(x for x in local[n + k:n + 2 * k] if x)
+        return (local[:n] + tuple(a) + (0,) * (k - len(a)) + tuple(b) + (0,) * (k - len(b))
+                + local[n + 2 * k:])
 
     def describe(self, local: tuple[int, ...]) -> dict[str, Any]:
         """A readable dictionary of one component (used by traces)."""
@@ -170,4 +206,27 @@ class Layout:
             "ESP R->I": f"spi {v['er'] - 1}" if v["er"] else "-",
             "ESP sent": {"I": v["di"], "R": v["dr"]},
             "black hole": v["bh"],
+            **(self._describe_life(v) if self.lifecycle else {}),
+        }
+
+    @staticmethod
+    def _describe_life(v: dict[str, int]) -> dict[str, Any]:
+        """The lifecycle part of ``describe``."""
+        def old(state: str, i: str, o: str, orphan: str) -> str:
+            text = OLD_STATES[v[state]]
+            if v[state]:
+                text += f" (in spi {v[i]}, out spi {v[o]})"
+            return text + (", orphan" if v[state] == 1 and v[orphan] else "")
+
+        msgs = ("-", "in flight", "done")
+        return {
+            "rekeys": v["rk"],
+            "I.old pair": old("oi", "oii", "oio", "ooi"),
+            "R.old pair": old("or", "ori", "oro", "oor"),
+            "restart": RESTARTS[v["rs"]] + (", peer cleared by DPD" if v["dp"] else ""),
+            "delete I->R": msgs[v["dni"]],
+            "delete R->I": msgs[v["dnr"]],
+            "INITIAL-CONTACT": msgs[v["icm"]],
+            "rekey black hole": v["rbh"],
+            "orphan expired": v["ox"],
         }

@@ -45,6 +45,8 @@ LOCAL_IDS = (
     "qm.no-orphan",
     "qm.initiator-nothing-before-msg2",
     "qm.no-larval-leak",
+    "qm.rekey-no-black-hole",  # with the SA lifecycle only (model/quickmode/lifecycle.py)
+    "qm.orphan-heals",
 )
 SUMMARY = 99  # marker in position 1 of a finished component's summary
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
