@@ -8,6 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.properties.traces.inclusion import Inclusion
+from qmcheck.properties.traces.lifecycle_inclusion import (
+    check_lifecycle,
+    lifecycle_options,
+    smallest_lifecycle_bound,
+)
 from qmcheck.properties.traces.strongswan_lifecycle import (
     is_lifecycle,
     lifecycle_events,
@@ -70,3 +77,69 @@ def test_doctored_logs_break_the_facts(role: str, move: str, before: str, nth: i
     with pytest.raises(AssertionError):
         check_rekey_run(lifecycle_events(logs["i"], "I"), lifecycle_events(logs["r"], "R"),
                         REKEYS)
+
+
+def move_block(log: str, first: str, last: str, before: str, nth: int) -> str:
+    """The log with the lines from the first containing ``first`` to the next containing
+    ``last`` put just before the ``nth`` (from 0) remaining line containing ``before``."""
+    lines = log.splitlines()
+    a = next(n for n, line in enumerate(lines) if first in line)
+    b = next(n for n in range(a, len(lines)) if last in lines[n])
+    block = lines[a:b + 1]
+    del lines[a:b + 1]
+    at = [n for n, line in enumerate(lines) if before in line][nth]
+    return "\n".join(lines[:at] + block + lines[at:]) + "\n"
+
+
+def without(log: str, pattern: str) -> str:
+    return "\n".join(line for line in log.splitlines() if pattern not in line) + "\n"
+
+
+def lifecycle_check(log_i: str, log_r: str, profile: str = "strongswan",
+                    rekeys: int = REKEYS) -> Inclusion:
+    return check_lifecycle(lifecycle_events(log_i, "I"), lifecycle_events(log_r, "R"), profile,
+                           rekeys)
+
+
+def replay(result: Inclusion, rekeys: int) -> None:
+    """The witness path is a path of the lifecycle model (replayed step by step)."""
+    model = QMModel(lifecycle_options(result.profile, rekeys, result.retransmits,
+                                      result.eager_timers))
+    state = model.init_states()[0]
+    for step in result.path:
+        state = model.next_state(state, (0, step))
+
+
+def test_recorded_run_is_a_path_of_the_lifecycle_model() -> None:
+    """Two rekeys, each old pair ended by I's hard expiry and a delete notification: a path
+    of the strongswan profile's lifecycle model with --rekeys 2, not with --rekeys 1."""
+    i, r = lifecycle_events(text("i"), "I"), lifecycle_events(text("r"), "R")
+    result = smallest_lifecycle_bound(i, r, "strongswan", REKEYS)
+    assert result.included, result.blocked_at
+    replay(result, REKEYS)
+    assert result.path.count("i_rekey") == REKEYS
+    assert result.path.count("i_old_expire") == result.path.count("r_recv_delete") == REKEYS
+    one = check_lifecycle(i, r, "strongswan", 1)
+    assert not one.included and one.blocked_at[0] == "I expire soft"
+
+
+def test_old_pair_deleted_before_the_new_outbound_sa_is_rejected() -> None:
+    """I's hard expiry of the old pair (and its delete notification) moved before the
+    rekey's outbound SA is installed: the model expires an old pair only after the rekey."""
+    log_i = move_block(text("i"), "creating delete job", "sending DELETE for",
+                       "adding outbound ESP SA", 1)
+    result = lifecycle_check(log_i, text("r"))
+    assert not result.included and "I expire hard" in result.blocked_at
+
+
+def test_delete_right_after_the_rekey_is_a_profile_row() -> None:
+    """A DELETE of the old pair without its hard expiry (strongSwan with delete_rekeyed = yes):
+    rejected by the strongswan profile (delete-old: at-expiry), included by the same profile
+    with delete-old: after-rekey; so the check reads that row."""
+    log_i = without(text("i"), "creating delete job")
+    result = lifecycle_check(log_i, text("r"))
+    assert not result.included and result.blocked_at[0] == "I send delete"
+    profile = Path(__file__).parent / "fixtures" / "strongswan" / "delete-rekeyed.yaml"
+    other = lifecycle_check(log_i, text("r"), str(profile))
+    assert other.included, other.blocked_at
+    assert other.path.count("i_delete_old") == REKEYS

@@ -94,6 +94,14 @@ def lifecycle_step_events(model: QMModel, before: tuple[int, ...], after: tuple[
     return out
 
 
+def lifecycle_options(profile: str, rekeys: int, retransmits: int, eager_timers: bool = False,
+                      mechanisms: dict[str, bool] | None = None) -> QMOptions:
+    """The model options the check uses (message loss on), for replaying its witness."""
+    return QMOptions(profile=profile, loss=True, retransmits=retransmits, rekeys=rekeys,
+                     timers="eager" if eager_timers else "patient",
+                     **(STRONGSWAN_MECHANISMS if mechanisms is None else mechanisms))
+
+
 def check_lifecycle(initiator: list[Event], responder: list[Event], profile: str = "strongswan",
                     rekeys: int = 1, retransmits: int = 0, *, eager_timers: bool = False,
                     mechanisms: dict[str, bool] | None = None) -> Inclusion:
@@ -102,9 +110,7 @@ def check_lifecycle(initiator: list[Event], responder: list[Event], profile: str
     i_ev, i_notes = observe(initiator)
     r_ev, r_notes = observe(responder)
     i_obs, r_obs, notes = abstract(i_ev, r_ev, (*OBSERVABLE, "expire"))
-    options = QMOptions(profile=profile, loss=True, retransmits=retransmits, rekeys=rekeys,
-                        timers="eager" if eager_timers else "patient",
-                        **(STRONGSWAN_MECHANISMS if mechanisms is None else mechanisms))
+    options = lifecycle_options(profile, rekeys, retransmits, eager_timers, mechanisms)
     result = Inclusion(profile, retransmits, False, eager_timers,
                        abstractions=[f"I: {n}" for n in i_notes] + [f"R: {n}" for n in r_notes]
                        + notes)

@@ -11,6 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.model.quickmode.options import MAX_REKEYS
+from qmcheck.properties.traces.lifecycle_inclusion import (
+    check_lifecycle,
+    lifecycle_options,
+    smallest_lifecycle_bound,
+)
 from qmcheck.properties.traces.strongswan_lifecycle import lifecycle_events
 from tests.lifecycle_run import check_rekey_run
 from tests.system.conftest import SUMMARY
@@ -42,3 +49,23 @@ def test_rekey_run_shows_the_profile_lifecycle(rekey_run: Run) -> None:
     SUMMARY.append(f"strongSwan rekey run: {rekey_run.seconds:.1f}s, {counts['pairs']} pairs, "
                    f"{counts['events_i']} + {counts['events_r']} events "
                    f"({counts['lifecycle_i']} lifecycle events on I)")
+
+
+def test_rekey_run_is_a_path_of_the_lifecycle_model(rekey_run: Run) -> None:
+    """The fresh run is a path of the strongswan profile's lifecycle model (delete
+    notifications on) with as many rekeys as it shows, and not with one fewer."""
+    i = lifecycle_events(rekey_run.log_i, "I")
+    r = lifecycle_events(rekey_run.log_r, "R")
+    rekeys = sum(1 for e in i if (e.kind, e.message) == ("expire", "soft"))
+    assert REKEY.rekeys <= rekeys <= MAX_REKEYS
+    result = smallest_lifecycle_bound(i, r, "strongswan", rekeys)
+    assert result.included, f"not a path; stuck at {result.blocked_at}"
+    model = QMModel(lifecycle_options("strongswan", rekeys, result.retransmits,
+                                      result.eager_timers))
+    state = model.init_states()[0]
+    for step in result.path:  # the witness replays
+        state = model.next_state(state, (0, step))
+    assert not check_lifecycle(i, r, "strongswan", rekeys - 1).included
+    SUMMARY.append(f"rekey run: a path of the strongswan lifecycle model (--rekeys {rekeys}, "
+                   f"retransmission bound {result.retransmits}, {result.states} search states): "
+                   f"{' '.join(result.path)}")
