@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.properties.cli.main import main
 from qmcheck.properties.traces.inclusion import Inclusion
 from qmcheck.properties.traces.lifecycle_inclusion import (
     check_lifecycle,
@@ -143,3 +144,15 @@ def test_delete_right_after_the_rekey_is_a_profile_row() -> None:
     other = lifecycle_check(log_i, text("r"), str(profile))
     assert other.included, other.blocked_at
     assert other.path.count("i_delete_old") == REKEYS
+
+
+def test_trace_command_checks_the_lifecycle(capsys: pytest.CaptureFixture[str]) -> None:
+    """``qmcheck trace --rekeys N``: the whole run at once; without it each Quick Mode alone,
+    and the rekeys' old pairs' deletions are outside the Quick Mode model."""
+    logs = [str(LOGS / "rekey-i.log"), str(LOGS / "rekey-r.log")]
+    assert main(["trace", *logs, "--rekeys", "2"]) == 0
+    assert "lifecycle model (--rekeys 2)" in capsys.readouterr().out
+    assert main(["trace", *logs, "--rekeys", "1"]) == 1
+    assert "no step explains I expire soft" in capsys.readouterr().out
+    assert main(["trace", *logs]) == 1
+    assert main(["trace", *logs, "--rekeys", "9"]) == 2
