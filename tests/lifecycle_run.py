@@ -16,6 +16,12 @@ Per rekey of pair k into pair k+1 (I: the side whose soft expiry fires; R: the o
 
 from __future__ import annotations
 
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.properties.traces.inclusion import Inclusion
+from qmcheck.properties.traces.lifecycle_inclusion import (
+    lifecycle_options,
+    smallest_lifecycle_bound,
+)
 from qmcheck.properties.traces.strongswan_lifecycle import pairs
 from qmcheck.properties.traces.strongswan_log import Event
 
@@ -75,3 +81,32 @@ def check_rekey_run(i: list[Event], r: list[Event], rekeys: int) -> dict[str, in
     return {"pairs": len(number), "events_i": len(i), "events_r": len(r),
             "lifecycle_i": sum(1 for e in i if e.kind in ("expire", "rekey", "remove")
                                or e.message == "delete")}
+
+
+def replay_life(result: Inclusion, rekeys: int) -> tuple[QMModel, tuple[int, ...]]:
+    """Replay the witness path on the lifecycle model; the model and the last component."""
+    model = QMModel(lifecycle_options(result.profile, rekeys, result.retransmits,
+                                      result.eager_timers))
+    state = model.init_states()[0]
+    for step in result.path:
+        state = model.next_state(state, (0, step))
+    return model, state[0]
+
+
+def check_black_hole(i: list[Event], r: list[Event]) -> Inclusion:
+    """The rekey whose message 3 was lost (scenarios.py ``REKEY_MESSAGE3_LOST``): I installed
+    the new pair and removed the old outbound SA before sending message 3; R never installed
+    the new pair and dropped the echo I sent on it. The run is a path of the strongswan
+    lifecycle model (one rekey) whose last state has the rekey black hole (``rbh``)."""
+    number = pairs(i)
+    in_order(i, number, [("expire", "soft", 0), ("install", "out", 1), ("remove", "out", 0),
+                         ("send", "msg3", 1)])
+    in_order(r, number, [("recv", "data", 0), ("recv", "msg1", 1), ("send", "msg2", 1)])
+    assert not [e for e in r if e.kind == "install" and number.get(e.mid) == 1]
+    dropped = [e for e in r if (e.kind, e.message) == ("recv", "data-dropped")]
+    assert dropped and dropped[-1].spi == spi_of(i, number, "out", 1)
+    result = smallest_lifecycle_bound(i, r, "strongswan", 1)
+    assert result.included, result.blocked_at
+    model, last = replay_life(result, 1)
+    assert last[model.layout.index["rbh"]] == 1
+    return result

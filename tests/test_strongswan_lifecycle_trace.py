@@ -1,6 +1,7 @@
-"""charon logs -> lifecycle events, on the rekey run recorded by
+"""charon logs -> lifecycle events -> the lifecycle model, on the runs recorded by
 tests/system/test_strongswan_lifecycle.py (strongSwan 5.9.8, two namespaces, kernel-libipsec;
-the initiator's child: rekey_time 6 s, life_time 9 s, rand_time 0). No root, no strongSwan."""
+the initiator's child: rekey_time 6 s, life_time 9 s, rand_time 0; and a rekey whose message 3
+is lost). No root, no strongSwan."""
 
 from __future__ import annotations
 
@@ -22,14 +23,14 @@ from qmcheck.properties.traces.strongswan_lifecycle import (
     pairs,
 )
 from qmcheck.properties.traces.strongswan_log import parse_charon_log
-from tests.lifecycle_run import check_rekey_run
+from tests.lifecycle_run import check_black_hole, check_rekey_run
 
 LOGS = Path(__file__).parent / "fixtures" / "strongswan"
 REKEYS = 2
 
 
-def text(role: str) -> str:
-    return (LOGS / f"rekey-{role}.log").read_text()
+def text(role: str, run: str = "rekey") -> str:
+    return (LOGS / f"{run}-{role}.log").read_text()
 
 
 def doctored(role: str, move: str, before: str, nth: int) -> str:
@@ -156,3 +157,18 @@ def test_trace_command_checks_the_lifecycle(capsys: pytest.CaptureFixture[str]) 
     assert "no step explains I expire soft" in capsys.readouterr().out
     assert main(["trace", *logs]) == 1
     assert main(["trace", *logs, "--rekeys", "9"]) == 2
+
+
+def test_recorded_rekey_black_hole() -> None:
+    """The rekey's message 3 lost: R dropped the echo I sent on the new pair, and the run is a
+    path of the model ending in the rekey black hole (``qm.rekey-no-black-hole``'s bad
+    state); without the loss of message 3 in the log (R receiving it) it is not."""
+    log_i, log_r = text("i", "rekey-message3-lost"), text("r", "rekey-message3-lost")
+    result = check_black_hole(lifecycle_events(log_i, "I"), lifecycle_events(log_r, "R"))
+    assert "lose_ir@0" in result.path and result.path.index("i_rekey") < result.path.index(
+        "lose_ir@0")
+    # doctored: R accepts the echo on the SPI it has only allocated: no model path does
+    fixed = log_r.replace("inbound ESP packet does not belong to an installed SA", "")
+    doctored = smallest_lifecycle_bound(lifecycle_events(log_i, "I"),
+                                        lifecycle_events(fixed, "R"), "strongswan", 1)
+    assert not doctored.included and "R recv data" in doctored.blocked_at

@@ -13,8 +13,10 @@ label                  log (strongswan_lifecycle)                  model step
 ``send delete``        ``sending DELETE for ... CHILD_SA``         a step that puts a delete
                                                                    notification in flight
 ``recv delete``        ``received DELETE for ... CHILD_SA``        its receipt
-``recv data``          ``parsed ESP header`` (any pair)            accepted by the current or
-                                                                   the old inbound SA
+``recv data``          ``parsed ESP header`` with an SPI of the    accepted by the current
+                       newest pair the host has started            pair's inbound SA
+``recv data-old``      the same, an SPI of an older pair           accepted by the old pair's
+``recv data-dropped``  ``... does not belong to an installed SA``  dropped (the black hole)
 =====================  ==========================================  ============================
 
 Abstractions (reported): the rekeying side's and the other side's ``REKEYING``/``REKEYED``
@@ -26,6 +28,8 @@ delete notification.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.options import QMOptions
@@ -63,6 +67,8 @@ def observe(events: list[Event]) -> tuple[list[Event], list[str]]:
             dropped[key] = dropped.get(key, 0) + 1
             continue
         newest = max(newest, k)
+        if (e.kind, e.message) == ("recv", "data") and k < newest:
+            e = replace(e, message="data-old")
         out.append(e)
     notes = [f"{n} x '{key}' not compared (part of another step or not modelled)"
              for key, n in sorted(dropped.items())]
@@ -79,9 +85,11 @@ def lifecycle_step_events(model: QMModel, before: tuple[int, ...], after: tuple[
             ("ei", "rin", "ris", "or", "ori") if action.actor == "R"
             else ("er", "iin", "iis", "oi", "oii"))
         sent = before[idx[flight]]
-        ok = ((before[idx[inbound]] == INSTALLED and sent == before[idx[spi]] + 1)
-              or (before[idx[old]] == _LIVE and sent == before[idx[old_spi]] + 1))
-        return [(action.actor, "recv", "data" if ok else "data-dropped")]
+        if before[idx[inbound]] == INSTALLED and sent == before[idx[spi]] + 1:
+            return [(action.actor, "recv", "data")]
+        if before[idx[old]] == _LIVE and sent == before[idx[old_spi]] + 1:
+            return [(action.actor, "recv", "data-old")]
+        return [(action.actor, "recv", "data-dropped")]
     out: list[Label] = []
     if action.event == "rekey":
         out.append((action.actor, "expire", "soft"))

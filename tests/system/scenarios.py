@@ -72,6 +72,15 @@ REKEY = Scenario("rekey", HOSTS_I, HOSTS_R, rekeys=2,
                  r_lifetimes="rekey_time = 120s\n        life_time = 130s\n        rand_time = 0s",
                  summary="the initiator's child is rekeyed after 6 s and expires after 9 s")
 
+#: The rekey's message 3 is lost (nftables in R's namespace, installed after the first Quick
+#: Mode): I switches to the new pair at message 2, R never installs it. Long hard lifetimes:
+#: nothing expires before the run ends.
+REKEY_MESSAGE3_LOST = Scenario(
+    "rekey-message3-lost", HOSTS_I, HOSTS_R, rekeys=1,
+    i_lifetimes="rekey_time = 6s\n        life_time = 60s\n        rand_time = 0s",
+    r_lifetimes="rekey_time = 120s\n        life_time = 130s\n        rand_time = 0s",
+    summary="the rekey's message 3 is dropped; an echo right after I's switch")
+
 
 @dataclass
 class Run:
@@ -143,6 +152,37 @@ def run_scenario(scenario: Scenario, lengths: dict[str, int] | None = None,
         log_i, log_r = _read(pair.i.log), _read(pair.r.log)
     return Run(scenario, ci, cr, log_i, log_r, proc.returncode, time.monotonic() - start,
                dropped, ping)
+
+
+def run_rekey_message3_lost(scenario: Scenario = REKEY_MESSAGE3_LOST,
+                            timeout: float = 60.0) -> Run:
+    """The first pair established and used, then every Quick Mode message 3 dropped at R; once
+    I has rekeyed (new pair installed, old outbound SA removed) one echo (``Run.ping``), which
+    R must drop (it has only allocated the new inbound SPI); the logs are read as soon as R logs
+    that."""
+    ci, cr = scenario.confs()
+    start = time.monotonic()
+    with CharonPair(ci, cr, r_timeout=scenario.r_timeout) as pair:
+        proc = pair.initiate("net", timeout=15)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        pair.ping(1)  # through the first pair (its receipt is in the logs)
+        pair.drop_quick_mode_message3(message_udp_length(_read(pair.i.log), MESSAGE3))
+        wait_log(pair.i.log, "REKEYING => REKEYED", timeout)
+        ping = pair.ping(1)
+        wait_log(pair.r.log, "inbound ESP packet does not belong to an installed SA", timeout)
+        log_i, log_r = _read(pair.i.log), _read(pair.r.log)
+        dropped = pair.nft_dropped("r")
+    return Run(scenario, ci, cr, log_i, log_r, proc.returncode, time.monotonic() - start,
+               dropped, ping)
+
+
+def wait_log(path: Path, text: str, timeout: float) -> None:
+    """Wait until the log at ``path`` contains ``text`` (polled)."""
+    deadline = time.monotonic() + timeout
+    while text not in _read(path):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no '{text}' in {path} within {timeout:.0f} s")
+        time.sleep(0.1)
 
 
 def wait_lifecycle(pair: CharonPair, rekeys: int, timeout: float = 120.0) -> None:

@@ -19,10 +19,16 @@ from qmcheck.properties.traces.lifecycle_inclusion import (
     smallest_lifecycle_bound,
 )
 from qmcheck.properties.traces.strongswan_lifecycle import lifecycle_events
-from tests.lifecycle_run import check_rekey_run
+from tests.lifecycle_run import check_black_hole, check_rekey_run
 from tests.system.conftest import SUMMARY
 from tests.system.netns import skip_reason
-from tests.system.scenarios import REKEY, Run, run_scenario
+from tests.system.scenarios import (
+    REKEY,
+    REKEY_MESSAGE3_LOST,
+    Run,
+    run_rekey_message3_lost,
+    run_scenario,
+)
 from tests.system.strongswan import charon_skip_reason
 
 pytestmark = pytest.mark.system
@@ -68,4 +74,29 @@ def test_rekey_run_is_a_path_of_the_lifecycle_model(rekey_run: Run) -> None:
     assert not check_lifecycle(i, r, "strongswan", rekeys - 1).included
     SUMMARY.append(f"rekey run: a path of the strongswan lifecycle model (--rekeys {rekeys}, "
                    f"retransmission bound {result.retransmits}, {result.states} search states): "
+                   f"{' '.join(result.path)}")
+
+
+@pytest.fixture(scope="module")
+def black_hole_run() -> Iterator[Run]:
+    reason = skip_reason(need=("nft",)) or charon_skip_reason()
+    if reason:
+        pytest.skip(reason)
+    run = run_rekey_message3_lost()
+    if save := os.environ.get("QMC_SAVE_LOGS"):
+        for role, text in (("i", run.log_i), ("r", run.log_r)):
+            (Path(save) / f"{REKEY_MESSAGE3_LOST.name}-{role}.log").write_text(text)
+    yield run
+
+
+def test_rekey_black_hole_is_real(black_hole_run: Run) -> None:
+    """The rekey's message 3 lost: I sends on the new pair, R drops the echo; the run is a path
+    of the strongswan lifecycle model that ends in a qm.rekey-no-black-hole violation."""
+    run = black_hole_run
+    i = lifecycle_events(run.log_i, "I")
+    r = lifecycle_events(run.log_r, "R")
+    assert run.ping is False and run.dropped >= 1
+    result = check_black_hole(i, r)
+    SUMMARY.append(f"rekey with message 3 lost: {run.seconds:.1f}s, a path of the strongswan "
+                   f"lifecycle model ending in rbh = 1 (bound {result.retransmits}): "
                    f"{' '.join(result.path)}")
