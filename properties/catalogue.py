@@ -93,12 +93,13 @@ CATALOGUE: tuple[PropertyInfo, ...] = (
                  "when a negotiation has ended on both sides, no larval entry of it remains",
                  "protocol", engines=("explicit", "smt"), witness="trace"),
     PropertyInfo("qm.rekey-no-black-hole",
-                 "no data packet is dropped while a pair is rekeyed (SA lifecycle: not yet "
-                 "decided by any engine)", "protocol", engines=(), witness="trace"),
-    PropertyInfo("qm.orphan-heals",
-                 "an SA pair installed on one side only is removed before the lifecycle bound "
-                 "ends (SA lifecycle: not yet decided by any engine)", "protocol", engines=(),
+                 "no data packet is dropped while a pair installed on both sides is rekeyed "
+                 "(SA lifecycle: --rekeys N)", "protocol", engines=("explicit", "smt"),
                  witness="trace"),
+    PropertyInfo("qm.orphan-heals",
+                 "an SA pair installed on one side only is removed by a delete notification, "
+                 "DPD or INITIAL-CONTACT before its hard expiry (SA lifecycle: --rekeys N)",
+                 "protocol", engines=("explicit", "smt"), witness="trace"),
 )
 
 # Ids beyond docs/SPEC.md section 4 (issue 14: one-way policies and tunnels), reported only when
@@ -116,6 +117,8 @@ EXTENSIONS: tuple[PropertyInfo, ...] = (
 )
 
 BY_ID: dict[str, PropertyInfo] = {p.id: p for p in CATALOGUE + EXTENSIONS}
+#: Ids decided only when the SA lifecycle is part of the model (QMOptions.lifecycle).
+LIFECYCLE_IDS: tuple[str, ...] = ("qm.rekey-no-black-hole", "qm.orphan-heals")
 
 
 def info(property_id: str) -> PropertyInfo | None:

@@ -48,6 +48,8 @@ SAFETY_IDS: tuple[str, ...] = (
     "qm.initiator-nothing-before-msg2",
     "qm.no-larval-leak",
 )
+#: The SA lifecycle's safety properties (local predicates; only when the lifecycle is on).
+LIFE_SAFETY_IDS: tuple[str, ...] = ("qm.rekey-no-black-hole", "qm.orphan-heals")
 #: Safety properties that are a local predicate of one negotiation component.
 LOCAL_IDS: tuple[str, ...] = tuple(
     p for p in SAFETY_IDS if p not in ("qm.spi-unique", "qm.no-deadlock"))
@@ -393,6 +395,14 @@ class QMEncoding:
                 live = z3.And(z3.Or(comp[name] == 1, comp[name] == 2), comp[spi] != 0)
                 host = z3.If(comp["role"] == 0, num(side, self.ctx), num(1 - side, self.ctx))
                 entries.append((pos, live, host, comp[spi]))
+            if self.layout.lifecycle:  # the old pairs' inbound SAs (1: installed)
+                for side, name, spi in ((0, "oi", "oii"), (1, "or", "ori")):
+                    live = z3.And(comp[name] == 1, comp[spi] != 0)
+                    host = z3.If(comp["role"] == 0, num(side, self.ctx),
+                                 num(1 - side, self.ctx))
+                    entries.append((-1 - pos, live, host, comp[spi]))
+        # two entries of one component sit on different hosts unless one is an old pair's
+        # (negative position): compare every pair of distinct positions
         clash = [z3.And(l1, l2, h1 == h2, p1 == p2)
                  for k, (c1, l1, h1, p1) in enumerate(entries)
                  for (c2, l2, h2, p2) in entries[k + 1:] if c1 != c2]

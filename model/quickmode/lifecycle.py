@@ -9,9 +9,10 @@ z3 encoding pick them up through ``reads``/``writes``):
 - ``i_rekey``: the soft expiry of the initiator's pair starts a rekey (bounded by ``--rekeys``):
   the pair becomes the old pair on both hosts, still carrying traffic, and a new Quick Mode
   starts in the same component (racoon pfkey.c pk_recvexpire: only the phase 2 initiator
-  rekeys). Taken only when the previous exchange has nothing in flight (stale messages of an
-  exchange carry its message ID and are discarded by real daemons), and when the old pair of
-  the previous rekey is gone (its hard expiry comes before the new pair's soft expiry).
+  rekeys). Taken only when the previous exchange has ended with nothing in flight (stale
+  messages of an exchange carry its message ID and are discarded by real daemons; an ESP
+  packet sent before the soft expiry has arrived), and when the old pair of the previous rekey
+  is gone (its hard expiry comes before the new pair's soft expiry).
 - ``i_delete_old``: a profile with ``delete-old: after-rekey`` removes the old pair as soon as
   the new one is installed; ``i_old_expire`` / ``r_old_expire``: the hard expiry of an old
   pair, after the rekey exchange has ended and with no ESP or notification in flight (the
@@ -237,7 +238,7 @@ def _new_actions(options: QMOptions, prof: Profile, layout: Layout,
     b.set("rk", add(var("rk"), 1))
     emit("i_rekey", "I", "rekey", "",
          and_(lt(var("rk"), options.rekeys), eq(var("ip"), I_DONE), installed("I"), ended,
-              empty, in_(var("rs"), (RS_NONE, RS_I_AGAIN)), ne(var("oi"), LIVE),
+              empty, no_esp, in_(var("rs"), (RS_NONE, RS_I_AGAIN)), ne(var("oi"), LIVE),
               ne(var("or"), LIVE), _quiet_notes()), b,
          "soft expiry of I's pair: I starts a rekey (a new Quick Mode; the old pair still "
          "carries traffic)")
@@ -343,7 +344,7 @@ def _new_actions(options: QMOptions, prof: Profile, layout: Layout,
         if mech.ic:
             b.set("icm", FLIGHT)
         emit("i_reinit", "I", "start", "INITIAL-CONTACT" if mech.ic else "",
-             and_(eq(var("rs"), RS_I), eq(var("ip"), I_DEAD), empty,
+             and_(eq(var("rs"), RS_I), eq(var("ip"), I_DEAD), ended, empty, no_esp,
                   or_(ne(var("or"), LIVE), not_(installed("R")))), b,
              "the restarted I has traffic again: a new Phase 1 and Quick Mode"
              + (" (with INITIAL-CONTACT)" if mech.ic else ""))
@@ -376,14 +377,16 @@ def _new_actions(options: QMOptions, prof: Profile, layout: Layout,
         before_reinit = eq(var("rs"), RS_I)
         for e in ("rin", "rout"):
             b.set(e, ite(and_(before_reinit, eq(var(e), INSTALLED)), DELETED, var(e)))
-        b.set("or", ite(eq(var("or"), LIVE), GONE, var("or")))
+        # after the new negotiation only the pair left over from before the restart (the old
+        # pair marked orphan at i_reinit) belongs to the dead ISAKMP SA
+        stale = and_(eq(var("or"), LIVE), or_(before_reinit, eq(var("oor"), 1)))
+        b.set("or", ite(stale, GONE, var("or")))
         b.set("dp", 1)
         emit("r_dpd", "R", "dpd", "",
              and_(in_(var("rs"), (RS_I, RS_I_AGAIN)), eq(var("dp"), 0),
                   in_(var("rp"), (R_IDLE, R_DONE, R_DEAD, R_REFUSED)),
                   or_(and_(before_reinit, or_(eq(var("rin"), INSTALLED),
-                                              eq(var("rout"), INSTALLED))),
-                      eq(var("or"), LIVE))), b,
+                                              eq(var("rout"), INSTALLED))), stale)), b,
              "R's DPD finds the old ISAKMP SA dead: R clears the SAs it held with the peer")
     return out
 

@@ -17,7 +17,7 @@ from qmcheck.model.quickmode.interface import State
 from qmcheck.model.quickmode.options import QMOptions
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.catalogue import CATALOGUE as ALL_PROPERTIES
-from qmcheck.properties.catalogue import PropertyInfo
+from qmcheck.properties.catalogue import LIFECYCLE_IDS, PropertyInfo
 from qmcheck.properties.engines import bfs
 from qmcheck.properties.engines import explicit as explicit_engine
 from qmcheck.properties.engines.explicit import (
@@ -56,6 +56,13 @@ def validate_ids(ids: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(p for p in QM_IDS if p in set(ids))
 
 
+def applicable(ids: Sequence[str], options: QMOptions) -> tuple[str, ...]:
+    """The ids a run of ``options`` decides: the lifecycle's only with the lifecycle on."""
+    if options.lifecycle:
+        return tuple(ids)
+    return tuple(p for p in ids if p not in LIFECYCLE_IDS)
+
+
 @dataclass
 class ProtocolRun:
     """Results of one configuration plus the exploration figures."""
@@ -71,10 +78,13 @@ def outcome_text(model: QMModel, state: State) -> str:
     for comp in model.describe(state):
         if "negotiation" not in comp:
             continue
-        parts.append(
-            f"n{comp['negotiation']}: I {comp['I.phase']} (in {comp['I.inbound']}, out "
-            f"{comp['I.outbound']}), R {comp['R.phase']} (in {comp['R.inbound']}, out "
-            f"{comp['R.outbound']})")
+        text = (f"n{comp['negotiation']}: I {comp['I.phase']} (in {comp['I.inbound']}, out "
+                f"{comp['I.outbound']}), R {comp['R.phase']} (in {comp['R.inbound']}, out "
+                f"{comp['R.outbound']})")
+        if "rekeys" in comp:  # the SA lifecycle is on
+            text += (f"; rekeys {comp['rekeys']}, I old pair {comp['I.old pair']}, R old pair "
+                     f"{comp['R.old pair']}, restart: {comp['restart']}")
+        parts.append(text)
     return "; ".join(parts)
 
 
@@ -110,7 +120,7 @@ def check_protocol(options: QMOptions, property_ids: Sequence[str] | None = None
                                       max_states=max_states, progress=progress,
                                       graph_dot=graph_dot, reduction=reduction,
                                       max_memory=max_memory)
-    ids = validate_ids(property_ids)
+    ids = applicable(validate_ids(property_ids), options)
     model = QMModel(options)
     engine = ExplicitEngine(model, max_states=max_states, por=reduction == "full",
                             symmetry=reduction != "none",
@@ -217,7 +227,7 @@ def check_protocol_generic(options: QMOptions, property_ids: Sequence[str] | Non
                            graph_dot: Path | None = None, reduction: str = "full",
                            max_memory: int | None = None) -> ProtocolRun:
     """``check_protocol`` on the generic engine (same results, same traces)."""
-    ids = validate_ids(property_ids)
+    ids = applicable(validate_ids(property_ids), options)
     if BUDGET.max_states is not None:  # --max-states of `check` (issue 13)
         max_states = min(max_states, BUDGET.max_states)
     if max_memory is None:

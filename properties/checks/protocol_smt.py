@@ -60,9 +60,9 @@ def smt_check(options: Any, property_ids: Sequence[str] | None = None, *,
     engine's traces, under ``out_dir/smt``. qm.eventually-installed is not decided here.
     ``hints``: see ``SmtEngine.run`` (used by ``qmcheck check`` to confirm refutations fast).
     """
-    from qmcheck.properties.checks.protocol import validate_ids
+    from qmcheck.properties.checks.protocol import applicable, validate_ids
 
-    ids = [p for p in validate_ids(property_ids) if p in SMT_IDS]
+    ids = [p for p in applicable(validate_ids(property_ids), options) if p in SMT_IDS]
     model = QMModel(options)
     engine = SmtEngine(model, max_bound=max_bound, max_k=max_k, use_invariants=use_invariants)
     run = engine.run(ids, hints)

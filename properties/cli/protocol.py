@@ -13,6 +13,7 @@ from pathlib import Path
 
 from qmcheck.model.quickmode.options import (
     MAX_NEGOTIATIONS,
+    MAX_REKEYS,
     MAX_RETRANSMITS,
     OUTCOMES,
     PROFILES,
@@ -22,6 +23,7 @@ from qmcheck.model.quickmode.options import (
 from qmcheck.model.quickmode.profiles import load_profile
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_int
+from qmcheck.properties.catalogue import LIFECYCLE_IDS
 from qmcheck.properties.checks.protocol import QM_IDS, check_protocol, validate_ids
 from qmcheck.properties.checks.protocol_matrix import run_matrix, write_matrix
 from qmcheck.properties.cli.options import (
@@ -79,6 +81,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="R answers message 3 with CONNECTED; I waits for it")
     p.add_argument("--simultaneous", action="store_true",
                    help="both hosts initiate for the same traffic")
+    life = p.add_argument_group("SA lifecycle (docs/SPEC.md 3 'After Quick Mode'; "
+                                "model/quickmode/lifecycle.py)")
+    life.add_argument("--rekeys", type=str, default="0", metavar="N",
+                      help=f"rekeys explored per pair, 0..{MAX_REKEYS} (default 0: the "
+                           "lifecycle is off unless a switch below is given); decides "
+                           "qm.rekey-no-black-hole and qm.orphan-heals")
+    life.add_argument("--delete-notify", action="store_true",
+                      help="a side that removes a pair sends a delete notification (where "
+                           "the profile's daemon does)")
+    life.add_argument("--dpd", action="store_true",
+                      help="dead peer detection (where the profile's daemon has it)")
+    life.add_argument("--initial-contact", action="store_true",
+                      help="a restarted host sends INITIAL-CONTACT (honoured where the "
+                           "profile says so)")
+    life.add_argument("--restart", action="store_true",
+                      help="fault: one host loses its SA database and daemon state")
     p.add_argument("--timers", default="eager", metavar="|".join(TIMERS),
                    help="eager (default): a timer may fire while messages are in flight; "
                         "patient: only when what it waits for can no longer arrive")
@@ -142,7 +160,15 @@ def run(args: argparse.Namespace) -> Report:
         max_duplicates=_int_in("max-duplicates", 0, 4)(args.max_duplicates),
         timers=args.timers, outcome=args.outcome,
         max_losses=_int_in("max-losses", 0, 4)(args.max_losses),
-        esp=_int_in("esp", 0, 3)(args.esp))
+        esp=_int_in("esp", 0, 3)(args.esp),
+        rekeys=_int_in("rekeys", 0, MAX_REKEYS)(args.rekeys),
+        delete_notify=args.delete_notify, dpd=args.dpd,
+        initial_contact=args.initial_contact, restart=args.restart)
+    asked = [p for p in (args.property or ()) if p in LIFECYCLE_IDS]
+    if asked and not base.lifecycle:
+        raise InputError(f"{asked[0]} needs the SA lifecycle: give --rekeys N (N >= 1), "
+                         "--delete-notify, --dpd, --initial-contact or --restart",
+                         source="<command line>", field="--property")
     max_states = _int_in("max-states", 1, 10**9)(args.max_states)
     set_budget(None, args.max_memory)
     max_memory = (args.max_memory * 2**20 if args.max_memory is not None

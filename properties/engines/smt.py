@@ -25,12 +25,18 @@ from typing import Any
 
 import z3
 
-from qmcheck.model.encodings.z3_quickmode import SAFETY_IDS, QMEncoding, SymState, replay_steps
+from qmcheck.model.encodings.z3_quickmode import (
+    LIFE_SAFETY_IDS,
+    SAFETY_IDS,
+    QMEncoding,
+    SymState,
+    replay_steps,
+)
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.interface import State
 
 #: Properties this engine decides: the safety properties and reachability (as "not goal").
-SMT_IDS: tuple[str, ...] = (*SAFETY_IDS, "qm.reachable-installed")
+SMT_IDS: tuple[str, ...] = (*SAFETY_IDS, "qm.reachable-installed", *LIFE_SAFETY_IDS)
 GOAL = "not-goal"  # the safety property "no component has both pairs installed"
 
 
@@ -142,7 +148,7 @@ class SmtEngine:
         return result.kept, result.dropped, result
 
     # -- the checks ------------------------------------------------------------------------
-    def run(self, pids: Sequence[str] = SMT_IDS,
+    def run(self, pids: Sequence[str] | None = None,
             hints: Mapping[str, int | None] | None = None) -> SmtRun:
         """Decide each property: BMC and k-induction interleaved by depth.
 
@@ -151,6 +157,9 @@ class SmtEngine:
         if nothing is found there the normal search resumes); with None, BMC searches as usual
         but no induction is attempted. Either way every trace found is the SMT engine's own.
         """
+        if pids is None:  # every id this model has (the lifecycle's only when it is on)
+            pids = [p for p in SMT_IDS
+                    if p not in LIFE_SAFETY_IDS or p in self.enc.model.local_preds]
         start = time.perf_counter()
         run = SmtRun()
         kept, dropped, inv = self.strengthening()

@@ -126,7 +126,8 @@ def render_mermaid(trace: dict[str, Any]) -> str:
                 note = step["text"]  # the colon was inside a parenthesis
             if delta:
                 note += ": " + ", ".join(delta)
-            lines.append(f"    Note over {who}: {tag} {note}")
+            where = "A,B" if step["actor"] == "net" else who  # the lifecycle's lost notes
+            lines.append(f"    Note over {where}: {tag} {note}")
         for direction, msg in step.get("sent", []):
             src, dst = (i_host, r_host) if direction == "I->R" else (r_host, i_host)
             f = fate.get((step["step"], msg), "in flight")
