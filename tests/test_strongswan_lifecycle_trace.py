@@ -5,6 +5,7 @@ is lost). No root, no strongSwan."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,15 @@ def test_recorded_rekey_black_hole() -> None:
     doctored = smallest_lifecycle_bound(lifecycle_events(log_i, "I"),
                                         lifecycle_events(fixed, "R"), "strongswan", 1)
     assert not doctored.included and "R recv data" in doctored.blocked_at
+
+
+def test_checker_refutes_what_the_black_hole_run_shows(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The recorded run reaches the bad state of qm.rekey-no-black-hole (above); the model
+    checker must refute the property for the same setting (strongswan, loss, one rekey)."""
+    code = main(["protocol", "--profile", "strongswan", "--loss", "--rekeys", "1",
+                 "--delete-notify", "--property", "qm.rekey-no-black-hole", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    verdicts = {r["property"]: r["verdict"] for r in report["results"]}
+    assert verdicts == {"qm.rekey-no-black-hole": "refuted"}
