@@ -156,7 +156,12 @@ def test_trace_command_checks_the_lifecycle(capsys: pytest.CaptureFixture[str]) 
     assert "lifecycle model (--rekeys 2)" in capsys.readouterr().out
     assert main(["trace", *logs, "--rekeys", "1"]) == 1
     assert "no step explains I expire soft" in capsys.readouterr().out
-    assert main(["trace", *logs]) == 1
+    assert main(["trace", *logs, "--format", "json"]) == 1
+    messages = [r["message"] for r in json.loads(capsys.readouterr().out)["results"]
+                if r["verdict"] == "refuted"]
+    assert messages and all(m.endswith("check the whole run with --rekeys N") for m in messages)
+    assert main(["trace", str(LOGS / "success-i.log"), str(LOGS / "success-r.log")]) == 0
+    assert "--rekeys" not in capsys.readouterr().out
     assert main(["trace", *logs, "--rekeys", "9"]) == 2
 
 

@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> Report:
     if args.rekeys:
         return _lifecycle(report, args, lifecycle_events(text_i, "I"),
                           lifecycle_events(text_r, "R"), max_retransmits)
+    rekeyed = any(e.kind == "expire" for e in lifecycle_events(text_i, "I")
+                  + lifecycle_events(text_r, "R"))
+    hint = "; the logs show SA expiries: check the whole run with --rekeys N" if rekeyed else ""
     initiated = [m for m in negotiations(i_all)
                  if any(e.kind == "send" and e.message == "msg1" for e in i_all if e.mid == m)]
     for mid in initiated:
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> Report:
         else:
             message = (f"Quick Mode {mid} ({status}) is not a path of the {args.profile} model "
                        f"(up to {max_retransmits} retransmissions); no step explains "
-                       f"{' / '.join(result.blocked_at) or 'the end'}")
+                       f"{' / '.join(result.blocked_at) or 'the end'}{hint}")
         report.add(Result(
             "trace.inclusion", verdict, (str(mid),), "error", "explicit", message,
             {"events": [e.to_json() for e in i_ev + r_ev]},
