@@ -16,6 +16,7 @@ from qmcheck.properties.traces.inclusion import Inclusion
 from qmcheck.properties.traces.lifecycle_inclusion import (
     check_lifecycle,
     lifecycle_options,
+    observe,
     smallest_lifecycle_bound,
 )
 from qmcheck.properties.traces.strongswan_lifecycle import (
@@ -190,3 +191,19 @@ def test_checker_refutes_what_the_black_hole_run_shows(
     assert code == 1
     verdicts = {r["property"]: r["verdict"] for r in report["results"]}
     assert verdicts == {"qm.rekey-no-black-hole": "refuted"}
+
+
+def test_observation_drops_only_the_old_pairs_steps() -> None:
+    """What the lifecycle check leaves out: the rekey state changes, SA removals and the old
+    pairs' deletions; a current pair's deletion (R's give-up in the lost-message-3 run) and
+    everything else stays."""
+    i = lifecycle_events(text("i"), "I")
+    kept, notes = observe(i)
+    assert [e for e in i if e not in kept] == [
+        e for e in i if e.kind in ("rekey", "remove") or e.kind == "delete"]
+    assert len([e for e in i if e.kind == "delete"]) == REKEYS
+    assert f"{REKEYS} x 'old pair deleted' not compared (part of another step or not " \
+           "modelled)" in notes
+    r_lost = lifecycle_events(text("r", "message3-lost"), "R")
+    kept_r, _ = observe(r_lost)
+    assert kept_r == r_lost and [e.kind for e in kept_r].count("delete") == 1
