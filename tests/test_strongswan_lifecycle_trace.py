@@ -24,7 +24,7 @@ from qmcheck.properties.traces.strongswan_lifecycle import (
     lifecycle_events,
     pairs,
 )
-from qmcheck.properties.traces.strongswan_log import parse_charon_log
+from qmcheck.properties.traces.strongswan_log import Event, parse_charon_log
 from tests.lifecycle_run import check_black_hole, check_rekey_run
 
 LOGS = Path(__file__).parent / "fixtures" / "strongswan"
@@ -207,3 +207,26 @@ def test_observation_drops_only_the_old_pairs_steps() -> None:
     r_lost = lifecycle_events(text("r", "message3-lost"), "R")
     kept_r, _ = observe(r_lost)
     assert kept_r == r_lost and [e.kind for e in kept_r].count("delete") == 1
+
+
+def test_an_echo_on_the_old_pair_during_the_rekey() -> None:
+    """Synthetic logs: after R has seen the rekey's message 1, an echo arrives on the old
+    pair's SPI (I sent it before its switch): ``data-old``, a path of the model; the same echo
+    on the new pair's SPI, which R has not installed, is not."""
+    def run(host: str, steps: list[tuple[str, str, int]]) -> list[Event]:
+        return [Event(host, n, kind, message, mid) for n, (kind, message, mid) in
+                enumerate(steps, start=1)]
+
+    qm_i = [("larval", "in"), ("send", "msg1"), ("recv", "msg2"), ("install", "in"),
+            ("install", "out"), ("send", "msg3")]
+    qm_r = [("recv", "msg1"), ("larval", "in"), ("send", "msg2"), ("recv", "msg3"),
+            ("install", "in"), ("install", "out")]
+    i = run("I", [(k, m, 1) for k, m in qm_i] + [("recv", "data", 1), ("expire", "soft", 1)]
+            + [(k, m, 2) for k, m in qm_i[:2]])
+    r_steps = [(k, m, 1) for k, m in qm_r] + [("recv", "data", 1), ("recv", "msg1", 2),
+                                               ("recv", "data", 1)]
+    old = check_lifecycle(i, run("R", r_steps), "strongswan", 1)
+    assert old.included, old.blocked_at
+    assert observe(run("R", r_steps))[0][-1].message == "data-old"
+    new = check_lifecycle(i, run("R", [*r_steps[:-1], ("recv", "data", 2)]), "strongswan", 1)
+    assert not new.included and "R recv data" in new.blocked_at
