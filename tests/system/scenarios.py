@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +95,8 @@ class Run:
     seconds: float
     dropped: int = 0
     ping: bool | None = None
+    #: ``swanctl --list-sas`` of each side at the end (lifecycle runs), before the logs
+    list_sas: dict[str, str] = field(default_factory=dict)
 
 
 def message_udp_length(log: str, generating: str) -> int:
@@ -133,9 +135,11 @@ def run_scenario(scenario: Scenario, lengths: dict[str, int] | None = None,
         # one protected packet each way (an ICMP echo and its reply) once I has its SAs
         ping = pair.ping(1) if proc.returncode == 0 else None
         dropped = 0
+        list_sas: dict[str, str] = {}
         if scenario.rekeys and proc.returncode == 0:
             wait_lifecycle(pair, scenario.rekeys)
             ping = ping and pair.ping(1)  # and once more on the newest pair
+            list_sas = {side.role: side.swanctl("--list-sas").stdout for side in (pair.i, pair.r)}
         elif scenario.drop_message3:
             deadline = time.monotonic() + wait_give_up
             while time.monotonic() < deadline and "giving up after" not in _read(pair.r.log):
@@ -151,7 +155,22 @@ def run_scenario(scenario: Scenario, lengths: dict[str, int] | None = None,
                 dropped = pair.nft_dropped("i")
         log_i, log_r = _read(pair.i.log), _read(pair.r.log)
     return Run(scenario, ci, cr, log_i, log_r, proc.returncode, time.monotonic() - start,
-               dropped, ping)
+               dropped, ping, list_sas)
+
+
+def installed_children(list_sas: str) -> list[tuple[str, str]]:
+    """(inbound SPI, outbound SPI) of each INSTALLED CHILD_SA in ``swanctl --list-sas``."""
+    out: list[tuple[str, str]] = []
+    state = ""
+    spis: dict[str, str] = {}
+    for line in list_sas.splitlines():
+        if m := re.match(r"^\s+\S+: #\d+, reqid \d+, (\w+),", line):
+            state, spis = m.group(1), {}
+        elif m := re.match(r"^\s+(in|out)\s+([0-9a-f]{8})", line):
+            spis[m.group(1)] = m.group(2)
+            if state == "INSTALLED" and len(spis) == 2:
+                out.append((spis["in"], spis["out"]))
+    return out
 
 
 def run_rekey_message3_lost(scenario: Scenario = REKEY_MESSAGE3_LOST,

@@ -18,14 +18,15 @@ from qmcheck.properties.traces.lifecycle_inclusion import (
     lifecycle_options,
     smallest_lifecycle_bound,
 )
-from qmcheck.properties.traces.strongswan_lifecycle import lifecycle_events
-from tests.lifecycle_run import check_black_hole, check_rekey_run
+from qmcheck.properties.traces.strongswan_lifecycle import lifecycle_events, pairs
+from tests.lifecycle_run import check_black_hole, check_rekey_run, spi_of
 from tests.system.conftest import SUMMARY
 from tests.system.netns import skip_reason
 from tests.system.scenarios import (
     REKEY,
     REKEY_MESSAGE3_LOST,
     Run,
+    installed_children,
     run_rekey_message3_lost,
     run_scenario,
 )
@@ -100,3 +101,15 @@ def test_rekey_black_hole_is_real(black_hole_run: Run) -> None:
     SUMMARY.append(f"rekey with message 3 lost: {run.seconds:.1f}s, a path of the strongswan "
                    f"lifecycle model ending in rbh = 1 (bound {result.retransmits}): "
                    f"{' '.join(result.path)}")
+
+
+def test_swanctl_lists_the_newest_pair(rekey_run: Run) -> None:
+    """charon's own view at the end (``swanctl --list-sas`` over vici) agrees with the log
+    extraction: each side has one INSTALLED CHILD_SA, the newest pair its log shows installed,
+    with the same SPIs; the old pairs are gone."""
+    number = pairs(lifecycle_events(rekey_run.log_i, "I"))
+    for role, host, log in (("i", "I", rekey_run.log_i), ("r", "R", rekey_run.log_r)):
+        events = lifecycle_events(log, host)
+        newest = max(number[e.mid] for e in events if e.kind == "install" and e.mid in number)
+        expected = (spi_of(events, number, "in", newest), spi_of(events, number, "out", newest))
+        assert installed_children(rekey_run.list_sas[role]) == [expected], role
