@@ -59,6 +59,28 @@ KILLS: dict[str, tuple[str, dict[str, Any], str]] = {
                               "commit bit honoured by R only: I sends before CONNECTED"),
     "mutant-libreswan-r-out-at-m1": ("qm.responder-installs-after-msg3", {},
                                      "Libreswan's R installs its outbound SA on message 1 too"),
+    # the SA lifecycle (issue 12, model/quickmode/lifecycle.py)
+    "mutant-rekey-reuse-spi": ("qm.spi-unique", {"rekeys": 1, "timers": "patient"},
+                               "lifecycle: a rekey reuses the SPI of the pair it replaces"),
+    "mutant-libreswan-early-delete": ("qm.rekey-no-black-hole",
+                                      {"rekeys": 1, "timers": "patient"},
+                                      "lifecycle: Libreswan's rekeying I removes the old pair "
+                                      "as soon as the new one is installed"),
+    "mutant-racoon-no-dpd": ("qm.orphan-heals",
+                             {"rekeys": 1, "timers": "patient", "restart": True, "dpd": True},
+                             "lifecycle: racoon without DPD keeps its SAs after the peer "
+                             "restarted"),
+    "mutant-strongswan-silent-delete": ("qm.orphan-heals",
+                                        {"rekeys": 1, "timers": "patient",
+                                         "delete_notify": True},
+                                        "lifecycle: strongSwan removes the old pair after a "
+                                        "rekey without a delete notification"),
+    "mutant-strongswan-deferred-out": ("qm.eventually-installed",
+                                       {"rekeys": 1, "timers": "patient", "loss": True,
+                                        "max_losses": 1, "delete_notify": True},
+                                       "lifecycle, strongSwan #1896 class: the rekey responder "
+                                       "installs its outbound SA only when the delete of the "
+                                       "old pair arrives"),
 }
 
 
