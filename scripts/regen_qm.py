@@ -4,7 +4,8 @@
 
 Writes tests/expected_state_counts.json (exact counts), counterexamples/fixtures/ (traces the
 tests replay byte for byte), docs/qm-matrix/ (the results matrix), docs/PROTOCOL.md,
-docs/MAPPING.md and docs/MUTANTS.md (the kill table).
+docs/MAPPING.md and docs/MUTANTS.md (the kill table); docs/PROTOCOL.md ends with the SA
+lifecycle's section (properties/checks/lifecycle_matrix.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.options import PROFILES, QMOptions
+from qmcheck.properties.checks.lifecycle_matrix import lifecycle_markdown, run_lifecycle_matrix
 from qmcheck.properties.checks.mutants import kill_markdown, kill_table
 from qmcheck.properties.checks.protocol import check_protocol
 from qmcheck.properties.checks.protocol_docs import mapping_markdown, protocol_markdown
@@ -87,7 +89,9 @@ def main(argv: list[str]) -> int:
     if "--skip-matrix" not in argv:
         runs = run_matrix(out_dir=None)
         write_matrix(runs, ROOT / "docs" / "qm-matrix")
-        (ROOT / "docs" / "PROTOCOL.md").write_text(protocol_markdown(runs), encoding="utf-8")
+        life = lifecycle_markdown(run_lifecycle_matrix())  # the SA lifecycle (~25 s)
+        (ROOT / "docs" / "PROTOCOL.md").write_text(protocol_markdown(runs, life),
+                                                   encoding="utf-8")
     return 0
 
 

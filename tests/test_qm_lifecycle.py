@@ -21,9 +21,6 @@ from qmcheck.properties.traces.counterexample import load_trace, replay
 from qmcheck.properties.traces.render import render_mermaid
 
 PATIENT = {"rekeys": 1, "timers": "patient"}
-#: strongSwan with charon.delete_rekeyed = yes (the built-in strongswan profile keeps the
-#: default, no: the old pair goes at its hard expiry; docs/CONFORMANCE.md 2b)
-DELETE_REKEYED = str(Path(__file__).parent / "fixtures" / "strongswan" / "delete-rekeyed.yaml")
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -63,8 +60,7 @@ RESTART = {"rekeys": 1, "timers": "patient", "restart": True, "delete_notify": T
 
 @pytest.mark.parametrize(("profile", "setting", "expected"), [
     ("racoon", LOSSY, {"i_rekey", "r_recv_delete", "lose_delete_ir", "r_old_expire"}),
-    ("strongswan", LOSSY, {"i_rekey", "i_old_expire", "lose_delete_ir", "r_recv_delete"}),
-    (DELETE_REKEYED, LOSSY, {"i_rekey", "i_delete_old", "lose_delete_ir", "r_old_expire"}),
+    ("mutant-strongswan-silent-delete", LOSSY, {"i_rekey", "i_delete_old", "r_old_expire"}),
     ("mutant-strongswan-deferred-out", LOSSY, {"i_rekey", "r_recv_delete"}),
     ("racoon", RESTART, {"i_restart", "r_restart", "i_reinit", "i_dpd", "r_dpd",
                          "r_recv_initial_contact"}),
@@ -92,9 +88,11 @@ def test_compiled_steps_equal_the_reference_semantics_and_rank_grows(
 ROWS = [
     ("hpux", {}, "qm.rekey-no-black-hole", "refuted"),  # new outbound before R's inbound
     ("libreswan", {}, "qm.rekey-no-black-hole", "holds"),  # R's inbound at message 1
-    (DELETE_REKEYED, {}, "qm.orphan-heals", "refuted"),  # old pair removed, peer not told
-    ("strongswan", {}, "qm.orphan-heals", "holds"),  # each side's old pair expires by itself
-    ("strongswan", {"delete_notify": True}, "qm.orphan-heals", "holds"),
+    ("mutant-strongswan-silent-delete", {"delete_notify": True}, "qm.orphan-heals",
+     "refuted"),  # old pair removed at once, the peer is not told
+    ("strongswan", {"delete_notify": True}, "qm.orphan-heals", "holds"),  # kept to expiry
+    ("mutant-strongswan-silent-delete", {"delete_notify": True, "restart": True, "dpd": True},
+     "qm.orphan-heals", "refuted"),
     ("racoon", {"restart": True}, "qm.orphan-heals", "refuted"),
     ("racoon", {"restart": True, "dpd": True}, "qm.orphan-heals", "holds"),
     ("hpux", {"restart": True, "dpd": True}, "qm.orphan-heals", "refuted"),  # no DPD in hpux

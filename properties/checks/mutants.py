@@ -73,8 +73,9 @@ KILLS: dict[str, tuple[str, dict[str, Any], str]] = {
     "mutant-strongswan-silent-delete": ("qm.orphan-heals",
                                         {"rekeys": 1, "timers": "patient",
                                          "delete_notify": True},
-                                        "lifecycle: strongSwan removes the old pair after a "
-                                        "rekey without a delete notification"),
+                                        "lifecycle: strongSwan with delete_rekeyed removes the "
+                                        "old pair after a rekey, without a delete "
+                                        "notification"),
     "mutant-strongswan-deferred-out": ("qm.eventually-installed",
                                        {"rekeys": 1, "timers": "patient", "loss": True,
                                         "max_losses": 1, "delete_notify": True},

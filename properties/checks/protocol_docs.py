@@ -96,8 +96,9 @@ def profile_section(prof: Profile) -> list[str]:
 HEADLINE = ("reliable", "patient", "loss+patient", "commit+patient")
 
 
-def protocol_markdown(runs: Sequence[tuple[str, ProtocolRun]]) -> str:
-    """docs/PROTOCOL.md from the matrix runs."""
+def protocol_markdown(runs: Sequence[tuple[str, ProtocolRun]], lifecycle: str = "") -> str:
+    """docs/PROTOCOL.md from the matrix runs, then ``lifecycle`` (the SA lifecycle's section,
+    properties/checks/lifecycle_matrix.py)."""
     by = {(name, run.options.profile): run for name, run in runs}
     lines = [
         "# Quick Mode model v2: results", "",
@@ -113,8 +114,8 @@ def protocol_markdown(runs: Sequence[tuple[str, ProtocolRun]]) -> str:
         "every result names the one it used. Retransmissions: the profile's (2).", "",
         "## Verdicts", "",
         "`qm.recovery` is decided with at most one loss per negotiation and patient timers, "
-        "whatever the setting. `qm.rekey-no-black-hole` and `qm.orphan-heals` are not decided "
-        "by any engine yet (SA lifecycle, issue 12).", ""]
+        "whatever the setting. `qm.rekey-no-black-hole` and `qm.orphan-heals` need the SA "
+        "lifecycle (`--rekeys N` or a mechanism): see \"SA lifecycle\" below.", ""]
     ids = [r.property for r in runs[0][1].results]
     header = "| property | " + " | ".join(f"{p} {s}" for s in HEADLINE for p in PROFILES) + " |"
     lines += [header, "|---|" + "---|" * (len(HEADLINE) * len(PROFILES))]
@@ -147,4 +148,5 @@ def protocol_markdown(runs: Sequence[tuple[str, ProtocolRun]]) -> str:
                      f"{prof.sources.get('responder', '')}; commit bit: "
                      f"{prof.sources.get('commit-bit', '')}.")
         lines.append("")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    return text + "\n" + lifecycle if lifecycle else text

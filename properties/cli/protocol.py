@@ -115,6 +115,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--matrix", metavar="DIR", default=None,
                    help="run every fault setting and write matrix.md and matrix.csv into DIR "
                         "(a new or empty folder)")
+    p.add_argument("--lifecycle-matrix", metavar="DIR", default=None,
+                   help="run the SA lifecycle's matrix (built-in profiles x none/delete/DPD/"
+                        "delete+DPD x reliable/loss/restart, --rekeys 1, patient timers) and "
+                        "write lifecycle.md, docs/PROTOCOL.md's section, into DIR")
     add_progress_option(p)
     p.add_argument("--reduction", default="full", choices=["full", "symmetry", "none"],
                    help="state-space reduction: full (default), symmetry, or none; the Quick "
@@ -175,6 +179,8 @@ def run(args: argparse.Namespace) -> Report:
                   else default_memory())
     out = output_dir(args.out, force=args.force)
     matrix = output_dir(args.matrix, "--matrix", force=args.force)
+    if args.lifecycle_matrix is not None:
+        return lifecycle_report(args)
     dots: dict[str, Path | None] = {}
     if args.graph_dot is not None:
         dots = {p: output_file(dot_name(args.graph_dot, p, len(profiles)), "--graph-dot",
@@ -182,6 +188,23 @@ def run(args: argparse.Namespace) -> Report:
     written = Written([x for x in (out, matrix, *dots.values()) if x is not None])
     report = run_checks(args, profiles, ids, base, max_states, out, matrix, dots,
                         max_memory)
+    report.files = written.files()
+    return report
+
+
+def lifecycle_report(args: argparse.Namespace) -> Report:
+    """``--lifecycle-matrix DIR``: the SA lifecycle's results section (lifecycle.md)."""
+    from qmcheck.properties.checks.lifecycle_matrix import (
+        lifecycle_markdown,
+        run_lifecycle_matrix,
+    )
+
+    folder = output_dir(args.lifecycle_matrix, "--lifecycle-matrix", force=args.force)
+    assert folder is not None
+    written = Written([folder])
+    cells = run_lifecycle_matrix(profiles_of(args.profile))
+    (folder / "lifecycle.md").write_text(lifecycle_markdown(cells), encoding="utf-8")
+    report = Report("protocol", [], [r for c in cells for r in c.run.results])
     report.files = written.files()
     return report
 
