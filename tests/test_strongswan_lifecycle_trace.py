@@ -164,6 +164,10 @@ def test_trace_command_checks_the_lifecycle(capsys: pytest.CaptureFixture[str]) 
     assert main(["trace", str(LOGS / "success-i.log"), str(LOGS / "success-r.log")]) == 0
     assert "--rekeys" not in capsys.readouterr().out
     assert main(["trace", *logs, "--rekeys", "9"]) == 2
+    capsys.readouterr()
+    # the responder's log as the initiator's: it started no Quick Mode, nothing to check
+    assert main(["trace", logs[1], logs[1], "--rekeys", "1"]) == 3
+    assert "nothing to check" in capsys.readouterr().out
 
 
 def test_recorded_rekey_black_hole() -> None:

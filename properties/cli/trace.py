@@ -89,6 +89,11 @@ def _lifecycle(report: Report, args: argparse.Namespace, i_ev: list[Event], r_ev
                max_retransmits: int) -> Report:
     """One result for the whole run against the lifecycle model."""
     rekeys = int(args.rekeys)
+    if not any(e.kind == "send" and e.message == "msg1" for e in i_ev):
+        report.add(Result("trace.inclusion", "unknown", ("lifecycle",), "warning", "explicit",
+                          "nothing to check: the initiator's log holds no Quick Mode it "
+                          "started"))
+        return report
     result = smallest_lifecycle_bound(i_ev, r_ev, args.profile, rekeys, max_retransmits)
     runs = f"the run ({len(negotiations(i_ev))} Quick Modes)"
     if result.included:
