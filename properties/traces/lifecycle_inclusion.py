@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.model.quickmode.lifecycle import FLIGHT, LIVE
 from qmcheck.model.quickmode.options import QMOptions
 from qmcheck.model.quickmode.state import INSTALLED
 from qmcheck.properties.traces.inclusion import (
@@ -48,8 +49,6 @@ from qmcheck.properties.traces.strongswan_log import Event
 #: INITIAL-CONTACT and restarts are not part of the recorded runs.
 STRONGSWAN_MECHANISMS = {"delete_notify": True}
 _IGNORED = ("rekey", "remove")
-_LIVE = 1  # an old pair installed (lifecycle.LIVE)
-_FLIGHT = 1  # a notification in flight (lifecycle.FLIGHT)
 
 
 def observe(events: list[Event]) -> tuple[list[Event], list[str]]:
@@ -67,7 +66,7 @@ def observe(events: list[Event]) -> tuple[list[Event], list[str]]:
             dropped[key] = dropped.get(key, 0) + 1
             continue
         newest = max(newest, k)
-        if (e.kind, e.message) == ("recv", "data") and k < newest:
+        if (e.kind, e.message) == ("recv", "data") and 0 <= k < newest:
             e = replace(e, message="data-old")
         out.append(e)
     notes = [f"{n} x '{key}' not compared (part of another step or not modelled)"
@@ -87,7 +86,7 @@ def lifecycle_step_events(model: QMModel, before: tuple[int, ...], after: tuple[
         sent = before[idx[flight]]
         if before[idx[inbound]] == INSTALLED and sent == before[idx[spi]] + 1:
             return [(action.actor, "recv", "data")]
-        if before[idx[old]] == _LIVE and sent == before[idx[old_spi]] + 1:
+        if before[idx[old]] == LIVE and sent == before[idx[old_spi]] + 1:
             return [(action.actor, "recv", "data-old")]
         return [(action.actor, "recv", "data-dropped")]
     out: list[Label] = []
@@ -97,7 +96,7 @@ def lifecycle_step_events(model: QMModel, before: tuple[int, ...], after: tuple[
         out.append((action.actor, "expire", "hard"))
     out += step_events(model, before, after, action_index)
     for note, sender in (("dni", "I"), ("dnr", "R")):
-        if before[idx[note]] != _FLIGHT and after[idx[note]] == _FLIGHT:
+        if before[idx[note]] != FLIGHT and after[idx[note]] == FLIGHT:
             out.append((sender, "send", "delete"))
     return out
 
