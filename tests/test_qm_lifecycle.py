@@ -200,3 +200,30 @@ def test_initial_contact_is_a_profile_choice() -> None:
 
     assert "r_recv_initial_contact" in names("racoon")
     assert "r_recv_initial_contact" not in names("libreswan")
+
+
+@pytest.mark.parametrize(("profile", "healed"), [("racoon", True), ("libreswan", False)])
+def test_initial_contact_removes_the_orphans_of_an_initiator_restart(profile: str,
+                                                                     healed: bool) -> None:
+    """With INITIAL-CONTACT honoured (racoon) no stale pair of an initiator's restart reaches
+    its hard expiry once the initiator negotiated again; Libreswan's IKEv1 ignores it."""
+    model = QMModel(QMOptions(profile=profile, **PATIENT, restart=True, initial_contact=True))
+    idx = model.layout.index
+    expired = {t[0][idx["rs"]] for s, _, t in _reachable(model)
+               if t[0][idx["ox"]] == 1 and s[0][idx["ox"]] == 0}
+    assert 2 in expired  # R restarted: only DPD would help (off here)
+    assert (3 not in expired) == healed  # 3: I restarted and negotiated again
+
+
+def test_scenario_protocol_section_takes_the_lifecycle_keys(tmp_path: Path) -> None:
+    from qmcheck.model.quickmode.scenario_options import check_protocol_section
+
+    out = check_protocol_section({"rekeys": 1, "restart": True, "delete-notify": True},
+                                 {"rekeys": 3}, "s.yaml")
+    assert QMOptions(**out).lifecycle
+    with pytest.raises(InputError) as info:
+        check_protocol_section({"rekeys": 9}, {"rekeys": 7}, "s.yaml")
+    assert info.value.line == 7 and info.value.field == "protocol.rekeys"
+    with pytest.raises(InputError) as info:
+        check_protocol_section({"dpd": "yes"}, {"dpd": 5}, "s.yaml")
+    assert info.value.line == 5 and info.value.field == "protocol.dpd"

@@ -269,16 +269,21 @@ def _new_actions(options: QMOptions, prof: Profile, layout: Layout,
         if mech.delete:
             b.set(note, ite(and_(eq(var(note), IDLE), eq(var(peer_old), LIVE)), FLIGHT,
                             var(note)))
+        # a restarted initiator negotiates again (it has traffic) before the responder's
+        # stale pair expires, unless the responder holds two (then the older one goes first)
+        waits = and_(eq(var("rs"), RS_I), not_(installed("R"))) if side == "R" else None
         guard = and_(eq(var(old), LIVE), ended, no_esp, _quiet_notes(),
-                     not_(pending) if pending is not None else TRUE)
+                     not_(pending) if pending is not None else TRUE,
+                     not_(waits) if waits is not None and mech.restart else TRUE)
         emit(f"{side.lower()}_old_expire", side, "expire", "", guard, b,
              f"hard expiry of {side}'s old pair: its kernel removes it"
              + (" and the daemon sends a delete notification" if mech.delete else ""))
 
     # Hard expiry of a current pair that is an orphan and can no longer be rekeyed.
     i_stuck = or_(eq(var("rk"), options.rekeys), eq(var("rs"), RS_R))
+    r_stuck = ne(var("rs"), RS_I)  # a restarted initiator negotiates again first
     for side, peer, stuck, pending in (("I", "R", i_stuck, dpd_pending_i),
-                                       ("R", "I", TRUE, dpd_pending_r)):
+                                       ("R", "I", r_stuck, dpd_pending_r)):
         mine = ("iin", "iout") if side == "I" else ("rin", "rout")
         b = _Build(layout)
         for e in mine:
