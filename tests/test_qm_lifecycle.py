@@ -227,3 +227,33 @@ def test_scenario_protocol_section_takes_the_lifecycle_keys(tmp_path: Path) -> N
     with pytest.raises(InputError) as info:
         check_protocol_section({"dpd": "yes"}, {"dpd": 5}, "s.yaml")
     assert info.value.line == 5 and info.value.field == "protocol.dpd"
+
+
+def test_lifecycle_matrix_is_byte_identical_and_names_only_files_it_keeps(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = []
+    for name in ("a", "b"):
+        code, out, _ = _run(["protocol", "--profile", "libreswan", "--lifecycle-matrix",
+                             str(tmp_path / name)], capsys)
+        assert code == 1  # loss refutes qm.orphan-heals
+        outputs.append((out.replace(str(tmp_path / name), "DIR"),
+                        (tmp_path / name / "lifecycle.md").read_bytes()))
+    assert outputs[0] == outputs[1]
+    assert "counterexample:" not in outputs[0][0]  # none kept without --out
+    text = outputs[0][1].decode()
+    assert text.count("```mermaid") == text.count("<details>") >= 3
+
+
+@pytest.mark.parametrize("profile", ["mutant-i-give-up-leaks", "mutant-r-give-up-leaks"])
+def test_larval_leaks_are_caught_in_the_rekey_exchange_too(profile: str) -> None:
+    """qm.no-larval-leak across rekeys: a leaking give-up leaves a larval entry in the
+    exchange a rekey started (rk = 1), and the base profile never does."""
+    def leaks_after_rekey(name: str) -> bool:
+        model = QMModel(QMOptions(profile=name, rekeys=1, loss=True, max_losses=1,
+                                  retransmits=0, timers="patient"))
+        idx = model.layout.index
+        leak = model.local_checks["qm.no-larval-leak"]
+        return any(leak(t[0]) and t[0][idx["rk"]] == 1 for _, _, t in _reachable(model))
+
+    assert leaks_after_rekey(profile)
+    assert not leaks_after_rekey("hpux")

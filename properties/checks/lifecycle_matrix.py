@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,22 +56,27 @@ def options_of(profile: str, mechanism: str, fault: str) -> QMOptions:
                      **dict(FAULTS)[fault])
 
 
-def run_lifecycle_matrix(profiles: Sequence[str] = PROFILES) -> list[Cell]:
-    """Every cell, explicit engine; each counterexample is replayed before it is kept."""
+def run_lifecycle_matrix(profiles: Sequence[str] = PROFILES,
+                         out_dir: Path | None = None) -> list[Cell]:
+    """Every cell, explicit engine; each counterexample is replayed before it is kept.
+    ``out_dir``: where the counterexample files go (one folder per cell); without it they are
+    written to a temporary folder, read back and not named in the results."""
     cells: list[Cell] = []
     with tempfile.TemporaryDirectory() as tmp:
         for profile in profiles:
             for fault, _ in FAULTS:
                 for mechanism, _ in MECHANISMS:
                     opts = options_of(profile, mechanism, fault)
-                    where = Path(tmp) / f"{profile}-{fault}-{mechanism}"
+                    where = Path(out_dir or tmp) / f"{profile}-{fault}-{mechanism}"
                     run = check_protocol(opts, LIFE_IDS, out_dir=where)
                     traces = {}
-                    for r in run.results:
+                    for i, r in enumerate(run.results):
                         if r.counterexample is not None:
                             trace = load_trace(r.counterexample)
                             replay(trace)
                             traces[r.property] = trace
+                            if out_dir is None:
+                                run.results[i] = replace(r, counterexample=None)
                     cells.append(Cell(profile, mechanism, fault, run, traces))
     return cells
 
@@ -126,7 +131,7 @@ def lifecycle_markdown(cells: Sequence[Cell]) -> str:
                      if _verdict(by[(p, m, f)], pid) == "holds"]
             lines.append(f"  `{pid}` holds in: {', '.join(heals) or 'no cell'}.")
         lines.append(f"  Source: {prof.sources.get('lifecycle', '')}")
-    lines += ["", "### Shortest counterexamples", ""]
+    lines += ["", bug_1896_markdown(), "### Shortest counterexamples", ""]
     for p in profiles:
         seen: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         first: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
@@ -143,6 +148,42 @@ def lifecycle_markdown(cells: Sequence[Cell]) -> str:
                       "```mermaid", render_mermaid(trace).rstrip("\n"), "```", "",
                       "</details>", ""]
     return "\n".join(lines) + "\n"
+
+
+#: The strongSwan #1896 class (issue 12): a mutant whose rekey responder installs its new
+#: outbound SA only when the DELETE of the old pair arrives, against the built-in profile.
+BUG_1896 = ("mutant-strongswan-deferred-out", "strongswan", "qm.eventually-installed",
+            {"rekeys": 1, "timers": "patient", "loss": True, "max_losses": 1,
+             "delete_notify": True})
+
+
+def bug_1896_markdown() -> str:
+    """The #1896 paragraph: the mutant's shortest counterexample (replayed) and the built-in
+    strongswan profile's verdict in the same setting, with the reason."""
+    mutant, base, pid, changes = BUG_1896
+    with tempfile.TemporaryDirectory() as tmp:
+        bad = check_protocol(QMOptions(profile=mutant, **changes), [pid],
+                             out_dir=Path(tmp)).results[0]
+        trace = load_trace(bad.counterexample) if bad.counterexample else None
+        if trace is not None:
+            replay(trace)
+    good = check_protocol(QMOptions(profile=base, **changes), [pid]).results[0]
+    lines = ["### The bug class of strongSwan #1896, in IKEv1 terms", "",
+             f"`{mutant}` ({load_profile(mutant).description or 'based on strongswan'}: "
+             "`lifecycle: responder-outbound: on-delete`, as charon's IKEv2 responder defers "
+             "its outbound SA after a rekey): the rekey responder installs its new outbound SA "
+             "only when the initiator's DELETE of the old pair arrives. Setting "
+             f"{QMOptions(profile=mutant, **changes).label()}: `{pid}` is "
+             f"**{bad.verdict}** for the mutant ({bad.extra.get('trace_length', '-')} steps; "
+             f"{bad.message}) and **{good.verdict}** for the built-in strongswan profile, "
+             "whose responder installs both SAs on message 3 (quick_mode.c process_r -> "
+             "install, `responder-outbound: on-m3`). The DELETE that never comes (lost, or "
+             "the responder's own old pair expired first) leaves the responder with its new "
+             "inbound SA and no outbound SA. Rekey collisions (both sides rekeying the same "
+             "pair) are not modelled yet: the model lets the pair's initiator rekey.", ""]
+    if trace is not None:
+        lines += ["```mermaid", render_mermaid(trace).rstrip("\n"), "```", ""]
+    return "\n".join(lines)
 
 
 def _verdict(cell: Cell, pid: str) -> str:

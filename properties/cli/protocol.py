@@ -200,9 +200,10 @@ def lifecycle_report(args: argparse.Namespace) -> Report:
     )
 
     folder = output_dir(args.lifecycle_matrix, "--lifecycle-matrix", force=args.force)
+    out = output_dir(args.out, force=args.force)
     assert folder is not None
-    written = Written([folder])
-    cells = run_lifecycle_matrix(profiles_of(args.profile))
+    written = Written([x for x in (folder, out) if x is not None])
+    cells = run_lifecycle_matrix(profiles_of(args.profile), out)
     (folder / "lifecycle.md").write_text(lifecycle_markdown(cells), encoding="utf-8")
     report = Report("protocol", [], [r for c in cells for r in c.run.results])
     report.files = written.files()
