@@ -241,7 +241,9 @@ def test_lifecycle_matrix_is_byte_identical_and_names_only_files_it_keeps(
     assert outputs[0] == outputs[1]
     assert "counterexample:" not in outputs[0][0]  # none kept without --out
     text = outputs[0][1].decode()
-    assert text.count("```mermaid") == text.count("<details>") >= 3
+    # one diagram per distinct trace, plus the #1896 paragraph's
+    assert text.count("```mermaid") == text.count("<details>") + 1 >= 4
+    assert "#1896" in text and "mutant-strongswan-deferred-out" in text
 
 
 @pytest.mark.parametrize("profile", ["mutant-i-give-up-leaks", "mutant-r-give-up-leaks"])
