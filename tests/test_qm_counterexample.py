@@ -11,7 +11,7 @@ from qmcheck.model.quickmode.options import QMOptions
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.checks.protocol import check_protocol
 from qmcheck.properties.checks.protocol_matrix import SETTINGS, run_matrix
-from qmcheck.properties.traces.counterexample import load_trace, replay
+from qmcheck.properties.traces.counterexample import load_trace, replay, trace_filename
 from qmcheck.properties.traces.render import render_trace
 
 ORPHAN = "qm.no-orphan__hpux__loss-timers-eager-R-profile-N-1.json"
@@ -117,3 +117,13 @@ def test_a_tampered_trace_does_not_replay(matrix_dir: Path) -> None:
     trace["steps"][-1]["raw"][0][1] = 0
     with pytest.raises(ValueError):
         replay(trace)
+
+
+def test_trace_file_name_of_a_profile_file() -> None:
+    """A profile given as a path names its file, not a folder (``--out`` once failed)."""
+    opts = QMOptions(profile=str(Path(__file__).parent / "fixtures" / "strongswan"
+                                 / "delete-rekeyed.yaml"), rekeys=1)
+    name = trace_filename("qm.orphan-heals", opts)
+    assert "/" not in name and name.startswith("qm.orphan-heals__delete-rekeyed__")
+    assert trace_filename("qm.agreement", QMOptions(profile="strongswan")).startswith(
+        "qm.agreement__strongswan__")

@@ -3,18 +3,22 @@ the model? Reads two charon file logs (levels: default 1, ike 2, chd 2, knl 2, e
 result per Quick Mode negotiation the initiator started: ``holds`` when the run is a path of the
 profile's model (message loss allowed), with the witness path and the smallest retransmission
 bound (and whether it needs eager timers); ``refuted`` with the first events no model step
-explains."""
+explains. With ``--rekeys N`` the whole run (rekeys, hard expiries, delete notifications) is
+checked at once against the SA lifecycle model with at most N rekeys."""
 
 from __future__ import annotations
 
 import argparse
 
 from qmcheck.model.formats.loader import read_text
-from qmcheck.model.quickmode.options import MAX_RETRANSMITS, PROFILES
+from qmcheck.model.quickmode.options import MAX_REKEYS, MAX_RETRANSMITS, PROFILES
 from qmcheck.properties.cli.options import add_output_options, cli_int
 from qmcheck.properties.results import Report, Result
 from qmcheck.properties.traces.inclusion import smallest_bound
+from qmcheck.properties.traces.lifecycle_inclusion import smallest_lifecycle_bound
+from qmcheck.properties.traces.strongswan_lifecycle import lifecycle_events
 from qmcheck.properties.traces.strongswan_log import (
+    Event,
     load_charon_log,
     negotiations,
     of_negotiation,
@@ -33,15 +37,27 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("--max-retransmits", type=cli_int("--max-retransmits", 0, MAX_RETRANSMITS),
                         default=4, metavar="N",
                         help="largest retransmission bound to try (default 4)")
+    parser.add_argument("--rekeys", type=cli_int("--rekeys", 0, MAX_REKEYS), default=0,
+                        metavar="N",
+                        help="check the whole run against the SA lifecycle model with at most N "
+                             "rekeys (default 0: each Quick Mode on its own)")
     add_output_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> Report:
     max_retransmits = int(args.max_retransmits)
-    i_all = load_charon_log(read_text(args.initiator, "a charon log"), "I", args.initiator)
-    r_all = load_charon_log(read_text(args.responder, "a charon log"), "R", args.responder)
+    text_i = read_text(args.initiator, "a charon log")
+    text_r = read_text(args.responder, "a charon log")
+    i_all = load_charon_log(text_i, "I", args.initiator)
+    r_all = load_charon_log(text_r, "R", args.responder)
     report = Report("trace", [args.initiator, args.responder])
+    if args.rekeys:
+        return _lifecycle(report, args, lifecycle_events(text_i, "I"),
+                          lifecycle_events(text_r, "R"), max_retransmits)
+    rekeyed = any(e.kind == "expire" for e in lifecycle_events(text_i, "I")
+                  + lifecycle_events(text_r, "R"))
+    hint = "; the logs show SA expiries: check the whole run with --rekeys N" if rekeyed else ""
     initiated = [m for m in negotiations(i_all)
                  if any(e.kind == "send" and e.message == "msg1" for e in i_all if e.mid == m)]
     for mid in initiated:
@@ -57,7 +73,7 @@ def run(args: argparse.Namespace) -> Report:
         else:
             message = (f"Quick Mode {mid} ({status}) is not a path of the {args.profile} model "
                        f"(up to {max_retransmits} retransmissions); no step explains "
-                       f"{' / '.join(result.blocked_at) or 'the end'}")
+                       f"{' / '.join(result.blocked_at) or 'the end'}{hint}")
         report.add(Result(
             "trace.inclusion", verdict, (str(mid),), "error", "explicit", message,
             {"events": [e.to_json() for e in i_ev + r_ev]},
@@ -66,4 +82,31 @@ def run(args: argparse.Namespace) -> Report:
         report.add(Result("trace.inclusion", "unknown", (), "warning", "explicit",
                           "nothing to check: the initiator's log holds no Quick Mode it "
                           "started"))
+    return report
+
+
+def _lifecycle(report: Report, args: argparse.Namespace, i_ev: list[Event], r_ev: list[Event],
+               max_retransmits: int) -> Report:
+    """One result for the whole run against the lifecycle model."""
+    rekeys = int(args.rekeys)
+    if not any(e.kind == "send" and e.message == "msg1" for e in i_ev):
+        report.add(Result("trace.inclusion", "unknown", ("lifecycle",), "warning", "explicit",
+                          "nothing to check: the initiator's log holds no Quick Mode it "
+                          "started"))
+        return report
+    result = smallest_lifecycle_bound(i_ev, r_ev, args.profile, rekeys, max_retransmits)
+    runs = f"the run ({len(negotiations(i_ev))} Quick Modes)"
+    if result.included:
+        timers = ", eager timers" if result.eager_timers else ""
+        message = (f"{runs} is a path of the {args.profile} lifecycle model (--rekeys "
+                   f"{rekeys}) with at most {result.retransmits} retransmissions{timers}: "
+                   f"{' '.join(result.path)}")
+    else:
+        message = (f"{runs} is not a path of the {args.profile} lifecycle model (--rekeys "
+                   f"{rekeys}, up to {max_retransmits} retransmissions); no step explains "
+                   f"{' / '.join(result.blocked_at) or 'the end'}")
+    report.add(Result(
+        "trace.inclusion", "holds" if result.included else "refuted", ("lifecycle",), "error",
+        "explicit", message, {"events": [e.to_json() for e in i_ev + r_ev]},
+        extra={"rekeys": rekeys, "inclusion": result.to_json()}))
     return report

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from qmcheck.model.formats.json_text import parse_json
@@ -81,9 +81,11 @@ def build_trace(model: QMModel, property_id: str, message: str,
 
 
 def trace_filename(property_id: str, options: QMOptions) -> str:
-    """A stable file name: property, profile and fault setting."""
+    """A stable file name: property, profile (a profile file's name without its folder) and
+    fault setting."""
     label = re.sub(r"[^A-Za-z0-9]+", "-", options.label()).strip("-")
-    return f"{property_id}__{options.profile}__{label}.json"
+    profile = re.sub(r"[^A-Za-z0-9_.-]+", "-", PurePath(options.profile).stem)
+    return f"{property_id}__{profile}__{label}.json"
 
 
 def save_trace(trace: dict[str, Any], directory: Path, *, renderings: bool = True) -> Path:

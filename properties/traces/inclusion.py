@@ -26,6 +26,7 @@ Abstractions (the model has no error notifications), applied and reported:
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,9 +67,11 @@ class Inclusion:
                 "abstractions": self.abstractions, "states": self.states}
 
 
-def abstract(initiator: list[Event], responder: list[Event]
+def abstract(initiator: list[Event], responder: list[Event],
+             observable: tuple[str, ...] = OBSERVABLE
              ) -> tuple[list[Label], list[Label], list[str]]:
-    """The observable labels of both hosts after the documented abstractions."""
+    """The labels of both hosts' events of the kinds ``observable`` after the documented
+    abstractions."""
     notes: list[str] = []
     r_events = list(responder)
     r_out: list[Event] = []
@@ -86,8 +89,8 @@ def abstract(initiator: list[Event], responder: list[Event]
                          "give-up follows")
             continue
         i_out.append(e)
-    i_labels = [("I", e.kind, e.message) for e in i_out if e.kind in OBSERVABLE]
-    r_labels = [("R", e.kind, e.message) for e in r_out if e.kind in OBSERVABLE]
+    i_labels = [("I", e.kind, e.message) for e in i_out if e.kind in observable]
+    r_labels = [("R", e.kind, e.message) for e in r_out if e.kind in observable]
     return i_labels, r_labels, notes
 
 
@@ -150,6 +153,18 @@ def check_inclusion(initiator: list[Event], responder: list[Event], profile: str
     model = QMModel(QMOptions(profile=profile, loss=True, retransmits=retransmits,
                               commit_bit=commit_bit,
                               timers="eager" if eager_timers else "patient"))
+    result = Inclusion(profile, retransmits, False, eager_timers, abstractions=notes)
+    return search(model, i_obs, r_obs, step_events, result)
+
+
+StepEvents = Callable[[QMModel, tuple[int, ...], tuple[int, ...], int], list[Label]]
+
+
+def search(model: QMModel, i_obs: list[Label], r_obs: list[Label], events_of: StepEvents,
+           result: Inclusion) -> Inclusion:
+    """Breadth-first search of (model state, position in I's labels, position in R's labels)
+    for a path whose steps (``events_of``: the labels of one step) produce both label lists;
+    fills in ``result`` (verdict, witness path or where it got stuck, states)."""
     init = model.init_states()[0]
     start = (init[0], init[-1], 0, 0)
     parent: dict[tuple[Any, Any, int, int],
@@ -166,7 +181,7 @@ def check_inclusion(initiator: list[Event], responder: list[Event], profile: str
             goal = node
             break
         for a, new, kern in model.local_successors(local, kernel):
-            events = step_events(model, local, new, a)
+            events = events_of(model, local, new, a)
             i_ev = [e for e in events if e[0] == "I"]
             r_ev = [e for e in events if e[0] == "R"]
             if i_obs[ii:ii + len(i_ev)] != i_ev or r_obs[ri:ri + len(r_ev)] != r_ev:
@@ -175,8 +190,8 @@ def check_inclusion(initiator: list[Event], responder: list[Event], profile: str
             if nxt not in parent:
                 parent[nxt] = (node, model.action_list[a].id)
                 queue.append(nxt)
-    result = Inclusion(profile, retransmits, goal is not None, eager_timers,
-                       abstractions=notes, states=len(parent))
+    result.included = goal is not None
+    result.states = len(parent)
     if goal is not None:
         steps: list[str] = []
         node = goal

@@ -35,6 +35,7 @@ same worker thread handles; failing that, to the host's latest Quick Mode negoti
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,9 +171,8 @@ def load_charon_log(text: str, host: str, source: str) -> list[Event]:
         raise e.located(source=source) from None
 
 
-def parse_charon_log(text: str, host: str) -> list[Event]:
-    """The Quick Mode events of one charon log, in log order, each labelled with ``host``."""
-    st = _State(host)
+def charon_lines(text: str) -> Iterator[tuple[int, str, str]]:
+    """(line number, thread, message) of each charon log line, up to the shutdown."""
     for number, raw in enumerate(text.splitlines(), start=1):
         m = _LINE.match(raw.rstrip())
         if not m:
@@ -181,7 +181,14 @@ def parse_charon_log(text: str, host: str) -> list[Event]:
         if body.startswith("<") and "> " in body:  # ``ike_name = yes``: <conn|N> prefix
             body = body.split("> ", 1)[1]
         if _SHUTDOWN.search(body):
-            break
+            return
+        yield number, thread, body
+
+
+def parse_charon_log(text: str, host: str) -> list[Event]:
+    """The Quick Mode events of one charon log, in log order, each labelled with ``host``."""
+    st = _State(host)
+    for number, thread, body in charon_lines(text):
         if st.pending_sa is not None:
             direction, line_no, mid = st.pending_sa
             st.pending_sa = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +28,19 @@ class Scenario:
     drop_message3: bool = False
     drop_message2_once: bool = False
     summary: str = ""
+    #: the child's swanctl lifetime settings on each side (default: never rekeyed)
+    i_lifetimes: str = "rekey_time = 0"
+    r_lifetimes: str = "rekey_time = 0"
+    #: the run waits for this many rekeys and deletions of the old pair
+    rekeys: int = 0
+    #: the responder's retransmission timeout in seconds (the initiator's is 1 s)
+    r_timeout: float = 1.0
 
     def confs(self) -> tuple[str, str]:
         ci = swanctl_conf("net", local=IKE["i"], remote=IKE["r"], local_ts=self.i_ts[0],
-                          remote_ts=self.i_ts[1], esp=self.i_esp)
+                          remote_ts=self.i_ts[1], esp=self.i_esp, lifetimes=self.i_lifetimes)
         cr = swanctl_conf("net", local=IKE["r"], remote=IKE["i"], local_ts=self.r_ts[0],
-                          remote_ts=self.r_ts[1], esp=self.r_esp)
+                          remote_ts=self.r_ts[1], esp=self.r_esp, lifetimes=self.r_lifetimes)
         return ci, cr
 
 
@@ -50,9 +57,29 @@ SCENARIOS: tuple[Scenario, ...] = (
              summary="the responder's selectors are disjoint from the initiator's"),
     Scenario("message3-lost", HOSTS_I, HOSTS_R, drop_message3=True,
              summary="nftables in the responder's namespace drops every Quick Mode message 3"),
-    Scenario("message2-lost-once", HOSTS_I, HOSTS_R, drop_message2_once=True,
+    # R's timeout is longer than I's: with equal ones, R's own retransmission of message 2 can
+    # reach I before I's timer fires (R's started a message later), and then I never
+    # retransmits message 1 (task_manager_v1.c retransmit_packet: timeout * base^n, no jitter)
+    Scenario("message2-lost-once", HOSTS_I, HOSTS_R, drop_message2_once=True, r_timeout=6.0,
              summary="nftables in the initiator's namespace drops the first message 2"),
 )
+
+#: Short lifetimes on the initiator only (so that only it rekeys: with equal ones both sides'
+#: soft expiries fire together and IKEv1 has no collision handling): rekey after 6 s, the old
+#: pair's hard expiry 3 s later, 3 s before the next rekey; the responder's after the run.
+REKEY = Scenario("rekey", HOSTS_I, HOSTS_R, rekeys=2,
+                 i_lifetimes="rekey_time = 6s\n        life_time = 9s\n        rand_time = 0s",
+                 r_lifetimes="rekey_time = 120s\n        life_time = 130s\n        rand_time = 0s",
+                 summary="the initiator's child is rekeyed after 6 s and expires after 9 s")
+
+#: The rekey's message 3 is lost (nftables in R's namespace, installed after the first Quick
+#: Mode): I switches to the new pair at message 2, R never installs it. Long hard lifetimes:
+#: nothing expires before the run ends.
+REKEY_MESSAGE3_LOST = Scenario(
+    "rekey-message3-lost", HOSTS_I, HOSTS_R, rekeys=1,
+    i_lifetimes="rekey_time = 6s\n        life_time = 60s\n        rand_time = 0s",
+    r_lifetimes="rekey_time = 120s\n        life_time = 130s\n        rand_time = 0s",
+    summary="the rekey's message 3 is dropped; an echo right after I's switch")
 
 
 @dataclass
@@ -68,6 +95,8 @@ class Run:
     seconds: float
     dropped: int = 0
     ping: bool | None = None
+    #: ``swanctl --list-sas`` of each side at the end (lifecycle runs), before the logs
+    list_sas: dict[str, str] = field(default_factory=dict)
 
 
 def message_udp_length(log: str, generating: str) -> int:
@@ -95,7 +124,7 @@ def run_scenario(scenario: Scenario, lengths: dict[str, int] | None = None,
     before stopping anything (a shutdown deletes every SA, outside the model)."""
     ci, cr = scenario.confs()
     start = time.monotonic()
-    with CharonPair(ci, cr) as pair:
+    with CharonPair(ci, cr, r_timeout=scenario.r_timeout) as pair:
         if scenario.drop_message3:
             assert lengths is not None
             pair.drop_quick_mode_message3(lengths["msg3"])
@@ -106,7 +135,12 @@ def run_scenario(scenario: Scenario, lengths: dict[str, int] | None = None,
         # one protected packet each way (an ICMP echo and its reply) once I has its SAs
         ping = pair.ping(1) if proc.returncode == 0 else None
         dropped = 0
-        if scenario.drop_message3:
+        list_sas: dict[str, str] = {}
+        if scenario.rekeys and proc.returncode == 0:
+            wait_lifecycle(pair, scenario.rekeys)
+            ping = ping and pair.ping(1)  # and once more on the newest pair
+            list_sas = {side.role: side.swanctl("--list-sas").stdout for side in (pair.i, pair.r)}
+        elif scenario.drop_message3:
             deadline = time.monotonic() + wait_give_up
             while time.monotonic() < deadline and "giving up after" not in _read(pair.r.log):
                 time.sleep(0.25)
@@ -121,7 +155,67 @@ def run_scenario(scenario: Scenario, lengths: dict[str, int] | None = None,
                 dropped = pair.nft_dropped("i")
         log_i, log_r = _read(pair.i.log), _read(pair.r.log)
     return Run(scenario, ci, cr, log_i, log_r, proc.returncode, time.monotonic() - start,
+               dropped, ping, list_sas)
+
+
+def installed_children(list_sas: str) -> list[tuple[str, str]]:
+    """(inbound SPI, outbound SPI) of each INSTALLED CHILD_SA in ``swanctl --list-sas``."""
+    out: list[tuple[str, str]] = []
+    state = ""
+    spis: dict[str, str] = {}
+    for line in list_sas.splitlines():
+        if m := re.match(r"^\s+\S+: #\d+, reqid \d+, (\w+),", line):
+            state, spis = m.group(1), {}
+        elif m := re.match(r"^\s+(in|out)\s+([0-9a-f]{8})", line):
+            spis[m.group(1)] = m.group(2)
+            if state == "INSTALLED" and len(spis) == 2:
+                out.append((spis["in"], spis["out"]))
+    return out
+
+
+def run_rekey_message3_lost(scenario: Scenario = REKEY_MESSAGE3_LOST,
+                            timeout: float = 60.0) -> Run:
+    """The first pair established and used, then every Quick Mode message 3 dropped at R; once
+    I has rekeyed (new pair installed, old outbound SA removed) one echo (``Run.ping``), which
+    R must drop (it has only allocated the new inbound SPI); the logs are read as soon as R logs
+    that."""
+    ci, cr = scenario.confs()
+    start = time.monotonic()
+    with CharonPair(ci, cr, r_timeout=scenario.r_timeout) as pair:
+        proc = pair.initiate("net", timeout=15)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        pair.ping(1)  # through the first pair (its receipt is in the logs)
+        pair.drop_quick_mode_message3(message_udp_length(_read(pair.i.log), MESSAGE3))
+        wait_log(pair.i.log, "REKEYING => REKEYED", timeout)
+        ping = pair.ping(1)
+        wait_log(pair.r.log, "inbound ESP packet does not belong to an installed SA", timeout)
+        log_i, log_r = _read(pair.i.log), _read(pair.r.log)
+        dropped = pair.nft_dropped("r")
+    return Run(scenario, ci, cr, log_i, log_r, proc.returncode, time.monotonic() - start,
                dropped, ping)
+
+
+def wait_log(path: Path, text: str, timeout: float) -> None:
+    """Wait until the log at ``path`` contains ``text`` (polled)."""
+    deadline = time.monotonic() + timeout
+    while text not in _read(path):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no '{text}' in {path} within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def wait_lifecycle(pair: CharonPair, rekeys: int, timeout: float = 120.0) -> None:
+    """Wait until I has rekeyed ``rekeys`` times and closed as many old pairs at their hard
+    expiry, and R has processed as many delete notifications (charon's log lines, polled)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        log_i, log_r = _read(pair.i.log), _read(pair.r.log)
+        if (log_i.count("closing expired CHILD_SA") >= rekeys
+                and log_i.count("REKEYING => REKEYED") >= rekeys
+                and log_r.count("received DELETE for") >= rekeys):
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"no {rekeys} rekeys and deletions within {timeout:.0f} s")
 
 
 def _read(path: Path) -> str:

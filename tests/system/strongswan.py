@@ -39,7 +39,7 @@ charon {{
   load = {plugins}
   load_modular = no
   install_routes = yes
-  retransmit_timeout = 1.0
+  retransmit_timeout = {timeout}
   retransmit_base = 1.4
   retransmit_tries = {tries}
   half_open_timeout = 5
@@ -84,8 +84,10 @@ def charon_skip_reason() -> str | None:
 
 
 def swanctl_conf(name: str, *, local: str, remote: str, local_ts: str, remote_ts: str,
-                 esp: str, mode: str = "tunnel", extra_children: str = "") -> str:
-    """An IKEv1 PSK connection ``peer`` with the child ``name`` (and ``extra_children``)."""
+                 esp: str, mode: str = "tunnel", extra_children: str = "",
+                 lifetimes: str = "rekey_time = 0") -> str:
+    """An IKEv1 PSK connection ``peer`` with the child ``name`` (and ``extra_children``);
+    ``lifetimes``: the child's swanctl lifetime settings (by default it is never rekeyed)."""
     return f"""\
 connections {{
   peer {{
@@ -108,7 +110,7 @@ connections {{
         remote_ts = {remote_ts}
         esp_proposals = {esp}
         mode = {mode}
-        rekey_time = 0
+        {lifetimes}
         start_action = none
       }}
 {extra_children}    }}
@@ -156,10 +158,13 @@ class CharonPair:
     addresses on ``lo``, and a charon in each, configured with the given swanctl.conf texts."""
 
     def __init__(self, conf_i: str, conf_r: str, *, tries: int = 2,
-                 plugins: str = PLUGINS) -> None:
+                 plugins: str = PLUGINS, r_timeout: float = 1.0) -> None:
+        """``r_timeout``: the responder's retransmission timeout in seconds (the
+        initiator's is 1 s)."""
         self.tmp = Path(tempfile.mkdtemp(prefix="qmc-swan-"))
         self.sides: dict[str, Side] = {}
         self.plugins = plugins
+        self.timeouts = {"i": 1.0, "r": r_timeout}
         try:
             self._setup(conf_i, conf_r, tries)
         except BaseException:
@@ -180,7 +185,8 @@ class CharonPair:
             run(["ip", "-n", side.namespace, "-batch", "-"], stdin="\n".join(lines) + "\n")
         for side, conf in ((i, conf_i), (r, conf_r)):
             (side.directory / "strongswan.conf").write_text(STRONGSWAN_CONF.format(
-                plugins=self.plugins, dir=side.directory, tries=tries))
+                plugins=self.plugins, dir=side.directory, tries=tries,
+                timeout=self.timeouts[side.role]))
             side.conf.write_text(conf)
             self._start(side)
         for side in (i, r):

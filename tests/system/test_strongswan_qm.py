@@ -102,13 +102,18 @@ def test_data_flows_after_success(runs: dict[str, Run]) -> None:
 
 
 def test_message2_lost_once_run_shows_the_fault(runs: dict[str, Run]) -> None:
-    """The first message 2 was dropped: I retransmitted message 1, R answered the duplicate with
-    message 2 again, and the pair was installed on both sides after all."""
+    """The first message 2 was dropped: I retransmitted message 1 (on its timer), R answered
+    the duplicate with message 2 again (not on its own, later, timer), and the pair was
+    installed on both sides after all."""
     run = runs["message2-lost-once"]
     i_ev, r_ev = events(run)
     assert run.dropped == 1 and run.initiate_rc == 0
-    assert [e.retransmit for e in i_ev if e.kind == "send" and e.message == "msg1"] == [
-        False, True]
+    assert [(e.retransmit, e.detail) for e in i_ev if e.kind == "send" and e.message == "msg1"
+            ][:2] == [(False, ""), (True, "retransmit 1")]
+    assert [(e.kind, e.message, e.retransmit, e.detail) for e in r_ev
+            if e.message in ("msg1", "msg2")][:4] == [
+        ("recv", "msg1", False, ""), ("send", "msg2", False, ""),
+        ("recv", "msg1", True, ""), ("send", "msg2", True, "")]
     assert {e.message for e in r_ev if e.kind == "install"} == {"in", "out"}
 
 
