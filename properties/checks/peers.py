@@ -187,7 +187,8 @@ def tunnel_problem(policy: Policy, chosen: Policy | None, initiator: Host, respo
 
 
 def has_tunnels(*hosts: Host) -> bool:
-    return any(p.tunnel is not None for h in hosts for p in h.policies)
+    """Does a policy of one of the hosts name a tunnel end point?"""
+    return any(h.tunnelled for h in hosts)
 
 
 @dataclass
