@@ -78,9 +78,10 @@ def in_scope(initiator: Host, responder: Host, packet: Packet,
     ``peers.tunnel``) only: Quick Mode must succeed for it (narrowing may leave it out: the
     responder does not protect that destination), while consistency and symmetry concern
     the responder's own scope."""
-    first = lookup(initiator, packet)
     if not host_scope_contains(initiator, packet.family, packet.src):
         return False
+    # only a tunnel policy's first match changes the answer: no lookup without tunnels
+    first = lookup(initiator, packet) if initiator.tunnelled else None
     if tunnels_to(first, responder):
         return True
     return (not tunnels_elsewhere(first, responder, others)
