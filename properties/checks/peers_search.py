@@ -41,6 +41,7 @@ class Replayer:
         self.indexed = indexed
         self.i_position = {id(q): n for n, q in enumerate(enc.i_order)}
         self._choice_cache: dict[tuple[object, ...], list[int]] = {}
+        self._whole: list[tuple[bool, bool]] | None = None
 
     def _initiator(self, packet: Packet) -> Host:
         cands = self.enc.i_index.query(_point(packet))
@@ -57,10 +58,33 @@ class Replayer:
                   full if m1.idcr.address_is_wildcard else (m1.idcr.lo, m1.idcr.hi),
                   FULL_PORTS if m1.idci.port == 0 else (m1.idci.port, m1.idci.port),
                   FULL_PORTS if m1.idcr.port == 0 else (m1.idcr.port, m1.idcr.port))
-        cands = self._choice_cache.get(box)
+        # strict wildcards (first-match search): a wildcard address is contained only in a
+        # field that covers the whole family (``address_filter_contains``)
+        strict = (self.options.responder_rule == "first-match"
+                  and self.options.wildcard != "lenient")
+        key = (box, strict and m1.idci.address_is_wildcard,
+               strict and m1.idcr.address_is_wildcard)
+        cands = self._choice_cache.get(key)
         if cands is None:
-            cands = self._choice_cache[box] = enc.r_index.query(box)
+            cands = enc.r_index.query(box)
+            if key[1] or key[2]:
+                whole = self._whole_fields()
+                cands = [k for k in cands
+                         if (not key[1] or whole[k][1]) and (not key[2] or whole[k][0])]
+            self._choice_cache[key] = cands
         return cands
+
+    def _whole_fields(self) -> list[tuple[bool, bool]]:
+        """Per policy of R: do its source and destination fields hold a whole-family value
+        (or name no family)? Built once."""
+        if self._whole is None:
+            fam, top = self.enc.family, max_address(self.enc.family)
+            self._whole = [(q.family is None or any(v.contains_span(fam, 0, top)
+                                                    for v in q.source.values),
+                            q.family is None or any(v.contains_span(fam, 0, top)
+                                                    for v in q.destination.values))
+                           for q in self.enc.r_order]
+        return self._whole
 
     def _responder(self, packet: Packet, first: int) -> Host:
         enc = self.enc
@@ -182,4 +206,7 @@ def _sub_host(host: Host, policies: list[Policy]) -> Host:
     search-ordered lists, ascending): same names, objects and order, not sorted again."""
     sub = Host(host.name, tuple(policies), host.addresses, host.source, host.default_action)
     object.__setattr__(sub, "_ordered", sub.policies)
+    if not host.directional:  # every policy applies to both directions
+        object.__setattr__(sub, "_applicable_in", sub.policies)
+        object.__setattr__(sub, "_applicable_out", sub.policies)
     return sub
