@@ -540,9 +540,27 @@ def run_directions(tasks: list[tuple[Host, Host, str]], timeout: float = DEFAULT
         return [check_direction(i, r, p, timeout, others) for i, r, p in tasks]
     import multiprocessing
 
-    pool_context = multiprocessing.get_context("fork")
-    with pool_context.Pool(min(jobs, len(tasks))) as pool:
-        return pool.starmap(check_direction, [(i, r, p, timeout, others) for i, r, p in tasks])
+    # The workers inherit the tasks through fork and send back only what they found: the
+    # hosts (thousands of policies) are neither pickled to them nor back.
+    _FORKED[:] = [(i, r, p, timeout, others) for i, r, p in tasks]
+    try:
+        pool_context = multiprocessing.get_context("fork")
+        with pool_context.Pool(min(jobs, len(tasks))) as pool:
+            found = pool.map(_forked_direction, range(len(tasks)))
+    finally:
+        _FORKED.clear()
+    return [DirectionReport(i, r, p, *parts) for (i, r, p), parts in zip(tasks, found,
+                                                                         strict=True)]
+
+
+_FORKED: list[tuple[Host, Host, str, float, tuple[AddressValue, ...]]] = []
+
+
+def _forked_direction(k: int) -> tuple[list[Finding], float, int, int]:
+    """``check_direction`` of the ``k``-th task of ``_FORKED`` (in a forked worker): the
+    report's findings, seconds, regions and solver checks."""
+    rep = check_direction(*_FORKED[k])
+    return rep.findings, rep.seconds, rep.regions, rep.queries
 
 
 def peers_results(a: Host, b: Host, profiles: list[str] | None = None,
