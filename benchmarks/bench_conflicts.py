@@ -102,6 +102,13 @@ def measure(size: int, seed: int, repeat: int, alone: bool, broad_share: float,
             "unknown": unknown, "checks": checks, "repeat": repeat}
 
 
+def cpu_growth(a: dict[str, object], b: dict[str, object]) -> float:
+    """The exponent e of CPU seconds ~ n^e between two rows (the machine is shared: CPU
+    seconds vary less with the load than wall seconds)."""
+    return (math.log(float(b["cpu"]) / float(a["cpu"]))  # type: ignore[arg-type]
+            / math.log(int(b["size"]) / int(a["size"])))  # type: ignore[call-overload]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     plain_sizes = [int(s) for s in args.plain_sizes.split(",") if s]
     print(f"z3 {z3.get_version_string()}, python {sys.version.split()[0]}, seed {args.seed}, "
-          f"broad share {args.broad_share}, load average {os.getloadavg()[0]:.1f}")
+          f"broad share {args.broad_share}, {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f}")
     all_rows: list[dict[str, object]] = []
     ratios: dict[str, dict[int, float]] = {}
     plain_all: dict[str, dict[int, float]] = {}
@@ -141,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(f"\n== {generator}, {size} policies: {row['total']:.2f} s total (median of "
                   f"{repeat}; CPU {row['cpu']:.2f} s), {row['checks']} z3 checks, unknown "
-                  f"{row['unknown']}, peak memory {row['peak_mb']} MB", flush=True)
+                  f"{row['unknown']}, peak memory {row['peak_mb']} MB, load average "
+                  f"{os.getloadavg()[0]:.1f}", flush=True)
             print("   findings: " + ", ".join(f"{k.split('.')[1]} {v}" for k, v in
                                               row["findings"].items()))  # type: ignore[union-attr]
             for phase, seconds in row["phases"].items():  # type: ignore[union-attr]
@@ -151,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         if len(rows) >= 2:
             print("   growth: " + ", ".join(
                 f"{a['size']}->{b['size']}: n^{math.log(float(b['total']) / float(a['total'])) / math.log(int(b['size']) / int(a['size'])):.2f}"  # type: ignore[call-overload]  # noqa: E501
+                for a, b in itertools.pairwise(rows)))
+            print("   growth in CPU seconds: " + ", ".join(
+                f"{a['size']}->{b['size']}: n^{cpu_growth(a, b):.2f}"
                 for a, b in itertools.pairwise(rows)))
         all_rows.extend(rows)
         plain_all[generator] = plain

@@ -10,7 +10,9 @@ and most IPsec policies have refutations. Prints, per workload and size, the med
 over R runs (encoding + solving, both directions, all three properties; ``--jobs 2`` runs the
 two directions in two processes), the CPU seconds of this process and its workers, the
 number of regions, solver checks and refutations (each confirmed by the concrete semantics),
-the growth exponent from the previous size (t ~ n^e) and the ratio to the 30-second target.
+the growth exponent from the previous size (t ~ n^e), the ratio to the 30-second target, the
+peak resident memory so far (this process or a worker; it never decreases) and the load
+average when the size finished (the machine is shared: compare CPU seconds across runs).
 Up to ``--baseline-max`` policies, the same run also measures the simple path (every item to
 z3, witnesses replayed on the whole hosts: ``peers.INDEXED_REPLAY`` out of reach) and prints
 the ratio of its seconds to the fast path's.
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import resource
 import statistics
 import time
 
@@ -49,6 +52,12 @@ def measure(workload: str, count: int, profile: str, seed: int, jobs: int
     return wall, sum(os.times()[:4]) - cpu0, per, regions, queries, refuted
 
 
+def peak_mb() -> int:
+    """The largest resident set so far of this process or of one of its workers (MB)."""
+    return max(resource.getrusage(who).ru_maxrss
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) // 1024
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[1000, 2000, 4000, 10000])
@@ -67,7 +76,8 @@ def main() -> None:
     for workload in args.workload.split(","):
         print(f"\n{workload} pairs")
         print(f"{'policies':>9} {'seconds':>9} {'cpu s':>8} {'A->B':>8} {'B->A':>8} "
-              f"{'regions':>8} {'checks':>7} {'refuted':>8} {'growth':>7} {'vs 30 s':>8}")
+              f"{'regions':>8} {'checks':>7} {'refuted':>8} {'growth':>7} {'vs 30 s':>8} "
+              f"{'peak MB':>8} {'load':>5}")
         previous: tuple[int, float] | None = None
         for n in args.sizes:
             runs = [measure(workload, n, args.profile, args.seed, args.jobs)
@@ -81,8 +91,8 @@ def main() -> None:
                       if previous else f"{'-':>7}")
             previous = (n, total)
             print(f"{n:>9} {total:>9.2f} {cpu:>8.2f} {a_b:>8.2f} {b_a:>8.2f} {regions:>8} "
-                  f"{queries:>7} {refuted:>8} {growth} {total / TARGET_SECONDS:>7.2f}x",
-                  flush=True)
+                  f"{queries:>7} {refuted:>8} {growth} {total / TARGET_SECONDS:>7.2f}x "
+                  f"{peak_mb():>8} {os.getloadavg()[0]:>5.1f}", flush=True)
             if n <= args.baseline_max:
                 fast_limit = peers.INDEXED_REPLAY
                 peers.INDEXED_REPLAY = 1 << 62

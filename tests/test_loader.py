@@ -180,3 +180,25 @@ def test_missing_file_and_scenario_host(tmp_path: Path) -> None:
         load(str(tmp_path / "nope.yaml"))
     scenario = load_scenario(None)
     assert list(scenario.hosts) == ["hostA", "hostB"]
+
+
+def test_large_host_without_aliases_loads(tmp_path: Path) -> None:
+    """A generated host of 6,500 policies (more than ``MAX_NODES`` YAML nodes, no alias)
+    loads whole: the alias bound refuses only trees that aliases make larger; a bad tag in
+    it is still reported at its line by the walk for trees without aliases."""
+    from qmcheck.model.formats import yaml_file
+    from qmcheck.model.formats.generator import generate_host, host_yaml
+
+    host = generate_host(6500, 3)
+    text = host_yaml(host)
+    assert text.count('": ') * 2 > yaml_file.MAX_NODES  # a key and a value per entry
+    path = tmp_path / "big.yaml"
+    path.write_text(text)
+    loaded = load_host(str(path))
+    assert [p.name for p in loaded.policies] == [p.name for p in host.policies]
+    lines = text.split("\n")
+    lines[5000] = lines[5000].replace('{"name": ', '{"name": !!python/name:os.system ', 1)
+    path.write_text("\n".join(lines))
+    with pytest.raises(InputError) as err:
+        load_host(str(path))
+    assert err.value.line == 5001 and "python/name" in str(err.value)

@@ -13,7 +13,7 @@ from qmcheck.model.encodings.z3_negotiation import PairEncoding
 from qmcheck.model.semantics.lookup import lookup
 from qmcheck.model.semantics.negotiation import PROFILE_OPTIONS
 from qmcheck.model.values.packet import Packet
-from qmcheck.model.values.policy import Host
+from qmcheck.model.values.policy import Host, Policy
 from qmcheck.properties.checks import peers
 from qmcheck.properties.checks.peers import Replayer, check_direction, concrete_verdict
 
@@ -128,3 +128,83 @@ def test_fast_path_reports_are_the_same_with_jobs() -> None:
     finally:
         peers.INDEXED_REPLAY = original
     assert runs[0] == runs[1] == runs[2] and '"refuted"' in runs[0]
+
+
+POOL = ("any", "10.0.0.0/24", "10.0.0.5", "10.1.0.0/16", "10.1.2.3")
+PORTS = ("any", "22", "1000-2000")
+ESP = ("ESP_AES128_HMAC_SHA1",)
+
+
+def _policy(n: int, src: str, dst: str, action: tuple[str, ...] | str,
+            proto: int | None = None, dport: str = "any") -> Policy:
+    from qmcheck.model.values.addresses import AddressFilter, parse_address_value
+    from qmcheck.model.values.protocols import ANY_PORT, PortRange
+    from qmcheck.model.values.transforms import parse_action
+
+    s, d = parse_address_value(src, 4), parse_address_value(dst, 4)
+    family = None if s.is_any and d.is_any else 4
+    lo, _, hi = dport.partition("-")
+    ports = ANY_PORT if dport == "any" else PortRange(int(lo), int(hi or lo))
+    return Policy(f"p{n}", 10 * (n + 1), AddressFilter((s,)), AddressFilter((d,)),
+                  parse_action(list(action) if isinstance(action, tuple) else action),
+                  family, proto, ANY_PORT, ports, index=n)
+
+
+def _host(name: str, rows: list[tuple[str, str, str, int | None, str]]) -> Host:
+    from qmcheck.model.values.policy import default_policy
+
+    actions = {"esp": ESP, "pass": "PASS", "discard": "DISCARD", "ah": ("AH_SHA1",)}
+    policies = [_policy(n, s, d, actions[a], proto, port)
+                for n, (s, d, a, proto, port) in enumerate(rows)]
+    return Host(name, (*policies, default_policy(len(policies))))
+
+
+ROWS = st.lists(st.tuples(st.sampled_from(POOL), st.sampled_from(POOL),
+                          st.sampled_from(["esp", "esp", "pass", "discard", "ah"]),
+                          st.sampled_from([None, 6]), st.sampled_from(PORTS)),
+                min_size=1, max_size=7)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(ROWS, ROWS, st.sampled_from(PROFILES))
+def test_cut_down_replay_with_wildcard_selectors(i_rows: list, r_rows: list, profile: str
+                                                 ) -> None:
+    """Hosts with ``any`` fields (wildcard selectors, which the responder's cut narrows
+    to policies whose field covers the family under strict wildcards): on every packet
+    of a grid over the address pool, the cut-down replay gives the whole hosts' verdict."""
+    from qmcheck.model.values.addresses import parse_address_value
+
+    a, b = _host("I", i_rows), _host("R", r_rows)
+    options = PROFILE_OPTIONS[profile]
+    enc = PairEncoding(a, b, 4, options)
+    fast = Replayer(enc, a, b, options, concrete_verdict, indexed=True)
+    addresses = sorted({v.lo + (1 if v.hi > v.lo else 0) for v in
+                        (parse_address_value(x, 4) for x in POOL[1:])} | {0x0B000001})
+    for src in addresses:
+        for dst in addresses:
+            for proto, dport in ((6, 22), (6, 1500), (1, 0)):
+                packet = Packet(4, src, dst, proto, 40000 if proto == 6 else 0, dport, "out")
+                assert fast(packet) == concrete_verdict(a, b, packet, options), packet
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_wildcard_selector_finds_the_policy_with_the_whole_field(profile: str) -> None:
+    """I sends a wildcard IDci (its source is any) and port 0. Under racoon's rule (strict
+    addresses, lenient ports) only R's second policy contains the selectors, and it does
+    not match the packet itself (its port is 22, the packet's 40000), so only the
+    responder's cut by the selectors keeps it; a cut that tested the wrong field (or
+    dropped wildcard selectors) would leave R without a policy and invent
+    INVALID_ID_INFORMATION. Every profile: the same verdict as on the whole hosts."""
+    a = _host("I", [("any", "10.1.2.3", "esp", None, "any")])
+    b = _host("R", [("10.1.2.3", "10.0.0.0/24", "esp", None, "any"),
+                    ("10.1.2.3", "any", "esp", None, "22")])
+    options = PROFILE_OPTIONS[profile]
+    enc = PairEncoding(a, b, 4, options)
+    fast = Replayer(enc, a, b, options, concrete_verdict, indexed=True)
+    packet = Packet(4, 0x0A000005, 0x0A010203, 6, 40000, 22, "out")
+    whole = concrete_verdict(a, b, packet, options)
+    if profile == "racoon":
+        chosen = whole.outcome.responder_policy
+        assert chosen is not None and chosen.name == "p1"
+        assert not chosen.matches(packet.as_seen_by_peer())
+    assert fast(packet) == whole

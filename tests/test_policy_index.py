@@ -8,7 +8,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qmcheck.model.encodings.overlap_index import build_index
+from qmcheck.model.encodings.overlap_index import boxes_meet, build_index
 from qmcheck.model.formats.generator import generate_host, host_yaml
 from qmcheck.model.values.policy import Host
 from qmcheck.properties.checks.policy_bruteforce import universe
@@ -29,6 +29,9 @@ def test_index_keeps_every_overlap_and_containment(host: Host, family: int) -> N
         for inner, outer in ((a, b), (b, a)):
             if sets[inner] <= sets[outer]:
                 assert index.may_contain(outer, inner)
+    for a, b in itertools.combinations(range(len(index.policies)), 2):  # and nothing more
+        meet = any(boxes_meet(x, y) for x in index.boxes[a] for y in index.boxes[b])
+        assert (b in index.neighbours[a]) == meet
     for pos in range(len(index.policies)):
         assert index.earlier(pos) + index.later(pos) == index.neighbours[pos]
         assert all(k < pos for k in index.earlier(pos))

@@ -117,3 +117,26 @@ def test_builtin_scenario_witnesses_are_natural() -> None:
             assert f.packet.protocol != 0 and f.packet.sport and f.packet.dport
             for value in (f.packet.src, f.packet.dst):
                 assert is_host_address(4, value), ipaddress.ip_address(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 80)), min_size=1, max_size=120),
+       st.data())
+def test_separates_is_the_brute_force(spans: list[tuple[int, int]], data: st.DataObject
+                                      ) -> None:
+    """``_Spans.separates`` (scan or range-maximum tables) against every interval, at
+    points next to the intervals' ends."""
+    from qmcheck.model.semantics import witness
+
+    intervals = [(lo, lo + width) for lo, width in spans]
+    near = sorted({v + d for iv in intervals for v in iv for d in (-1, 0, 1) if v + d >= 0})
+    a, b = data.draw(st.sampled_from(near)), data.draw(st.sampled_from(near))
+    cut = witness._Spans(intervals)
+    expected = any((lo <= a <= hi) != (lo <= b <= hi) for lo, hi in intervals)
+    assert cut.separates(a, b) == expected
+    original = witness.SCAN
+    try:
+        witness.SCAN = 0  # every stretch through the tables
+        assert witness._Spans(intervals).separates(a, b) == expected
+    finally:
+        witness.SCAN = original

@@ -103,8 +103,11 @@ def build_index(policies: list[Policy], family: Family) -> FamilyIndex:
     for seq, (rlo, owner, box) in enumerate(flat):
         while active and active[0][0] < rlo:
             heapq.heappop(active)
-        for _, _, other, obox in active:
-            if other != owner and boxes_meet(box, obox):
+        a0, a1, a2, a3, a4, a5, a6, a7, a8, a9 = box
+        for _, _, other, b in active:  # boxes_meet, inlined: the hot loop
+            if (other != owner and a8 <= b[9] and b[8] <= a9 and a6 <= b[7] and b[6] <= a7
+                    and a4 <= b[5] and b[4] <= a5 and a0 <= b[1] and b[0] <= a1
+                    and a2 <= b[3] and b[2] <= a3):
                 pairs.add((other, owner) if other < owner else (owner, other))
         heapq.heappush(active, (box[3], seq, owner, box))
     neighbours: list[list[int]] = [[] for _ in scope]

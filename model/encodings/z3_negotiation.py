@@ -704,10 +704,13 @@ class PairEncoding:
         return _and(self.scope, True if self.tunnel_to_r(n) else self.dst_scope)
 
     def i_elsewhere(self) -> z3.BoolRef | bool:
-        """I's first match for ``p`` tunnels to another gateway than R."""
-        return _or(*[_and(self.i_match(j), *[self.i_not(m) for m in self.earlier(j)])
-                     for j in range(len(self.i_order))
-                     if tunnels_elsewhere(self.i_order[j], self.responder, self.others)])
+        """I's first match for ``p`` tunnels to another gateway than R (built once)."""
+        if not hasattr(self, "_i_elsewhere"):
+            self._i_elsewhere = _or(*[
+                _and(self.i_match(j), *[self.i_not(m) for m in self.earlier(j)])
+                for j in range(len(self.i_order))
+                if tunnels_elsewhere(self.i_order[j], self.responder, self.others)])
+        return self._i_elsewhere
 
     def r_elsewhere(self, look: z3.BitVecRef, cands: list[int]) -> z3.BoolRef | bool:
         """R's lookup ``look`` of the arriving packet is a tunnel policy from another gateway

@@ -56,19 +56,54 @@ class _Spans:
         self.los = [lo for lo, _ in self.by_lo]
         self.by_hi = sorted((hi, lo) for lo, hi in distinct)
         self.his = [hi for hi, _ in self.by_hi]
+        self._sparse: tuple[list[list[int]], list[list[int]]] | None = None
 
     def separates(self, a: int, b: int) -> bool:
-        """Does some interval hold exactly one of ``a`` and ``b``?"""
+        """Does some interval hold exactly one of ``a`` and ``b``? (Short stretches are
+        scanned; long ones are asked of range-maximum tables, built on first use.)"""
         if a == b:
             return False
         a, b = min(a, b), max(a, b)
-        for _lo, hi in self.by_lo[bisect_right(self.los, a):bisect_right(self.los, b)]:
-            if hi >= b:  # a < lo <= b <= hi: holds b, not a
+        i, j = bisect_right(self.los, a), bisect_right(self.los, b)
+        # a < lo <= b <= hi: holds b, not a
+        if j - i <= SCAN:
+            if any(hi >= b for _lo, hi in self.by_lo[i:j]):
                 return True
-        for _hi, lo in self.by_hi[bisect_left(self.his, a):bisect_left(self.his, b)]:
-            if lo <= a:  # lo <= a <= hi < b: holds a, not b
-                return True
-        return False
+        elif _range_max(self._tables()[0], i, j) >= b:
+            return True
+        i, j = bisect_left(self.his, a), bisect_left(self.his, b)
+        # lo <= a <= hi < b: holds a, not b
+        if j - i <= SCAN:
+            return any(lo <= a for _hi, lo in self.by_hi[i:j])
+        return -_range_max(self._tables()[1], i, j) <= a
+
+    def _tables(self) -> tuple[list[list[int]], list[list[int]]]:
+        """Sparse tables: the largest high end over ``by_lo``, the smallest low end (negated)
+        over ``by_hi``, for every stretch of a power-of-two length."""
+        if self._sparse is None:
+            self._sparse = (_sparse([hi for _lo, hi in self.by_lo]),
+                            _sparse([-lo for _hi, lo in self.by_hi]))
+        return self._sparse
+
+
+SCAN = 32  # stretches up to this long are scanned
+
+
+def _sparse(values: list[int]) -> list[list[int]]:
+    """Level ``L`` holds the maximum of ``values[k:k + 2**L]`` for every ``k``."""
+    levels = [values]
+    width = 1
+    while 2 * width <= len(values):
+        prev = levels[-1]
+        levels.append([max(prev[k], prev[k + width]) for k in range(len(prev) - width)])
+        width *= 2
+    return levels
+
+
+def _range_max(levels: list[list[int]], i: int, j: int) -> int:
+    """The maximum of ``values[i:j]`` (``i < j``) from the sparse table of ``values``."""
+    level = (j - i).bit_length() - 1
+    return max(levels[level][i], levels[level][j - (1 << level)])
 
 
 @dataclass

@@ -153,8 +153,21 @@ class Host:
 
     @property
     def directional(self) -> bool:
-        """Does some policy apply to one direction only?"""
-        return any(p.direction != "both" for p in self.policies)
+        """Does some policy apply to one direction only? (computed once per host)"""
+        cached: bool | None = self.__dict__.get("_directional")
+        if cached is None:
+            cached = any(p.direction != "both" for p in self.policies)
+            object.__setattr__(self, "_directional", cached)
+        return cached
+
+    @property
+    def tunnelled(self) -> bool:
+        """Does some policy name a tunnel end point? (computed once per host)"""
+        cached: bool | None = self.__dict__.get("_tunnelled")
+        if cached is None:
+            cached = any(p.tunnel is not None for p in self.policies)
+            object.__setattr__(self, "_tunnelled", cached)
+        return cached
 
     def view(self, direction: str) -> Host:
         """The host as its ``direction`` lookup sees it: the policies that apply to that

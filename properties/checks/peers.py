@@ -80,9 +80,10 @@ def in_scope(initiator: Host, responder: Host, packet: Packet,
     ``peers.tunnel``) only: Quick Mode must succeed for it (narrowing may leave it out: the
     responder does not protect that destination), while consistency and symmetry concern
     the responder's own scope."""
-    first = lookup(initiator, packet)
     if not host_scope_contains(initiator, packet.family, packet.src):
         return False
+    # only a tunnel policy's first match changes the answer: no lookup without tunnels
+    first = lookup(initiator, packet) if initiator.tunnelled else None
     if tunnels_to(first, responder):
         return True
     return (not tunnels_elsewhere(first, responder, others)
@@ -196,7 +197,8 @@ def tunnel_problem(policy: Policy, chosen: Policy | None, initiator: Host, respo
 
 
 def has_tunnels(*hosts: Host) -> bool:
-    return any(p.tunnel is not None for h in hosts for p in h.policies)
+    """Does a policy of one of the hosts name a tunnel end point?"""
+    return any(h.tunnelled for h in hosts)
 
 
 @dataclass
@@ -547,9 +549,27 @@ def run_directions(tasks: list[tuple[Host, Host, str]], timeout: float = DEFAULT
         return [check_direction(i, r, p, timeout, others) for i, r, p in tasks]
     import multiprocessing
 
-    pool_context = multiprocessing.get_context("fork")
-    with pool_context.Pool(min(jobs, len(tasks))) as pool:
-        return pool.starmap(check_direction, [(i, r, p, timeout, others) for i, r, p in tasks])
+    # The workers inherit the tasks through fork and send back only what they found: the
+    # hosts (thousands of policies) are neither pickled to them nor back.
+    _FORKED[:] = [(i, r, p, timeout, others) for i, r, p in tasks]
+    try:
+        pool_context = multiprocessing.get_context("fork")
+        with pool_context.Pool(min(jobs, len(tasks))) as pool:
+            found = pool.map(_forked_direction, range(len(tasks)))
+    finally:
+        _FORKED.clear()
+    return [DirectionReport(i, r, p, *parts) for (i, r, p), parts in zip(tasks, found,
+                                                                         strict=True)]
+
+
+_FORKED: list[tuple[Host, Host, str, float, tuple[AddressValue, ...]]] = []
+
+
+def _forked_direction(k: int) -> tuple[list[Finding], float, int, int]:
+    """``check_direction`` of the ``k``-th task of ``_FORKED`` (in a forked worker): the
+    report's findings, seconds, regions and solver checks."""
+    rep = check_direction(*_FORKED[k])
+    return rep.findings, rep.seconds, rep.regions, rep.queries
 
 
 def peers_results(a: Host, b: Host, profiles: list[str] | None = None,

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 from qmcheck.model.encodings.overlap_index import policy_boxes
-from qmcheck.model.encodings.z3_negotiation import Box, PairEncoding
+from qmcheck.model.encodings.z3_negotiation import FULL_PORTS, Box, PairEncoding
 from qmcheck.model.semantics.lookup import lookup
-from qmcheck.model.semantics.negotiation import NegotiationOptions
-from qmcheck.model.values.addresses import Family
+from qmcheck.model.semantics.negotiation import NegotiationOptions, message1
+from qmcheck.model.values.addresses import Family, max_address
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Host, Policy
 from qmcheck.model.values.protocols import PORT_PROTOCOLS
@@ -25,12 +25,14 @@ Verdict = Callable[[Host, Host, Packet, NegotiationOptions], Any]  # concrete_ve
 
 class Replayer:
     """``concrete_verdict`` for the witnesses of one encoding. With ``indexed``, the hosts
-    are first cut down to the policies whose box meets a box that holds the packet (the
-    hull of a policy's region, or the packet itself) and, for the responder's choice, whose
-    box meets the selectors of the initiator's policy: every policy the concrete semantics
-    can match or choose is among them, in the same order, so the verdict is the same as on
-    the whole hosts (tests compare both), at a cost that does not grow with the number of
-    policies. The cut-down hosts of a region are built once."""
+    are first cut down by the index: the initiator to its policies whose box holds the
+    packet (the only ones its lookup can match), the responder to those whose box holds it
+    (its lookups of the arriving packet and of the reply) and, when the initiator protects
+    the packet, those whose box meets the selectors it sends (the only ones the responder's
+    search can choose: containing or scoring on the selectors means meeting them). Every
+    policy the concrete semantics can match or choose is among them, in the same order, so
+    the verdict is the same as on the whole hosts (tests compare both), at a cost that grows
+    with the policies around the packet, not with the size of the hosts or of a region."""
 
     def __init__(self, enc: PairEncoding, initiator: Host, responder: Host,
                  options: NegotiationOptions, verdict: Verdict, indexed: bool = True) -> None:
@@ -38,77 +40,75 @@ class Replayer:
         self.options, self.verdict = options, verdict
         self.indexed = indexed
         self.i_position = {id(q): n for n, q in enumerate(enc.i_order)}
-        self._i_sub: dict[tuple[str, int], Host] = {}
-        self._r_look: dict[tuple[str, int], list[int]] = {}
-        self._r_choice: dict[int, list[int]] = {}
-        self._r_sub: dict[tuple[str, int, int], Host] = {}
+        self._choice_cache: dict[tuple[object, ...], list[int]] = {}
+        self._whole: list[tuple[bool, bool]] | None = None
 
-    def _box(self, hint: tuple[str, int] | None, packet: Packet) -> tuple[str, int] | None:
-        """``hint`` if its policy's box holds the packet (else None: the packet's own box)."""
-        if hint is None:
-            return None
-        side, pos = hint
-        point = _point(packet)
-        parts = (self.enc.i_parts if side == "I" else self.enc.r_parts)[pos]
-        return hint if any(b.meets(point) for b in parts) else None
+    def _initiator(self, packet: Packet) -> Host:
+        cands = self.enc.i_index.query(_point(packet))
+        return _sub_host(self.initiator, [self.enc.i_order[n] for n in cands])
 
-    def _initiator(self, key: tuple[str, int] | None, packet: Packet) -> Host:
-        if key is None:
-            cands = self.enc.i_index.query(_point(packet))
-            return _sub_host(self.initiator, [self.enc.i_order[n] for n in cands])
-        sub = self._i_sub.get(key)
-        if sub is None:
-            parts = (self.enc.i_parts if key[0] == "I" else self.enc.r_parts)[key[1]]
-            cands = self.enc.i_index.query_any(parts)
-            sub = self._i_sub[key] = _sub_host(self.initiator,
-                                               [self.enc.i_order[n] for n in cands])
-        return sub
-
-    def _choice(self, n: int) -> list[int]:
-        cands = self._r_choice.get(n)
+    def _choice(self, n: int, packet: Packet) -> list[int]:
+        """R's policies whose box meets the selectors I's ``n``-th policy sends for
+        ``packet`` (a wildcard address or port 0: the whole axis)."""
+        enc = self.enc
+        m1 = message1(enc.i_order[n], packet)
+        full = (0, max_address(enc.family))
+        box = Box(enc.family, None,
+                  full if m1.idci.address_is_wildcard else (m1.idci.lo, m1.idci.hi),
+                  full if m1.idcr.address_is_wildcard else (m1.idcr.lo, m1.idcr.hi),
+                  FULL_PORTS if m1.idci.port == 0 else (m1.idci.port, m1.idci.port),
+                  FULL_PORTS if m1.idcr.port == 0 else (m1.idcr.port, m1.idcr.port))
+        # strict wildcards (first-match search): a wildcard address is contained only in a
+        # field that covers the whole family (``address_filter_contains``)
+        strict = (self.options.responder_rule == "first-match"
+                  and self.options.wildcard != "lenient")
+        key = (box, strict and m1.idci.address_is_wildcard,
+               strict and m1.idcr.address_is_wildcard)
+        cands = self._choice_cache.get(key)
         if cands is None:
-            sel = self.enc.selector_box(n)
-            cands = self._r_choice[n] = self.enc.r_index.query(
-                Box(sel.family, None, sel.local, sel.remote, sel.lport, sel.rport))
+            cands = enc.r_index.query(box)
+            if key[1] or key[2]:
+                whole = self._whole_fields()
+                cands = [k for k in cands
+                         if (not key[1] or whole[k][1]) and (not key[2] or whole[k][0])]
+            self._choice_cache[key] = cands
         return cands
 
-    def _responder(self, key: tuple[str, int] | None, packet: Packet, first: int) -> Host:
+    def _whole_fields(self) -> list[tuple[bool, bool]]:
+        """Per policy of R: do its source and destination fields hold a whole-family value
+        (or name no family)? Built once."""
+        if self._whole is None:
+            fam, top = self.enc.family, max_address(self.enc.family)
+            self._whole = [(q.family is None or any(v.contains_span(fam, 0, top)
+                                                    for v in q.source.values),
+                            q.family is None or any(v.contains_span(fam, 0, top)
+                                                    for v in q.destination.values))
+                           for q in self.enc.r_order]
+        return self._whole
+
+    def _responder(self, packet: Packet, first: int) -> Host:
         enc = self.enc
-        if key is None:
-            cands = set(enc.r_index.query(_point(packet)))
-        else:
-            sub = self._r_sub.get((*key, first))
-            if sub is not None:
-                return sub
-            look = self._r_look.get(key)
-            if look is None:
-                parts = (enc.i_parts if key[0] == "I" else enc.r_parts)[key[1]]
-                look = self._r_look[key] = enc.r_index.query_any(parts)
-            cands = set(look)
+        cands = enc.r_index.query(_point(packet))
         if first >= 0:
-            cands.update(self._choice(first))
-        sub = _sub_host(self.responder, [enc.r_order[k] for k in sorted(cands)])
-        if key is not None:
-            self._r_sub[(*key, first)] = sub
-        return sub
+            cands = sorted({*cands, *self._choice(first, packet)})
+        return _sub_host(self.responder, [enc.r_order[k] for k in cands])
 
     def initiator_first(self, packet: Packet, hint: tuple[str, int] | None = None
                         ) -> Policy | None:
-        """I's first match for ``packet`` (``hint``: a region whose box may hold it)."""
+        """I's first match for ``packet`` (``hint`` is accepted for the callers' sake)."""
         if not self.indexed:
             return lookup(self.initiator, packet)
-        return lookup(self._initiator(self._box(hint, packet), packet), packet)
+        return lookup(self._initiator(packet), packet)
 
     def __call__(self, packet: Packet, hint: tuple[str, int] | None = None) -> Any:
-        """``concrete_verdict`` for ``packet``; ``hint`` (side, position) names a policy
-        whose box may hold the packet (checked), so that its cut-down hosts are reused."""
+        """``concrete_verdict`` for ``packet`` (``hint``, a region that may hold it, is not
+        needed: the cut is per packet)."""
         if not self.indexed:
             return self.verdict(self.initiator, self.responder, packet, self.options)
-        key = self._box(hint, packet)
-        sub_i = self._initiator(key, packet)
+        sub_i = self._initiator(packet)
         first = lookup(sub_i, packet)
         pos = self.i_position[id(first)] if first is not None and first.action.is_ipsec else -1
-        return self.verdict(sub_i, self._responder(key, packet, pos), packet, self.options)
+        return self.verdict(sub_i, self._responder(packet, pos), packet, self.options)
 
 
 def _corner_packets(box: tuple[int, ...], family: Family) -> list[Packet]:
@@ -202,6 +202,11 @@ def _point(packet: Packet) -> Box:
 
 
 def _sub_host(host: Host, policies: list[Policy]) -> Host:
-    """``host`` with only ``policies`` (same names, objects and search order)."""
-    return Host(host.name, tuple(sorted(policies, key=lambda p: p.order_key)), host.addresses,
-                host.source, host.default_action)
+    """``host`` with only ``policies``, given in search order (positions of the encoding's
+    search-ordered lists, ascending): same names, objects and order, not sorted again."""
+    sub = Host(host.name, tuple(policies), host.addresses, host.source, host.default_action)
+    object.__setattr__(sub, "_ordered", sub.policies)
+    if not host.directional:  # every policy applies to both directions
+        object.__setattr__(sub, "_applicable_in", sub.policies)
+        object.__setattr__(sub, "_applicable_out", sub.policies)
+    return sub
