@@ -90,6 +90,21 @@ def local_properties(layout: Layout) -> dict[str, Expr]:
     }
 
 
+#: The variables of a component that ``live_entries`` reads (its SPI-uniqueness footprint).
+LIVE_READS: tuple[str, ...] = ("role", "iin", "iis", "rin", "ris")
+
+
+def live_entries(get: Callable[[str], int]) -> list[tuple[int, int]]:
+    """``(host, SPI)`` of a component's live (larval or installed) inbound entries; ``get``
+    reads a variable of the component (only those of ``LIVE_READS``)."""
+    role = get("role")
+    out = []
+    for host, entry, spi in ((role, "iin", "iis"), (1 - role, "rin", "ris")):
+        if get(entry) in (LARVAL, INSTALLED) and get(spi):
+            out.append((host, get(spi)))
+    return out
+
+
 #: Weights of channel codes for ``rank`` (a message consumed early weighs more).
 _A_WEIGHT = {0: 0, 1: 4, 2: 2, 3: 1}
 _B_WEIGHT = {0: 0, 1: 3, 2: 1, 3: 1}
@@ -239,12 +254,7 @@ class QMModel:
     def live_inbound(self, local: Local) -> list[tuple[int, int]]:
         """``(host, SPI)`` of the component's live (larval or installed) inbound entries."""
         idx = self.layout.index
-        role = local[idx["role"]]
-        out = []
-        for host, entry, spi in ((role, "iin", "iis"), (1 - role, "rin", "ris")):
-            if local[idx[entry]] in (1, 2) and local[idx[spi]]:
-                out.append((host, local[idx[spi]]))
-        return out
+        return live_entries(lambda name: local[idx[name]])
 
     def spi_collisions(self, state: State) -> list[str]:
         """Hosts with two live inbound entries of the same SPI (qm.spi-unique)."""

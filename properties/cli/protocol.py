@@ -31,7 +31,7 @@ from qmcheck.properties.cli.options import (
     add_progress_option,
     progress_enabled,
 )
-from qmcheck.properties.engines.explicit import set_budget
+from qmcheck.properties.engines.budget import set_budget
 from qmcheck.properties.reports.output import Written, output_dir, output_file
 from qmcheck.properties.reports.progress import LazyProgress
 from qmcheck.properties.results import Report
