@@ -99,9 +99,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "(a new or empty folder)")
     add_progress_option(p)
     p.add_argument("--reduction", default="full", choices=["full", "symmetry", "none"],
-                   help="state-space reduction: full (default), symmetry, or none; the Quick "
-                        "Mode model v2 shares kernel state between negotiations, so full "
-                        "falls back to symmetry only (partial-order reduction would be unsound)")
+                   help="state-space reduction: full (default: symmetry and stubborn sets, "
+                        "the shared SPI allocators counted as dependencies), symmetry, or "
+                        "none; verdicts and counterexamples are the same at every level")
     p.add_argument("--graph-dot", metavar="FILE", default=None,
                    help="also write the explored state graph in DOT (FILE-PROFILE.dot when "
                         "several profiles)")
