@@ -34,6 +34,9 @@ from qmcheck.properties.engines.visited import Visited
 
 REDUCTIONS = ("none", "symmetry", "full")
 PROVISO_LOCAL_LIMIT = 200_000  # local states explored to prove the graph acyclic (else proviso)
+#: QM at N=8 has 1128 actions (a closure took about 1 ms there); every manifest entry < 512
+POR_MAX_ACTIONS = 512
+WITNESS_BYTES = 400  # memory per state of the witness search's parent map (rounded up)
 Effect = tuple[int, int, int]  # (keep mask, set bits, action index)
 # (effects, test bits, enabled actions, xor deltas of the effects or None)
 Entry = tuple[tuple[Effect, ...], int, int, tuple[int, ...] | None]
@@ -124,7 +127,10 @@ class Engine:
         self.rank_terms = self._rank_terms()
         visible = [p.reads for prop in self.props if prop.kind in ("always", "sometimes")
                    for p in prop.parts]
-        self.stubborn = StubbornSets(system, visible) if reduction == "full" else None
+        #: stubborn sets cost a closure over the actions per enabled seed and state: past
+        #: ``POR_MAX_ACTIONS`` actions level full keeps symmetry and dead blocks only
+        self.stubborn = StubbornSets(system, visible) \
+            if reduction == "full" and len(system.actions) <= POR_MAX_ACTIONS else None
         self.initials = [self.packing.pack(i) for i in system.initial]
         if reduction == "full":
             from qmcheck.properties.engines.deadblocks import dead_block_map
@@ -530,7 +536,12 @@ class Engine:
         if self.shortest_paths and first:
             from qmcheck.properties.engines.witness import shortest_witnesses
 
-            self._short = shortest_witnesses(self, set(first), self.max_states)
+            cap = self.max_states
+            if self.max_memory is not None:  # its parent map: a few hundred bytes per state,
+                # but never fewer states than the search itself held within the budget
+                room = max(self.max_memory // WITNESS_BYTES, out.states)
+                cap = room if cap is None else min(cap, room)
+            self._short = shortest_witnesses(self, set(first), cap)
         for pi, prop in enumerate(self.props):
             hit = first.get(pi)
             if prop.kind == "sometimes":
