@@ -129,7 +129,7 @@ def test_levels_agree_with_several_negotiations(options: QMOptions) -> None:
         found[level] = {k: (f.verdict, f.path) for k, f in r.findings.items()}
         sizes[level] = r.states
     assert found["none"] == found["symmetry"] == found["full"]
-    assert sizes["full"] < sizes["symmetry"] < sizes["none"]
+    assert sizes["full"] < sizes["symmetry"] <= sizes["none"]
 
 
 def blind(system: TransitionSystem, shared: tuple[str, ...]) -> TransitionSystem:
