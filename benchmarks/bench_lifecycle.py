@@ -4,7 +4,7 @@ one run (no targets are asserted here; numbers are printed).
     python benchmarks/bench_lifecycle.py [--rekeys 1,2] [--profiles hpux,racoon]
         [--timers patient] [--all-switches]
 
-Each line: profile, setting, states, transitions, seconds, states/s. ``--all-switches`` turns
+The generic engine (``--reduction``, default none). Each line: profile, setting, states, transitions, seconds, states/s. ``--all-switches`` turns
 on loss, restart, delete notifications, DPD and INITIAL-CONTACT together (the largest graph).
 """
 
@@ -15,7 +15,8 @@ import time
 
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.options import QMOptions
-from qmcheck.properties.engines.explicit import ExplicitEngine
+from qmcheck.model.quickmode.system import QuickModeSystem
+from qmcheck.properties.engines import bfs
 
 
 def main() -> None:
@@ -25,6 +26,7 @@ def main() -> None:
     parser.add_argument("--profiles", default="hpux,racoon,strongswan,libreswan")
     parser.add_argument("--timers", default="patient", choices=["eager", "patient"])
     parser.add_argument("--all-switches", action="store_true")
+    parser.add_argument("--reduction", default="none", choices=["none", "symmetry", "full"])
     args = parser.parse_args()
     switches = [{}, {"loss": True}, {"restart": True, "dpd": True},
                 {"loss": True, "delete_notify": True}]
@@ -37,7 +39,8 @@ def main() -> None:
             for extra in switches:
                 opts = QMOptions(profile=profile, rekeys=k, timers=args.timers, **extra)
                 start = time.perf_counter()
-                ex = ExplicitEngine(QMModel(opts)).explore()
+                system = QuickModeSystem(QMModel(opts)).system
+                ex = bfs.Engine(system, reduction=args.reduction).run()
                 seconds = time.perf_counter() - start
                 print(f"{profile} {opts.label()} {ex.states} {ex.transitions} {seconds:.2f} "
                       f"{ex.states / max(seconds, 1e-9):,.0f}", flush=True)

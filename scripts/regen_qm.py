@@ -18,25 +18,26 @@ from typing import Any
 
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.options import PROFILES, QMOptions
+from qmcheck.model.quickmode.system import QuickModeSystem
 from qmcheck.properties.checks.lifecycle_matrix import lifecycle_markdown, run_lifecycle_matrix
 from qmcheck.properties.checks.mutants import kill_markdown, kill_table
 from qmcheck.properties.checks.protocol import check_protocol
 from qmcheck.properties.checks.protocol_docs import mapping_markdown, protocol_markdown
 from qmcheck.properties.checks.protocol_matrix import run_matrix, write_matrix
-from qmcheck.properties.engines.explicit import ExplicitEngine
+from qmcheck.properties.engines.bfs import REDUCTIONS, Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: The manifest's configurations: (option changes, reduction mode).
-MANIFEST: list[tuple[dict[str, Any], str]] = (
-    [({"profile": p, **f}, "reduced") for p in PROFILES for f in (
+#: The manifest's configurations (option changes), each at every reduction level.
+MANIFEST: list[dict[str, Any]] = (
+    [{"profile": p, **f} for p in PROFILES for f in (
         {}, {"loss": True}, {"loss": True, "reorder": True}, {"duplicate": True},
         {"commit_bit": True}, {"timers": "patient"}, {"loss": True, "timers": "patient"},
         {"commit_bit": True, "timers": "patient"})]
-    + [({"profile": p, "negotiations": 2, "timers": "patient"}, mode)
-       for p in ("hpux", "racoon") for mode in ("reduced", "none")]
-    + [({"profile": "strongswan", "simultaneous": True, "timers": "patient"}, "reduced"),
-       ({"profile": "mutant-constant-spi", "negotiations": 2, "timers": "patient"}, "reduced")]
+    + [{"profile": p, "negotiations": 2, "timers": "patient"} for p in ("hpux", "racoon")]
+    + [{"profile": "strongswan", "simultaneous": True, "timers": "patient"},
+       {"profile": "mutant-constant-spi", "negotiations": 2, "timers": "patient"},
+       {"profile": "hpux", "negotiations": 3, "timers": "patient"}]
 )
 
 #: The committed counterexamples: (property, options).
@@ -57,16 +58,17 @@ FIXTURES: list[tuple[str, dict[str, Any]]] = [
 
 def manifest() -> dict[str, Any]:
     entries = []
-    for changes, mode in MANIFEST:
-        engine = ExplicitEngine(QMModel(QMOptions(**changes)), por=mode == "reduced",
-                                symmetry=mode != "none")
-        ex = engine.explore()
-        entries.append({"options": changes, "reduction": mode, "states": ex.states,
-                        "transitions": ex.transitions, "local_states": ex.local_states})
-    return {"comment": "Exact state and transition counts of the explicit engine on the Quick "
-                       "Mode model v2 (TLC-style manifest); tests/test_qm_engine.py checks "
-                       "them. Regenerate with scripts/regen_qm.py, only for an intended model "
-                       "change.", "entries": entries}
+    for changes in MANIFEST:
+        system = QuickModeSystem(QMModel(QMOptions(**changes))).system
+        for level in REDUCTIONS:
+            run = Engine(system, reduction=level, shortest_paths=False).run()
+            entries.append({"options": changes, "reduction": level, "states": run.states,
+                            "transitions": run.transitions})
+    return {"comment": "Exact state and transition counts of the generic explicit engine on "
+                       "the Quick Mode model v2 at each reduction level (TLC-style manifest); "
+                       "tests/test_engine_quickmode.py checks them. Regenerate with "
+                       "scripts/regen_qm.py, only for an intended model or engine change.",
+            "entries": entries}
 
 
 def fixtures(directory: Path) -> None:

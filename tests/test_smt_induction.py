@@ -12,6 +12,7 @@ from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.expressions import evaluate, ne, var
 from qmcheck.model.quickmode.options import QMOptions
 from qmcheck.model.quickmode.state import R_DONE
+from qmcheck.model.quickmode.system import QuickModeSystem
 from qmcheck.properties.checks.parameterized import (
     check_allocations,
     check_locality,
@@ -20,7 +21,7 @@ from qmcheck.properties.checks.parameterized import (
 )
 from qmcheck.properties.checks.protocol import check_protocol
 from qmcheck.properties.checks.protocol_smt import smt_check
-from qmcheck.properties.engines.explicit import ExplicitEngine
+from qmcheck.properties.engines.bfs import Engine
 from qmcheck.properties.engines.invariants import (
     Invariant,
     candidates,
@@ -43,9 +44,12 @@ def test_kept_invariants_hold_in_every_explicitly_reachable_component(options: Q
     model = QMModel(options)
     result = houdini(QMEncoding(model))
     assert result.kept, "no invariant survived"
-    engine = ExplicitEngine(model)
-    ex = engine.explore()
-    pairs = {(loc, s[-1]) for s in ex.parents for loc in s[:-1]}
+    qs = QuickModeSystem(model)
+    engine = Engine(qs.system, reduction="symmetry", build_graph=True, shortest_paths=False)
+    search = engine.run()
+    assert search.complete
+    states = [qs.state_of(engine.packing.unpack(s)) for s in search.graph.nodes]
+    pairs = {(loc, s[-1]) for s in states for loc in s[:-1]}
     by_name = result.by_name()
     names = model.layout.names + model.layout.shared_names
     for name in result.kept:

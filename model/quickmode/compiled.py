@@ -94,6 +94,33 @@ def local_properties(layout: Layout) -> dict[str, Expr]:
     }
 
 
+#: The variables of a component that ``live_entries`` reads (its SPI-uniqueness footprint).
+LIVE_READS: tuple[str, ...] = ("role", "iin", "iis", "rin", "ris")
+#: With the SA lifecycle on, also the old pairs' inbound entries (model/quickmode/lifecycle.py).
+OLD_PAIR_READS: tuple[str, ...] = ("oi", "oii", "or", "ori")
+
+
+def live_reads(lifecycle: bool) -> tuple[str, ...]:
+    """The variables ``live_entries`` reads, with or without the SA lifecycle."""
+    return LIVE_READS + OLD_PAIR_READS if lifecycle else LIVE_READS
+
+
+def live_entries(get: Callable[[str], int], lifecycle: bool = False) -> list[tuple[int, int]]:
+    """``(host, SPI)`` of a component's live (larval or installed) inbound entries, and with
+    the SA lifecycle on its old pairs' installed inbound SAs; ``get`` reads a variable of the
+    component (only those of ``live_reads``)."""
+    role = get("role")
+    out = []
+    for host, entry, spi in ((role, "iin", "iis"), (1 - role, "rin", "ris")):
+        if get(entry) in (LARVAL, INSTALLED) and get(spi):
+            out.append((host, get(spi)))
+    if lifecycle:  # the old pairs' inbound SAs (1: installed)
+        for host, old, spi in ((role, "oi", "oii"), (1 - role, "or", "ori")):
+            if get(old) == 1 and get(spi):
+                out.append((host, get(spi)))
+    return out
+
+
 #: Weights of channel codes for ``rank`` (a message consumed early weighs more).
 _A_WEIGHT = {0: 0, 1: 4, 2: 2, 3: 1}
 _B_WEIGHT = {0: 0, 1: 3, 2: 1, 3: 1}
@@ -244,16 +271,7 @@ class QMModel:
     def live_inbound(self, local: Local) -> list[tuple[int, int]]:
         """``(host, SPI)`` of the component's live (larval or installed) inbound entries."""
         idx = self.layout.index
-        role = local[idx["role"]]
-        out = []
-        for host, entry, spi in ((role, "iin", "iis"), (1 - role, "rin", "ris")):
-            if local[idx[entry]] in (1, 2) and local[idx[spi]]:
-                out.append((host, local[idx[spi]]))
-        if self.layout.lifecycle:  # the old pairs' inbound SAs (1: installed)
-            for host, old, spi in ((role, "oi", "oii"), (1 - role, "or", "ori")):
-                if local[idx[old]] == 1 and local[idx[spi]]:
-                    out.append((host, local[idx[spi]]))
-        return out
+        return live_entries(lambda name: local[idx[name]], self.layout.lifecycle)
 
     def spi_collisions(self, state: State) -> list[str]:
         """Hosts with two live inbound entries of the same SPI (qm.spi-unique)."""

@@ -10,6 +10,9 @@ Modelled on stateright's ``Model`` trait, with the structure that reductions nee
   variables whose value names a member (an SPI or an index): permuting the members renames them.
 - ``Property``: ``always`` / ``sometimes`` / ``eventually`` / ``no-deadlock`` with ``Part``s,
   each a test over the variables it reads (see ``Property``).
+- ``Measure``: an optional declared rank (the sum of the measures' values) that every action
+  strictly increases, so the state graph is acyclic; an engine checks the claim on every step it
+  computes and falls back to its own acyclicity test when the claim fails.
 """
 
 from __future__ import annotations
@@ -44,6 +47,14 @@ class Action:
     guard: Callable[[Env], bool]
     update: Callable[[Env], Mapping[str, int]]
     fair: bool = True
+    #: the variables the guard depends on (a subset of ``reads``; None: all of ``reads``). Only
+    #: actions writing one of them can enable the action (partial-order reduction uses it).
+    guard_reads: frozenset[str] | None = None
+
+    @property
+    def enabled_by(self) -> frozenset[str]:
+        """The variables whose change can enable or disable the action."""
+        return self.reads if self.guard_reads is None else self.guard_reads
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,14 @@ class Part:
 
     reads: frozenset[str]
     test: Callable[[Env], bool]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A term of a declared rank: a value computed from the variables in ``reads``."""
+
+    reads: frozenset[str]
+    value: Callable[[Env], int]
 
 
 @dataclass(frozen=True)
@@ -107,6 +126,8 @@ class TransitionSystem:
     symmetries: tuple[Symmetry, ...] = ()
     name: str = "system"
     describe: Callable[[Env], str] | None = field(default=None, compare=False)
+    #: the declared rank: every action strictly increases the sum of these (checked by engines)
+    ranks: tuple[Measure, ...] = ()
 
     def __post_init__(self) -> None:
         check(self)
@@ -135,9 +156,14 @@ def check(system: TransitionSystem) -> None:
         if not (a.reads | a.writes) <= set(sizes):
             unknown = sorted((a.reads | a.writes) - set(sizes))
             raise ValueError(f"action {a.name}: unknown variables {unknown}")
+        if not a.enabled_by <= a.reads:
+            raise ValueError(f"action {a.name}: guard_reads must be a subset of reads")
     for p in system.properties:
         if not p.reads <= set(sizes):
             raise ValueError(f"property {p.id}: unknown variables {sorted(p.reads - set(sizes))}")
+    for m in system.ranks:
+        if not m.reads <= set(sizes):
+            raise ValueError(f"rank measure: unknown variables {sorted(m.reads - set(sizes))}")
     used: set[str] = set()
     for sym in system.symmetries:
         width = {len(m) for m in sym.members}

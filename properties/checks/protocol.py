@@ -1,7 +1,11 @@
 """The qm.* property catalogue and the verdicts of one explicit-state run.
 
-``check_protocol(options)`` explores the model once and derives the verdict of every requested
-property; refutations get a replayable counterexample trace written under ``out_dir``.
+``check_protocol(options)`` presents the model as a generic transition system
+(model/quickmode/system.py), explores it once with the generic engine (properties/engines/bfs.py)
+at the requested reduction level and derives the verdict of every requested property;
+refutations get a replayable counterexample trace written under ``out_dir``. Verdicts and traces
+do not depend on the level (the traces are the level-independent shortest witnesses of
+properties/engines/witness.py); the state and transition counts do.
 """
 
 from __future__ import annotations
@@ -15,21 +19,14 @@ from typing import Any
 from qmcheck.model.quickmode.compiled import QMModel
 from qmcheck.model.quickmode.interface import State
 from qmcheck.model.quickmode.options import QMOptions
+from qmcheck.model.quickmode.system import QuickModeSystem
 from qmcheck.model.values.errors import InputError
 from qmcheck.properties.catalogue import CATALOGUE as ALL_PROPERTIES
 from qmcheck.properties.catalogue import LIFECYCLE_IDS, PropertyInfo
 from qmcheck.properties.engines import bfs
-from qmcheck.properties.engines import explicit as explicit_engine
-from qmcheck.properties.engines.explicit import (
-    BUDGET,
-    ExplicitEngine,
-    Exploration,
-    memory_budget,
-    stderr_progress,
-)
-from qmcheck.properties.engines.quickmode_system import QuickModeSystem
+from qmcheck.properties.engines.budget import BUDGET, memory_budget, stderr_progress
 from qmcheck.properties.results import Result
-from qmcheck.properties.traces.counterexample import build_trace, concrete_steps, save_trace
+from qmcheck.properties.traces.counterexample import build_trace, save_trace
 
 #: The qm.* entries of the one property catalogue (ids, meanings, kinds, engines).
 CATALOGUE: tuple[PropertyInfo, ...] = tuple(p for p in ALL_PROPERTIES
@@ -69,7 +66,7 @@ class ProtocolRun:
 
     options: QMOptions
     results: list[Result]
-    exploration: Exploration | bfs.Search
+    exploration: bfs.Search
 
 
 def outcome_text(model: QMModel, state: State) -> str:
@@ -102,47 +99,35 @@ def check_protocol(options: QMOptions, property_ids: Sequence[str] | None = None
                    out_dir: Path | None = None, max_states: int = 20_000_000,
                    progress: bool | Callable[[str], None] = False,
                    graph_dot: Path | None = None,
-                   reduction: str = "full", max_memory: int | None = None,
-                   engine: str = "legacy") -> ProtocolRun:
+                   reduction: str = "full", max_memory: int | None = None) -> ProtocolRun:
     """Explore one configuration and decide the requested qm.* properties.
 
-    ``engine``: ``legacy`` (properties/engines/explicit.py, the default: it explores the Quick
-    Mode model v2, whose negotiations share kernel state) or ``generic``
-    (properties/engines/bfs.py through properties/engines/quickmode_system.py, an adapter that
-    still targets the v1 model; wiring v2 is open, issue 11).
-    ``graph_dot``: also build the state graph and write it there in DOT.
-    ``reduction``: ``full`` (symmetry and partial-order reduction; the legacy engine adds
-    dead-variable reduction), ``symmetry`` (symmetry only) or ``none`` (every interleaving).
-    ``max_memory``: bytes; the generic engine compresses, then spills, then stops (unknown).
+    ``reduction``: ``full`` (symmetry, stubborn sets from the actions' read/write sets, shared
+    allocators included, and dead-block summaries), ``symmetry`` (orbit representatives) or
+    ``none`` (every interleaving). ``graph_dot``: also build the state graph and write it there
+    in DOT. ``max_states`` / ``max_memory`` (bytes): past them the run stops and every property
+    it has not refuted is unknown.
     """
-    if engine == "generic":
-        return check_protocol_generic(options, property_ids, out_dir=out_dir,
-                                      max_states=max_states, progress=progress,
-                                      graph_dot=graph_dot, reduction=reduction,
-                                      max_memory=max_memory)
     ids = applicable(validate_ids(property_ids), options)
-    model = QMModel(options)
-    engine = ExplicitEngine(model, max_states=max_states, por=reduction == "full",
-                            symmetry=reduction != "none",
-                            progress=progress if callable(progress)
-                            else stderr_progress if progress else None)
-    if not engine.acyclic or graph_dot is not None:
-        engine.build_graph = True
-    ex = engine.explore()
+    if BUDGET.max_states is not None:  # --max-states of `check` (issue 13)
+        max_states = min(max_states, BUDGET.max_states)
+    if max_memory is None:
+        max_memory = memory_budget()
+    announce_budget(options, max_states, max_memory)
+    report = progress if callable(progress) else stderr_progress if progress else None
+    model, qs, engine, search = _explore(options, reduction, max_states, max_memory,
+                                         graph_dot is not None, report)
     if graph_dot is not None:
         graph_dot.parent.mkdir(parents=True, exist_ok=True)
-        graph_dot.write_text(explicit_engine.graph_dot(ex, engine), encoding="utf-8")
+        graph_dot.write_text(bfs.graph_dot(search, engine), encoding="utf-8")
     subject = (options.profile, options.label())
-    vacuous = ex.complete and ex.goal_state is None
-    extra_base: dict[str, Any] = {"states": ex.states, "transitions": ex.transitions,
+    findings = search.findings
+    vacuous = findings["qm.reachable-installed"].verdict == "refuted"
+    extra_base: dict[str, Any] = {"states": search.states, "transitions": search.transitions,
                                   "options": options.to_dict(), "timers": options.timers,
-                                  "reduction": "symmetry" if engine.generic and
-                                  reduction != "none" else reduction}
+                                  "reduction": reduction}
     results: list[Result] = []
     for pid in ids:
-        target: State | None = None
-        verdict = "holds"
-        message = ""
         if pid in UNDECIDED:
             results.append(Result(property=pid, verdict="unknown", subject=subject,
                                   engine="explicit", message="not decided by any engine yet "
@@ -150,126 +135,27 @@ def check_protocol(options: QMOptions, property_ids: Sequence[str] | None = None
                                   extra=dict(extra_base)))
             continue
         if pid == "qm.recovery":
-            ropts = recovery_options(options)
-            run_model = QMModel(ropts)
-            run_engine = ExplicitEngine(run_model, max_states=max_states, symmetry=reduction
-                                        != "none")
-            run_ex = run_engine.explore()
-            target = run_ex.bad_terminal
-            steps = concrete_steps(run_engine, run_ex, target) if target is not None else []
-            if target is not None:
-                verdict = "refuted"
-                message = (f"with at most {ropts.max_losses} loss and patient timers, final "
-                           f"state: {outcome_text(run_model, steps[-1][2])}")
-            elif not run_ex.complete:
-                verdict = "unknown"
-                message = run_ex.stop_reason or f"state budget of {max_states} exhausted"
-            else:
-                message = (f"proved over {run_ex.states} states with at most "
-                           f"{ropts.max_losses} loss per negotiation and patient timers")
-            extra = dict(extra_base, states=run_ex.states, options=ropts.to_dict(),
-                         timers="patient")
-            cex = None
-            if steps and verdict == "refuted":
-                trace = build_trace(run_model, pid, message, steps)
-                extra["trace_length"] = len(steps) - 1
-                if out_dir is not None:
-                    cex = str(save_trace(trace, out_dir))
-            results.append(Result(property=pid, verdict=verdict, subject=subject,  # type: ignore[arg-type]
-                                  engine="explicit", message=message, counterexample=cex,
-                                  seconds=run_ex.seconds, extra=extra))
+            results.append(_recovery(options, reduction, max_states, max_memory, subject,
+                                     extra_base, out_dir))
             continue
-        if pid == "qm.reachable-installed":
-            if ex.goal_state is not None:
-                message = "a state with both pairs installed is reachable"
-                target = None
-            else:
-                verdict = "refuted" if ex.complete else "unknown"
-                message = "no reachable state has both pairs installed"
-        elif pid == "qm.no-deadlock":
-            target = ex.deadlock
-        elif pid == "qm.eventually-installed":
-            target = ex.bad_terminal if ex.bad_terminal is not None else ex.fair_cycle
-        else:
-            target = ex.first_bad.get(pid)
-        steps = concrete_steps(engine, ex, target) if target is not None else []
-        if pid != "qm.reachable-installed":
-            if target is not None:
-                verdict = "refuted"
-                final = steps[-1][2]
-                message = f"final state ({timers_note(options)}): {outcome_text(model, final)}"
-                if pid == "qm.eventually-installed" and ex.bad_terminal is None:
-                    message = "fair cycle without installation at: " + outcome_text(model, final)
-            elif not ex.complete:
-                verdict = "unknown"
-                message = ex.stop_reason or f"state budget of {max_states} exhausted"
-            else:
-                message = f"proved over {ex.states} states ({timers_note(options)})"
-        extra = dict(extra_base)
-        if verdict == "holds" and vacuous and pid != "qm.reachable-installed":
-            message = "VACUOUS: qm.reachable-installed fails, " + message
-            extra["vacuous"] = True
-        cex: str | None = None
-        if steps and verdict == "refuted":
-            trace = build_trace(model, pid, message, steps)
-            extra["trace_length"] = len(steps) - 1
-            if out_dir is not None:
-                cex = str(save_trace(trace, out_dir))
-        results.append(Result(property=pid, verdict=verdict, subject=subject,  # type: ignore[arg-type]
-                              engine="explicit", message=message, counterexample=cex,
-                              seconds=ex.seconds, extra=extra))
-    return ProtocolRun(options, results, ex)
-
-
-def check_protocol_generic(options: QMOptions, property_ids: Sequence[str] | None = None, *,
-                           out_dir: Path | None = None, max_states: int = 20_000_000,
-                           progress: bool | Callable[[str], None] = False,
-                           graph_dot: Path | None = None, reduction: str = "full",
-                           max_memory: int | None = None) -> ProtocolRun:
-    """``check_protocol`` on the generic engine (same results, same traces)."""
-    ids = applicable(validate_ids(property_ids), options)
-    if BUDGET.max_states is not None:  # --max-states of `check` (issue 13)
-        max_states = min(max_states, BUDGET.max_states)
-    if max_memory is None:
-        max_memory = memory_budget()
-    announce_budget(options, max_states, max_memory)
-    model = QMModel(options)
-    qs = QuickModeSystem(model)
-    engine = bfs.Engine(qs.system, reduction=reduction, max_states=max_states,
-                        max_memory=max_memory, build_graph=graph_dot is not None,
-                        progress=progress if callable(progress)
-                        else stderr_progress if progress else None)
-    search = engine.run()
-    if graph_dot is not None:
-        graph_dot.parent.mkdir(parents=True, exist_ok=True)
-        graph_dot.write_text(bfs.graph_dot(search, engine), encoding="utf-8")
-    subject = (options.profile, options.label())
-    findings = search.findings
-    vacuous = search.complete and findings["qm.reachable-installed"].verdict == "refuted"
-    budget = (f"state budget of {max_states} exhausted" if search.stopped == "max-states"
-              else f"memory budget of {(max_memory or 0) // 2**20} MB exhausted")
-    extra_base: dict[str, Any] = {"states": search.states, "transitions": search.transitions,
-                                  "options": options.to_dict(), "reduction": reduction}
-    results: list[Result] = []
-    for pid in ids:
         f = findings[pid]
         verdict = f.verdict
         steps: list[tuple[int, str, State]] = []
         if pid == "qm.reachable-installed":
             message = ("a state with both pairs installed is reachable" if verdict == "holds"
                        else "no reachable state has both pairs installed")
+            if verdict == "unknown":
+                message = _budget_text(search, max_states, max_memory)
         elif verdict == "refuted":
             steps = qs.steps(f.path + f.cycle)
-            final = steps[-1][2]
-            message = f"final state: {outcome_text(model, final)}"
+            final = outcome_text(model, steps[-1][2])
+            message = f"final state ({timers_note(options)}): {final}"
             if f.cycle:
-                message = "fair cycle without installation at: " + outcome_text(model, final)
+                message = "fair cycle without installation at: " + final
         elif verdict == "unknown":
-            message = budget
+            message = _budget_text(search, max_states, max_memory)
         else:
-            message = f"proved over {search.states} states"
-            if pid == "qm.spi-unique":
-                message += " (SPIs are allocated per host from distinct values)"
+            message = f"proved over {search.states} states ({timers_note(options)})"
         extra = dict(extra_base)
         if verdict == "holds" and vacuous and pid != "qm.reachable-installed":
             message = "VACUOUS: qm.reachable-installed fails, " + message
@@ -284,6 +170,54 @@ def check_protocol_generic(options: QMOptions, property_ids: Sequence[str] | Non
                               subject=subject, engine="explicit", message=message,
                               counterexample=cex, seconds=search.seconds, extra=extra))
     return ProtocolRun(options, results, search)
+
+
+def _explore(options: QMOptions, reduction: str, max_states: int, max_memory: int | None,
+             build_graph: bool = False, progress: Callable[[str], None] | None = None
+             ) -> tuple[QMModel, QuickModeSystem, bfs.Engine, bfs.Search]:
+    """The model, its generic system, the engine and the finished search."""
+    model = QMModel(options)
+    qs = QuickModeSystem(model)
+    engine = bfs.Engine(qs.system, reduction=reduction, max_states=max_states,
+                        max_memory=max_memory, build_graph=build_graph, progress=progress)
+    return model, qs, engine, engine.run()
+
+
+def _budget_text(search: bfs.Search, max_states: int, max_memory: int | None) -> str:
+    if search.stopped == "max-states":
+        return f"state budget of {max_states} exhausted (raise it with --max-states)"
+    return (f"memory budget of {(max_memory or 0) // 2**20} MB exhausted after "
+            f"{search.states} states (raise it with --max-memory)")
+
+
+def _recovery(options: QMOptions, reduction: str, max_states: int, max_memory: int | None,
+              subject: tuple[str, ...], extra_base: dict[str, Any],
+              out_dir: Path | None) -> Result:
+    """qm.recovery: qm.eventually-installed in ``recovery_options``."""
+    pid = "qm.recovery"
+    ropts = recovery_options(options)
+    model, qs, _, search = _explore(ropts, reduction, max_states, max_memory)
+    f = search.findings["qm.eventually-installed"]
+    steps = qs.steps(f.path + f.cycle) if f.verdict == "refuted" else []
+    if f.verdict == "refuted":
+        message = (f"with at most {ropts.max_losses} loss and patient timers, final "
+                   f"state: {outcome_text(model, steps[-1][2])}")
+    elif f.verdict == "unknown":
+        message = _budget_text(search, max_states, max_memory)
+    else:
+        message = (f"proved over {search.states} states with at most "
+                   f"{ropts.max_losses} loss per negotiation and patient timers")
+    extra = dict(extra_base, states=search.states, transitions=search.transitions,
+                 options=ropts.to_dict(), timers="patient")
+    cex = None
+    if steps:
+        trace = build_trace(model, pid, message, steps)
+        extra["trace_length"] = len(steps) - 1
+        if out_dir is not None:
+            cex = str(save_trace(trace, out_dir))
+    return Result(property=pid, verdict=f.verdict, subject=subject,  # type: ignore[arg-type]
+                  engine="explicit", message=message, counterexample=cex,
+                  seconds=search.seconds, extra=extra)
 
 
 #: Peak resident bytes per stored state of the generic engine (benchmarks/bench_protocol.py

@@ -48,7 +48,7 @@ from qmcheck.properties.cli.options import (
     scenario_profiles,
 )
 from qmcheck.properties.cli.peers import check_step as peers_step
-from qmcheck.properties.engines.explicit import set_budget
+from qmcheck.properties.engines.budget import set_budget
 from qmcheck.properties.reports.check_text import render_check_text
 from qmcheck.properties.reports.output import Written, output_dir
 from qmcheck.properties.reports.progress import LazyProgress

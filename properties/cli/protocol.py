@@ -36,7 +36,7 @@ from qmcheck.properties.cli.options import (
     add_progress_option,
     progress_enabled,
 )
-from qmcheck.properties.engines.explicit import set_budget
+from qmcheck.properties.engines.budget import set_budget
 from qmcheck.properties.reports.check_text import class_lines
 from qmcheck.properties.reports.output import Written, output_dir, output_file
 from qmcheck.properties.reports.progress import LazyProgress
@@ -131,9 +131,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "write lifecycle.md, docs/PROTOCOL.md's section, into DIR")
     add_progress_option(p)
     p.add_argument("--reduction", default="full", choices=["full", "symmetry", "none"],
-                   help="state-space reduction: full (default), symmetry, or none; the Quick "
-                        "Mode model v2 shares kernel state between negotiations, so full "
-                        "falls back to symmetry only (partial-order reduction would be unsound)")
+                   help="state-space reduction: full (default: symmetry and stubborn sets, "
+                        "the shared SPI allocators counted as dependencies), symmetry, or "
+                        "none; verdicts and counterexamples are the same at every level")
     p.add_argument("--graph-dot", metavar="FILE", default=None,
                    help="also write the explored state graph in DOT (FILE-PROFILE.dot when "
                         "several profiles)")

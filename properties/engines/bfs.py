@@ -34,6 +34,9 @@ from qmcheck.properties.engines.visited import Visited
 
 REDUCTIONS = ("none", "symmetry", "full")
 PROVISO_LOCAL_LIMIT = 200_000  # local states explored to prove the graph acyclic (else proviso)
+#: QM at N=8 has 1128 actions (a closure took about 1 ms there); every manifest entry < 512
+POR_MAX_ACTIONS = 512
+WITNESS_BYTES = 400  # memory per state of the witness search's parent map (rounded up)
 Effect = tuple[int, int, int]  # (keep mask, set bits, action index)
 # (effects, test bits, enabled actions, xor deltas of the effects or None)
 Entry = tuple[tuple[Effect, ...], int, int, tuple[int, ...] | None]
@@ -90,12 +93,17 @@ class _Class:
     twin: tuple[int, int, int] | None = None  # (shift, previous member's shift, block mask)
 
 
+class RankBroken(Exception):
+    """A step that does not raise the system's declared rank (the claim of acyclicity fails)."""
+
+
 class Engine:
     """BFS over a ``TransitionSystem`` at one reduction level."""
 
     def __init__(self, system: TransitionSystem, *, reduction: str = "full",
                  max_states: int | None = None, max_memory: int | None = None,
                  build_graph: bool = False, liveness: bool = True,
+                 shortest_paths: bool = True,
                  progress: Callable[[str], None] | None = None,
                  progress_every: float = 2.0) -> None:
         if reduction not in REDUCTIONS:
@@ -106,6 +114,8 @@ class Engine:
         self.max_memory = max_memory
         self.build_graph = build_graph
         self.liveness = liveness
+        #: report the witnesses of witness.py (the same at every level), not the search's own
+        self.shortest_paths = shortest_paths
         self.progress = progress
         self.progress_every = progress_every
         self.packing = Packing(system)
@@ -114,9 +124,13 @@ class Engine:
         self.identity = reduction == "none" or not system.symmetries
         self.props = system.properties
         self._setup_classes()
+        self.rank_terms = self._rank_terms()
         visible = [p.reads for prop in self.props if prop.kind in ("always", "sometimes")
                    for p in prop.parts]
-        self.stubborn = StubbornSets(system, visible) if reduction == "full" else None
+        #: stubborn sets cost a closure over the actions per enabled seed and state: past
+        #: ``POR_MAX_ACTIONS`` actions level full keeps symmetry and dead blocks only
+        self.stubborn = StubbornSets(system, visible) \
+            if reduction == "full" and len(system.actions) <= POR_MAX_ACTIONS else None
         self.initials = [self.packing.pack(i) for i in system.initial]
         if reduction == "full":
             from qmcheck.properties.engines.deadblocks import dead_block_map
@@ -174,6 +188,31 @@ class Engine:
                                              for a in c.actions):
                             c.twin = (off + m * width, off + (m - 1) * width, (1 << width) - 1)
 
+    def _rank_terms(self) -> list[tuple[int, ...]] | None:
+        """Per action, the declared rank measures its writes touch; None when the system
+        declares no rank or an action touches a measure that reads more than the action."""
+        ranks = self.system.ranks
+        if not ranks:
+            return None
+        out: list[tuple[int, ...]] = []
+        for a in self.system.actions:
+            terms = tuple(i for i, m in enumerate(ranks) if m.reads & a.writes)
+            if not terms or any(not ranks[i].reads <= a.reads for i in terms):
+                return None
+            out.append(terms)
+        return out
+
+    def _check_rank(self, ai: int, env: dict[str, int], new: dict[str, int]) -> None:
+        """Raise RankBroken unless the step raises the declared rank."""
+        ranks = self.system.ranks
+        after = {**env, **new}
+        delta = 0
+        for i in self.rank_terms[ai]:  # type: ignore[index]
+            m = ranks[i]
+            delta += m.value({n: after[n] for n in m.reads}) - m.value({n: env[n] for n in m.reads})
+        if delta <= 0:
+            raise RankBroken(self.system.actions[ai].name)
+
     def _fill(self, c: _Class, key: int) -> Entry:
         pk = self.packing
         env = pk.unpack(key, c.names)
@@ -191,6 +230,8 @@ class Engine:
                 raise ValueError(f"action {a.name} reads undeclared variable {e}") from None
             if not ok:
                 continue
+            if self.rank_terms is not None:
+                self._check_rank(ai, env, new)
             keep = ~0
             bits = 0
             for name, value in new.items():
@@ -241,6 +282,16 @@ class Engine:
     # -- the search --------------------------------------------------------------------------
     def run(self) -> Search:
         """Explore and decide every property of the system."""
+        try:
+            return self._run()
+        except RankBroken:
+            # the declared rank is wrong: forget it and decide acyclicity by blocks
+            self.rank_terms = None
+            for c in self.classes:
+                c.cache.clear()
+            return self._run()
+
+    def _run(self) -> Search:
         start = time.perf_counter()
         out = Search(self.reduction, packed_bytes=self.packing.bytes_per_state)
         visited = Visited(self.packing.bytes_per_state, self.max_memory)
@@ -292,7 +343,8 @@ class Engine:
         if stub is not None:
             from qmcheck.properties.engines.fairness import blocks_acyclic
 
-            out.acyclic = blocks_acyclic(self, limit=PROVISO_LOCAL_LIMIT)
+            out.acyclic = self.rank_terms is not None or \
+                blocks_acyclic(self, limit=PROVISO_LOCAL_LIMIT)
             proviso = not out.acyclic
         fast = stub is None and graph is None
         init0 = self.initials[0]
@@ -480,6 +532,16 @@ class Engine:
                   first: dict[int, tuple[int, int]]) -> None:
         budget = f"stopped at the {out.stopped} budget after {out.states} states"
         pending_live: list[int] = []
+        self._short: dict[int, tuple[int, tuple[str, ...], int]] = {}
+        if self.shortest_paths and first:
+            from qmcheck.properties.engines.witness import shortest_witnesses
+
+            cap = self.max_states
+            if self.max_memory is not None:  # its parent map: a few hundred bytes per state,
+                # but never fewer states than the search itself held within the budget
+                room = max(self.max_memory // WITNESS_BYTES, out.states)
+                cap = room if cap is None else min(cap, room)
+            self._short = shortest_witnesses(self, set(first), cap)
         for pi, prop in enumerate(self.props):
             hit = first.get(pi)
             if prop.kind == "sometimes":
@@ -509,6 +571,10 @@ class Engine:
                    budget: str) -> Finding:
         """``f`` with its replayable path; after a budget stop whose path cannot be rebuilt,
         an unknown finding instead (a verdict is never reported without its trace)."""
+        pi = next(i for i, p in enumerate(self.props) if p.id == f.property)
+        if pi in self._short:  # the level-independent shortest witness (witness.py)
+            f.initial, f.path, f.state = self._short[pi]
+            return f
         try:
             self._attach_path(f, visited, *hit)
         except RuntimeError:
@@ -555,12 +621,14 @@ class Engine:
         """Fair cycles outside the goal, unless the blocks of the system are all acyclic."""
         from qmcheck.properties.engines.fairness import blocks_acyclic, fair_lasso
 
-        acyclic = out.acyclic if out.acyclic is not None else blocks_acyclic(self)
+        acyclic = out.acyclic if out.acyclic is not None else (
+            self.rank_terms is not None or blocks_acyclic(self))
         out.acyclic = acyclic
         if acyclic:
             return
         full = Engine(self.system, reduction="none", max_states=self.max_states,
-                      max_memory=self.max_memory, build_graph=True, liveness=False)
+                      max_memory=self.max_memory, build_graph=True, liveness=False,
+                      shortest_paths=False)
         sub = full.run()
         if not sub.complete:
             for pi in pending:

@@ -7,7 +7,7 @@ Action sets are Python ints used as bit sets over action indices. For a state wi
   other reads or writes (so independent actions touch disjoint variables, or only read shared
   ones; two actions of different components that share a variable are dependent);
 - D2: a disabled action in T brings its necessary enabling set: every action that writes a
-  variable it reads (its guard can change only through them);
+  variable its guard reads (``Action.enabled_by``: its guard can change only through them);
 - V (per property part, Valmari's visibility condition): if T holds an enabled action that
   writes a variable the part reads, T holds every action that writes one.
 
@@ -58,7 +58,7 @@ class StubbornSets:
                 dep |= writers.get(v, 0)
             self.conflicts.append(dep & ~(1 << i))
             nes = 0
-            for v in a.reads:
+            for v in a.enabled_by:
                 nes |= writers.get(v, 0)
             self.enablers.append(nes & ~(1 << i))
         vis = []

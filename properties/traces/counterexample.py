@@ -1,4 +1,4 @@
-"""Counterexample traces: build from an exploration, save, load, replay, render.
+"""Counterexample traces: build from a path of the model, save, load, replay, render.
 
 A trace is a versioned JSON document (``format: qmcheck-qm-trace``, ``version: 1``): the model
 options, the property, and the steps, each with the negotiation, the action id and the full
@@ -23,35 +23,9 @@ from qmcheck.model.quickmode.profiles import load_profile
 from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.text import shown
 from qmcheck.properties.catalogue import info
-from qmcheck.properties.engines.explicit import ExplicitEngine, Exploration
 
 FORMAT = "qmcheck-qm-trace"
 VERSION = 1
-
-
-def concrete_steps(engine: ExplicitEngine, exploration: Exploration,
-                   target: State) -> list[tuple[int, str, State]]:
-    """The path to ``target`` as concrete states: negotiations keep their identity.
-
-    Returns ``(negotiation index, action id, concrete state)``; the first entry has index -1.
-    Every concrete state is checked against the reduced state the engine recorded.
-    """
-    model = engine.model
-    path = engine.path(exploration, target)
-    state = model.init_states()[0]
-    out: list[tuple[int, str, State]] = [(-1, "", state)]
-    for c, a, recorded in path[1:]:
-        comps = state[:-1] if engine.generic else state
-        keys = [engine.key(x) for x in comps]
-        order = sorted(range(len(comps)), key=lambda i: keys[i]) if engine.symmetry \
-            else list(range(len(comps)))
-        comp = order[c]
-        action_id = model.action_list[a].id
-        state = model.next_state(state, (comp, action_id))
-        if engine.canonical(state) != recorded:
-            raise AssertionError("concrete replay diverged from the explored path")
-        out.append((comp, action_id, state))
-    return out
 
 
 def build_trace(model: QMModel, property_id: str, message: str,
