@@ -2,10 +2,10 @@
 one run (no targets are asserted here; numbers are printed).
 
     python benchmarks/bench_lifecycle.py [--rekeys 1,2] [--profiles hpux,racoon]
-        [--timers patient] [--all-switches]
+        [--timers patient] [--all-switches] [--reduction none|symmetry|full]
 
-The generic engine (``--reduction``, default none). Each line: profile, setting, states, transitions, seconds, states/s. ``--all-switches`` turns
-on loss, restart, delete notifications, DPD and INITIAL-CONTACT together (the largest graph).
+The generic engine (properties/engines/bfs.py), at reduction level none unless told. Each line:
+profile, setting, states, transitions, seconds, states/s. ``--all-switches`` turns on loss, restart, delete notifications, DPD and INITIAL-CONTACT together (the largest graph).
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ from qmcheck.model.quickmode.state import (
     R_DONE,
     R_IDLE,
     R_REFUSED,
+    SCALARS,
     Layout,
 )
 
@@ -284,15 +285,28 @@ class QMModel:
                 seen.add(key)
         return bad
 
+    @cached_property
+    def _rank_index(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...],
+                                   tuple[int, ...], int, int]:
+        """Positions ``rank`` reads: weight-10 phases, weight-1 counters, the two channels'
+        slots and the two ESP paths (computed once; ``rank`` runs on every explored step)."""
+        idx = self.layout.index
+        start, k = len(SCALARS), self.layout.slots
+        return ((idx["ip"], idx["rp"]),
+                tuple(idx[n] for n in ("ipc", "rpc", "ic", "rc", "di", "dr", "dups", "lost",
+                                       "g2", "g3")),
+                tuple(range(start, start + k)), tuple(range(start + k, start + 2 * k)),
+                idx["ei"], idx["er"])
+
     def rank(self, local: Local) -> int:
         """A value every action of the component strictly increases (so no cycles)."""
-        v = dict(zip(self.layout.names, local, strict=True))
-        mono = (10 * v["ip"] + v["ipc"] + 10 * v["rp"] + v["rpc"] + v["ic"] + v["rc"]
-                + v["di"] + v["dr"] + v["dups"] + v["lost"] + v["g2"] + v["g3"])
-        msgs = sum(_A_WEIGHT[x] for x in self.layout.ir(local))
-        msgs += sum(_B_WEIGHT[x] for x in self.layout.ri(local))
-        base = 5 * mono - msgs - int(v["ei"] != 0) - int(v["er"] != 0)
-        return base + life_rank(v) if self.layout.lifecycle else base
+        tens, ones, ir, ri, ei, er = self._rank_index
+        mono = 10 * sum(local[i] for i in tens) + sum(local[i] for i in ones)
+        msgs = sum(_A_WEIGHT[local[i]] for i in ir) + sum(_B_WEIGHT[local[i]] for i in ri)
+        base = 5 * mono - msgs - int(local[ei] != 0) - int(local[er] != 0)
+        if not self.layout.lifecycle:
+            return base
+        return base + life_rank(dict(zip(self.layout.names, local, strict=True)))
 
     def describe(self, state: State) -> list[dict[str, object]]:
         """Readable components, then the kernel's allocators."""
