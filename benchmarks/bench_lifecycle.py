@@ -5,7 +5,8 @@ one run (no targets are asserted here; numbers are printed).
         [--timers patient] [--all-switches] [--reduction none|symmetry|full]
 
 The generic engine (properties/engines/bfs.py), at reduction level none unless told. Each line:
-profile, setting, states, transitions, seconds, states/s. ``--all-switches`` turns on loss, restart, delete notifications, DPD and INITIAL-CONTACT together (the largest graph).
+profile, setting, states, transitions, seconds, states/s. ``--all-switches`` turns on loss,
+restart, delete notifications, DPD and INITIAL-CONTACT together (the largest graph).
 """
 
 from __future__ import annotations
