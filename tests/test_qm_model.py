@@ -174,6 +174,10 @@ def test_profile_files_cite_sources_and_bad_files_name_line_and_key(tmp_path) ->
         "profile: x\nbased-on: nowhere\n": (2, "based-on"),
         "profile: x\nbased-on: hpux\ncolour: red\n": (3, "colour"),
         "profile: x\n": (1, "selectors.initiator-ids"),
+        # a misspelt section or key is named at its own line, with the key it resembles
+        "profile: x\nbased-on: hpux\nlifecycel:\n  dpd: true\n": (3, "lifecycel"),
+        "profile: x\nbased-on: hpux\nselectors:\n  initator-ids: policy\n":
+            (4, "selectors.initator-ids"),
     }
     for i, (text, (line, key)) in enumerate(cases.items()):
         path = tmp_path / f"p{i}.yaml"
@@ -181,3 +185,6 @@ def test_profile_files_cite_sources_and_bad_files_name_line_and_key(tmp_path) ->
         with pytest.raises(InputError) as info:
             load_profile(str(path))
         assert (info.value.source, info.value.line, info.value.field) == (str(path), line, key)
+        hint = {"lifecycel": "lifecycle", "selectors.initator-ids": "initiator-ids"}.get(key)
+        if hint:
+            assert f"did you mean '{hint}'" in str(info.value)

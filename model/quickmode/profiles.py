@@ -9,6 +9,8 @@ Every problem is an InputError naming the file, the line and the key (exit 2).
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -118,6 +120,9 @@ def _flatten(node: yaml.Node, source: str, prefix: str, out: Raw) -> None:
     """Dotted keys of a nested mapping; lists and scalars are leaves."""
     for key, (knode, vnode) in mapping(node, source, prefix or "the profile").items():
         dotted = f"{prefix}.{key}" if prefix else key
+        if not _allowed_key(dotted):
+            raise InputError(f"unknown key '{key}'{_did_you_mean(prefix, key)}", source=source,
+                             line=_line(knode), field=dotted)
         if isinstance(vnode, yaml.MappingNode) and dotted in ("selectors", "initiator",
                                                               "responder", "kernel", "commit",
                                                               "lifecycle", "commit.initiator",
@@ -145,6 +150,20 @@ def read_raw(text: str, source: str) -> Raw:
     out: Raw = {}
     _flatten(node, source, "", out)
     return out
+
+
+def _did_you_mean(prefix: str, key: str) -> str:
+    """`` (did you mean 'x'?)`` for a key close to one allowed at that place, else ``""``."""
+    if not prefix:
+        known: Sequence[str] = tuple(TOP_KEYS)
+    elif prefix == "commit":
+        known = ("initiator", "responder")
+    elif prefix.startswith("commit."):
+        known = tuple(LISTS.get(prefix.split(".")[1], ()))
+    else:
+        known = tuple(SECTION_KEYS.get(prefix, ()))
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _allowed_key(key: str) -> bool:
