@@ -9,6 +9,7 @@ checked at once against the SA lifecycle model with at most N rekeys."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from qmcheck.model.formats.loader import read_text
 from qmcheck.model.quickmode.options import MAX_REKEYS, MAX_RETRANSMITS, PROFILES
@@ -65,24 +66,30 @@ def run(args: argparse.Namespace) -> Report:
         result = smallest_bound(i_ev, r_ev, args.profile, max_retransmits)
         verdict = "holds" if result.included else "refuted"
         status = outcome(i_ev, r_ev)
-        if result.included:
-            timers = ", eager timers" if result.eager_timers else ""
-            message = (f"Quick Mode {mid} ({status}) is a path of the {args.profile} model with "
-                       f"at most {result.retransmits} retransmissions{timers}: "
-                       f"{' '.join(result.path)}")
-        else:
-            message = (f"Quick Mode {mid} ({status}) is not a path of the {args.profile} model "
-                       f"(up to {max_retransmits} retransmissions); no step explains "
-                       f"{' / '.join(result.blocked_at) or 'the end'}{hint}")
+        message = _inclusion_text(f"Quick Mode {mid} ({status})", f"{args.profile} model",
+                                  result, max_retransmits) + ("" if result.included else hint)
         report.add(Result(
             "trace.inclusion", verdict, (str(mid),), "error", "explicit", message,
             {"events": [e.to_json() for e in i_ev + r_ev]},
             extra={"outcome": status, "inclusion": result.to_json()}))
     if not initiated:
-        report.add(Result("trace.inclusion", "unknown", (), "warning", "explicit",
-                          "nothing to check: the initiator's log holds no Quick Mode it "
-                          "started"))
+        report.add(_nothing_to_check(()))
     return report
+
+
+def _nothing_to_check(subject: tuple[str, ...]) -> Result:
+    return Result("trace.inclusion", "unknown", subject, "warning", "explicit",
+                  "nothing to check: the initiator's log holds no Quick Mode it started")
+
+
+def _inclusion_text(what: str, model: str, result: Any, max_retransmits: int) -> str:
+    """``what`` is (or is not) a path of ``model``: the bound and the path, or where it stops."""
+    if result.included:
+        timers = ", eager timers" if result.eager_timers else ""
+        return (f"{what} is a path of the {model} with at most {result.retransmits} "
+                f"retransmissions{timers}: {' '.join(result.path)}")
+    return (f"{what} is not a path of the {model} (up to {max_retransmits} retransmissions); "
+            f"no step explains {' / '.join(result.blocked_at) or 'the end'}")
 
 
 def _lifecycle(report: Report, args: argparse.Namespace, i_ev: list[Event], r_ev: list[Event],
@@ -90,21 +97,12 @@ def _lifecycle(report: Report, args: argparse.Namespace, i_ev: list[Event], r_ev
     """One result for the whole run against the lifecycle model."""
     rekeys = int(args.rekeys)
     if not any(e.kind == "send" and e.message == "msg1" for e in i_ev):
-        report.add(Result("trace.inclusion", "unknown", ("lifecycle",), "warning", "explicit",
-                          "nothing to check: the initiator's log holds no Quick Mode it "
-                          "started"))
+        report.add(_nothing_to_check(("lifecycle",)))
         return report
     result = smallest_lifecycle_bound(i_ev, r_ev, args.profile, rekeys, max_retransmits)
-    runs = f"the run ({len(negotiations(i_ev))} Quick Modes)"
-    if result.included:
-        timers = ", eager timers" if result.eager_timers else ""
-        message = (f"{runs} is a path of the {args.profile} lifecycle model (--rekeys "
-                   f"{rekeys}) with at most {result.retransmits} retransmissions{timers}: "
-                   f"{' '.join(result.path)}")
-    else:
-        message = (f"{runs} is not a path of the {args.profile} lifecycle model (--rekeys "
-                   f"{rekeys}, up to {max_retransmits} retransmissions); no step explains "
-                   f"{' / '.join(result.blocked_at) or 'the end'}")
+    message = _inclusion_text(f"the run ({len(negotiations(i_ev))} Quick Modes)",
+                              f"{args.profile} lifecycle model (--rekeys {rekeys})", result,
+                              max_retransmits)
     report.add(Result(
         "trace.inclusion", "holds" if result.included else "refuted", ("lifecycle",), "error",
         "explicit", message, {"events": [e.to_json() for e in i_ev + r_ev]},
