@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 
 from qmcheck.properties.traces.strongswan_log import (
+    CHILD_STATE,
     Event,
     charon_lines,
     negotiations,
@@ -42,7 +43,6 @@ from qmcheck.properties.traces.strongswan_log import (
 )
 
 _EXPIRE = re.compile(r"^creating (rekey|delete) job for CHILD_SA \w+/0x([0-9a-fA-F]+)/")
-_STATE = re.compile(r"^CHILD_SA (\S+)\{(\d+)\} state change: (\S+) => (\S+)")
 _ESTABLISHED = re.compile(r"^CHILD_SA (\S+)\{(\d+)\} established with SPIs ([0-9a-fA-F]+)_i "
                           r"([0-9a-fA-F]+)_o")
 _SAD_DELETED = re.compile(r"^deleted (in|out)bound SAD entry with SPI ([0-9a-fA-F]+)")
@@ -75,7 +75,7 @@ def _lifecycle_line(host: str, number: int, body: str, spi_mid: dict[str, int | 
         spi = m.group(2).lower()
         return Event(host, number, "expire", "soft" if m.group(1) == "rekey" else "hard",
                      spi_mid.get(spi), spi)
-    if m := _STATE.match(body):
+    if m := CHILD_STATE.match(body):
         step = _REKEY_STATES.get((m.group(3), m.group(4)))
         child = f"{m.group(1)}{{{m.group(2)}}}"
         if step is None:

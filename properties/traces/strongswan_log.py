@@ -55,7 +55,8 @@ _DUP_REQUEST = re.compile(r"^received retransmit of request with ID (\d+), retra
 _SPI = re.compile(r"^allocated SPI ([0-9a-fA-F]+)")
 _ADD_SA = re.compile(r"^adding (inbound|outbound) (ESP|AH) SA")
 _SA_SPI = re.compile(r"^\s*SPI 0x([0-9a-fA-F]+)")
-_STATE = re.compile(r"^CHILD_SA (\S+)\{(\d+)\} state change: (\S+) => (\S+)")
+#: A CHILD_SA state change (also read by strongswan_lifecycle for rekeys).
+CHILD_STATE = re.compile(r"^CHILD_SA (\S+)\{(\d+)\} state change: (\S+) => (\S+)")
 _ESTABLISHED = re.compile(r"^CHILD_SA (\S+)\{(\d+)\} established with SPIs (\S+)_i (\S+)_o "
                           r"and TS (.*) === (.*)$")
 _NOTIFY = re.compile(r"^received (\S+) error notify")
@@ -266,7 +267,7 @@ def _parse_line(st: _State, number: int, thread: str, body: str) -> None:
     if m := _NOTIFY.match(body):
         st.add(Event(host, number, "notify-recv", m.group(1), st.latest_mid))
         return
-    if m := _STATE.match(body):
+    if m := CHILD_STATE.match(body):
         child = f"{m.group(1)}{{{m.group(2)}}}"
         if thread in st.thread_mid:
             st.child_mid.setdefault(child, st.thread_mid[thread])
