@@ -144,3 +144,16 @@ def test_settings_text_without_a_file_still_parses() -> None:
                              "   c { local_ts = 10.1.0.0/16\n remote_ts = 10.2.0.0/16 }\n"
                              "  }\n }\n}\n", "<memory>")
     assert [p.name for p in host.policies] == ["a.c"]
+
+
+def test_a_section_nested_in_a_child_is_a_note_not_policies() -> None:
+    """strongSwan's vici parses a child without a section callback, so a nested section is
+    skipped whole (vici_message.c parse): the same here, and the user is told."""
+    text = ("connections {\n a {\n  local_addrs = 10.0.0.1\n  children {\n"
+            "   c {\n    local_ts = 10.1.0.0/16\n    remote_ts = 10.2.0.0/16\n"
+            "    inner {\n     local_ts = 10.9.0.0/16\n    }\n   }\n  }\n }\n}\n")
+    host = load_swanctl_text(text, "<memory>")
+    assert [str(p.source) for p in host.policies] == ["10.1.0.0/16"]
+    assert [n for n in host.notes if "inner" in n] == [
+        "connections.a.children.c.inner: a section inside a child is ignored by strongSwan "
+        "(and here)"]

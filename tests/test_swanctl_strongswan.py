@@ -142,6 +142,7 @@ def test_comment_only_and_empty_files_are_hosts_without_policies() -> None:
     ["conflicts", "{f}"],
     ["peers", "{f}", "{f}"],
     ["check", "{f}"],
+    ["diff", "{f}", "{f}"],
 ])
 def test_every_command_prints_the_notes_once(argv: list[str],
                                              capsys: pytest.CaptureFixture[str]) -> None:
@@ -151,6 +152,6 @@ def test_every_command_prints_the_notes_once(argv: list[str],
     assert code in (0, 1, 3)
     err = capsys.readouterr().err.splitlines()
     notes = [line for line in err if line.startswith(f"qmcheck: note: {path}: ")]
-    hosts = argv.count("{f}") if argv[0] in ("negotiate", "peers") else 1
+    hosts = argv.count("{f}") if argv[0] in ("negotiate", "peers", "diff") else 1
     assert sum("IP-TFS" in line for line in notes) == hosts
     assert sum("IKE authentication" in line for line in notes) == hosts

@@ -375,6 +375,12 @@ def _feature_notes(conn: Section, root: Section, state: _Import) -> None:
             text = FEATURE_NOTES[key]
             if not any(n.endswith(text) for n in state.notes):
                 state.notes.append(f"{where}.{key}: {text}")
+    for name, child in (sorted(children.sections.items()) if children is not None else ()):
+        for sub in sorted(child.sections):
+            # vici_config.c children_sn parses a child with no section callback, so
+            # vici_message.c parse skips a nested section whole
+            state.notes.append(f"connections.{conn.name}.children.{name}.{sub}: a section "
+                               "inside a child is ignored by strongSwan (and here)")
     pools = root.sections.get("pools")
     for name in (n.strip() for n in conn.values.get("pools", ("", 0))[0].split(",")):
         if name and (pools is None or name not in pools.sections):

@@ -27,7 +27,7 @@ from qmcheck.properties.checks.deploy.negotiation_diff import (
 )
 from qmcheck.properties.checks.deploy.negotiation_diff import replay as replay_negotiation
 from qmcheck.properties.checks.deploy.negotiation_smt import diff_pair_smt
-from qmcheck.properties.cli.options import add_output_options, scenario_profiles
+from qmcheck.properties.cli.options import add_output_options, print_notes, scenario_profiles
 from qmcheck.properties.results import Report, Result
 
 PROPERTY = "diff.changed"
@@ -210,6 +210,8 @@ def run(args: argparse.Namespace) -> Report:
             raise InputError(e.message, source=e.source or "<command line>",
                              field="--profile") from None
     old, new = _load(args.old), _load(args.new)
+    for loaded in (old, new):
+        print_notes(*([loaded] if isinstance(loaded, Host) else loaded.hosts.values()))
     report = Report("diff", [args.old, args.new])
     if isinstance(old, Scenario) and isinstance(new, Scenario) and (
             len(old.hosts) > 1 or len(new.hosts) > 1):
