@@ -264,3 +264,16 @@ def test_tunnel_mutant_is_killed(name: str, tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setattr(peers_module, attribute, mutant)
     with _captured(capsys):
         assert tunnel_checks(tmp_path) != [], f"{name} survives"
+
+
+def test_docs_list_every_code_mutant() -> None:
+    """docs/MUTANTS.md's table of code mutants (properties/checks/mutants.CODE_MUTANTS) names
+    exactly the mutants of this file, each with its property."""
+    from qmcheck.properties.checks.mutants import CODE_MUTANTS
+
+    assert set(CODE_MUTANTS) == set(MIRROR_MUTANTS) | set(TUNNEL_MUTANTS)
+    assert {n for n, (prop, _) in CODE_MUTANTS.items() if prop == "peers.tunnel"} == set(
+        TUNNEL_MUTANTS)
+    doc = (Path(__file__).parents[1] / "docs" / "MUTANTS.md").read_text(encoding="utf-8")
+    for name, (prop, _) in CODE_MUTANTS.items():
+        assert f"| `{name}` | `{prop}` |" in doc

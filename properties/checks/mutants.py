@@ -132,6 +132,21 @@ def kill_table(out_dir: Path | None = None) -> list[Kill]:
     return [kill(m, out_dir) for m in names]
 
 
+#: mutants of the policy checks: functions of the model replaced in
+#: tests/test_semantic_mutants.py (not profile files); that test checks this list against its own
+CODE_MUTANTS: dict[str, tuple[str, str]] = {
+    "lookup-ignores-direction": ("policy.mirrored", "every policy applies both ways"),
+    "mirror-compares-actions": ("policy.mirrored", "the mirror check compares actions, not "
+                                "protection"),
+    "mirror-ignores-out-only": ("policy.mirrored", "an outbound-only policy counts as mirrored"),
+    "tunnel-ignores-initiator-end": ("peers.tunnel", "I's tunnel end point is never checked"),
+    "tunnel-ignores-responder-end": ("peers.tunnel", "R's tunnel back is never checked"),
+    "tunnel-ignores-mode": ("peers.tunnel", "the mode is never compared"),
+    "tunnel-mode-ignores-profile": ("peers.tunnel", "every responder refuses another mode "
+                                    "(Libreswan's rule lost)"),
+}
+
+
 def kill_markdown(kills: list[Kill]) -> str:
     """docs/MUTANTS.md: the kill table."""
     lines = ["# Mutant catalogue: which property kills each wrong profile", "",
@@ -145,5 +160,13 @@ def kill_markdown(kills: list[Kill]) -> str:
         lines.append(f"| `{k.mutant}` | {k.base} | {k.what} | `{k.property}` | {k.setting} | "
                      f"{k.mutant_verdict} | {k.base_verdict} |")
     killed = sum(k.killed for k in kills)
-    lines += ["", f"{killed} of {len(kills)} mutants killed.", ""]
+    lines += ["", f"{killed} of {len(kills)} mutants killed.", "",
+              "## Code mutants of the policy checks", "",
+              "Functions of the model replaced by wrong ones in "
+              "`tests/test_semantic_mutants.py`; the test asserts that the property's checks "
+              "pass on the real model and that at least one fails with the mutant in place.", "",
+              "| mutant | property | mutation |", "|---|---|---|"]
+    lines += [f"| `{name}` | `{prop}` | {what} |"
+              for name, (prop, what) in sorted(CODE_MUTANTS.items())]
+    lines.append("")
     return "\n".join(lines)
