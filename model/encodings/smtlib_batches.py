@@ -194,20 +194,18 @@ def _cells(lo: int, hi: int, others: list[tuple[int, int]], nice: tuple[int, ...
            inner: bool = False) -> list[int]:
     """One representative of each cell that the other intervals cut ``[lo, hi]`` into (with
     ``inner``, the second value of a cell when it has one: a host, not a network address)."""
-    cuts = {lo}
-    for olo, ohi in others:
-        if lo < olo <= hi:
-            cuts.add(olo)
-        if lo < ohi + 1 <= hi:
-            cuts.add(ohi + 1)
-    starts = sorted(cuts)
-    reps = []
-    for k, start in enumerate(starts):
-        end = starts[k + 1] - 1 if k + 1 < len(starts) else hi
-        rep = next((v for v in nice if start <= v <= end),
-                   start + 1 if inner and start < end else start)
-        reps.append(rep)
-    return reps
+    starts = sorted({lo, *[olo for olo, _ in others if lo < olo <= hi],
+                     *[ohi + 1 for _, ohi in others if lo <= ohi < hi]})
+    ends = [s - 1 for s in starts[1:]]
+    ends.append(hi)
+    if nice:
+        return [next((v for v in nice if start <= v <= end),
+                     start + 1 if inner and start < end else start)
+                for start, end in zip(starts, ends, strict=True)]
+    if inner:
+        return [start + 1 if start < end else start
+                for start, end in zip(starts, ends, strict=True)]
+    return starts
 
 
 def hint_point(query: Query, boxes: Sequence[Sequence[Box]], limit: int = 12,
