@@ -96,7 +96,7 @@ def _sparse(values: list[int]) -> list[list[int]]:
     width = 1
     while 2 * width <= len(values):
         prev = levels[-1]
-        levels.append([max(prev[k], prev[k + width]) for k in range(len(prev) - width)])
+        levels.append(list(map(max, prev[:len(prev) - width], prev[width:])))
         width *= 2
     return levels
 
