@@ -83,3 +83,17 @@ def test_cells_are_the_point_by_point_cells(lo: int, width: int,
     others = [(a, a + w) for a, w in spans]
     assert _cells(lo, lo + width, others, nice, inner) == _cells_reference(
         lo, lo + width, others, nice, inner)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["(m1 l r)", "(m22 l r)", "true"]), st.booleans()),
+                max_size=8), st.booleans())
+def test_ite_chain_is_the_nested_text(items: list[tuple[str, bool]], last: bool) -> None:
+    """The first-match chain of a query, written in one pass, is the text built inside out
+    (the z3 queries, so their models and witnesses, are unchanged)."""
+    from qmcheck.model.encodings.smtlib_batches import _ite_chain
+
+    expr = "true" if last else "false"
+    for cond, value in reversed(items):
+        expr = f"(ite {cond} {'true' if value else 'false'} {expr})"
+    assert _ite_chain([c for c, _ in items], [v for _, v in items], last) == expr

@@ -306,11 +306,8 @@ class BatchSolver:
             parts.append(f"(not (m{p} {args}))")
         if q.first_differs is not None:
             order, differs, fallback = q.first_differs
-            expr = "true" if fallback else "false"
-            for p, d in zip(reversed(order), reversed(differs), strict=True):
-                used.add(p)
-                expr = f"(ite (m{p} {args}) {'true' if d else 'false'} {expr})"
-            parts.append(expr)
+            used.update(order)
+            parts.append(_ite_chain([f"(m{p} {args})" for p in order], differs, fallback))
         return f"{decl}(assert (=> g{v} (and {' '.join(parts)})))"
 
     def hint(self, q: Query) -> Packet | None:
@@ -414,11 +411,8 @@ class BatchSolver:
                     if any(_in_box(point, b) for b in self.boxes[p]):
                         cut = k + 1
                         break
-            expr = ("true" if fallback else "false") if cut == len(order) else "false"
-            for p, d in zip(reversed(order[:cut]), reversed(differs[:cut]), strict=True):
-                expr = (f"(ite {self._template(p).format(**values)} "
-                        f"{'true' if d else 'false'} {expr})")
-            parts.append(expr)
+            parts.append(_ite_chain([self._template(p).format(**values) for p in order[:cut]],
+                                    differs[:cut], fallback and cut == len(order)))
         return f"(and {' '.join(parts)})"
 
     def _solve_chunk(self, chunk: Sequence[Query]) -> list[Answer]:
@@ -472,6 +466,14 @@ class BatchSolver:
     def _packet(self, values: dict[str, int], k: int) -> Packet:
         get = lambda name: values.get(f"{name}_{k}", 0)  # noqa: E731
         return Packet(self.family, get("l"), get("r"), get("pr"), get("lp"), get("rp"), "out")
+
+
+def _ite_chain(conditions: Sequence[str], values: Sequence[bool], last: bool) -> str:
+    """``(ite c1 v1 (ite c2 v2 ... last))`` written in one pass (building it inside out
+    copied the growing text once per condition: quadratic in a broad rule's long lists)."""
+    word = {True: "true", False: "false"}
+    head = "".join(f"(ite {c} {word[v]} " for c, v in zip(conditions, values, strict=True))
+    return f"{head}{word[last]}{')' * len(conditions)}"
 
 
 def _size(query: Query) -> int:
