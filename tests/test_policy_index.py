@@ -52,3 +52,48 @@ def test_generator_is_seeded_and_loads_back() -> None:
     assert {4, 6} <= families
     actions = {str(p.action) for p in a.policies}
     assert {"PASS", "DISCARD"} <= actions and len(actions) >= 4
+
+
+def _cells_reference(lo: int, hi: int, others: list[tuple[int, int]],
+                     nice: tuple[int, ...] = (), inner: bool = False) -> list[int]:
+    """``smtlib_batches._cells`` written out point by point: the cells of ``[lo, hi]`` are
+    the maximal runs of points that every other interval holds alike."""
+    reps: list[int] = []
+    start = lo
+    for x in range(lo, hi + 1):
+        last = x == hi or any((a <= x <= b) != (a <= x + 1 <= b) for a, b in others)
+        if last:
+            rep = next((v for v in nice if start <= v <= x),
+                       start + 1 if inner and start < x else start)
+            reps.append(rep)
+            start = x + 1
+    return reps
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(0, 60), st.integers(0, 60),
+       st.lists(st.tuples(st.integers(0, 70), st.integers(0, 20)), max_size=12),
+       st.sampled_from([(), (6, 17, 1), (40, 3)]), st.booleans())
+def test_cells_are_the_point_by_point_cells(lo: int, width: int,
+                                            spans: list[tuple[int, int]],
+                                            nice: tuple[int, ...], inner: bool) -> None:
+    """The hint search's cells (one representative each) against the definition."""
+    from qmcheck.model.encodings.smtlib_batches import _cells
+
+    others = [(a, a + w) for a, w in spans]
+    assert _cells(lo, lo + width, others, nice, inner) == _cells_reference(
+        lo, lo + width, others, nice, inner)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["(m1 l r)", "(m22 l r)", "true"]), st.booleans()),
+                max_size=8), st.booleans())
+def test_ite_chain_is_the_nested_text(items: list[tuple[str, bool]], last: bool) -> None:
+    """The first-match chain of a query, written in one pass, is the text built inside out
+    (the z3 queries, so their models and witnesses, are unchanged)."""
+    from qmcheck.model.encodings.smtlib_batches import _ite_chain
+
+    expr = "true" if last else "false"
+    for cond, value in reversed(items):
+        expr = f"(ite {cond} {'true' if value else 'false'} {expr})"
+    assert _ite_chain([c for c, _ in items], [v for _, v in items], last) == expr

@@ -140,3 +140,35 @@ def test_separates_is_the_brute_force(spans: list[tuple[int, int]], data: st.Dat
         assert witness._Spans(intervals).separates(a, b) == expected
     finally:
         witness.SCAN = original
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.integers(0, 80)), min_size=1, max_size=120),
+       st.integers(-2, 400))
+def test_stabbing_tree_finds_every_span_holding_the_point(spans: list[tuple[int, int]],
+                                                           x: int) -> None:
+    """The centred interval tree (model/semantics/stabbing.py) against every interval: each
+    span holding ``x`` exactly once, none other (a ``lo > x`` -> ``lo >= x`` or a missed
+    ``center`` case fails it)."""
+    from qmcheck.model.semantics.stabbing import _build, stab
+
+    intervals = [(lo, lo + width, k) for k, (lo, width) in enumerate(spans)]
+    assert sorted(stab(_build(intervals), x)) == [k for lo, hi, k in intervals
+                                                   if lo <= x <= hi]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_same_protocol_region_is_the_scan(data: st.DataObject) -> None:
+    """The indexed ``same_protocol_region`` (one host and two) answers as the scan of every
+    policy naming either protocol, on protocol changes and on other changes."""
+    a = data.draw(hosts(max_policies=8))
+    family = a.policies[0].family or 4
+    b = data.draw(hosts(family=family, max_policies=8))
+    packet = data.draw(packets(family))
+    proto = data.draw(st.sampled_from([0, 6, 17, 1, 50]))
+    keep = proto in (6, 17) and packet.protocol in (6, 17)
+    new = Packet(family, packet.src, packet.dst, proto,  # type: ignore[arg-type]
+                 packet.sport if keep else 0, packet.dport if keep else 0, packet.direction)
+    for index in (RegionIndex(a.policies), RegionIndex(a.policies, b.policies)):
+        assert index.same_protocol_region(packet, new) == index.same_region_scan(packet, new)

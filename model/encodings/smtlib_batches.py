@@ -194,20 +194,18 @@ def _cells(lo: int, hi: int, others: list[tuple[int, int]], nice: tuple[int, ...
            inner: bool = False) -> list[int]:
     """One representative of each cell that the other intervals cut ``[lo, hi]`` into (with
     ``inner``, the second value of a cell when it has one: a host, not a network address)."""
-    cuts = {lo}
-    for olo, ohi in others:
-        if lo < olo <= hi:
-            cuts.add(olo)
-        if lo < ohi + 1 <= hi:
-            cuts.add(ohi + 1)
-    starts = sorted(cuts)
-    reps = []
-    for k, start in enumerate(starts):
-        end = starts[k + 1] - 1 if k + 1 < len(starts) else hi
-        rep = next((v for v in nice if start <= v <= end),
-                   start + 1 if inner and start < end else start)
-        reps.append(rep)
-    return reps
+    starts = sorted({lo, *[olo for olo, _ in others if lo < olo <= hi],
+                     *[ohi + 1 for _, ohi in others if lo <= ohi < hi]})
+    ends = [s - 1 for s in starts[1:]]
+    ends.append(hi)
+    if nice:
+        return [next((v for v in nice if start <= v <= end),
+                     start + 1 if inner and start < end else start)
+                for start, end in zip(starts, ends, strict=True)]
+    if inner:
+        return [start + 1 if start < end else start
+                for start, end in zip(starts, ends, strict=True)]
+    return starts
 
 
 def hint_point(query: Query, boxes: Sequence[Sequence[Box]], limit: int = 12,
@@ -308,11 +306,8 @@ class BatchSolver:
             parts.append(f"(not (m{p} {args}))")
         if q.first_differs is not None:
             order, differs, fallback = q.first_differs
-            expr = "true" if fallback else "false"
-            for p, d in zip(reversed(order), reversed(differs), strict=True):
-                used.add(p)
-                expr = f"(ite (m{p} {args}) {'true' if d else 'false'} {expr})"
-            parts.append(expr)
+            used.update(order)
+            parts.append(_ite_chain([f"(m{p} {args})" for p in order], differs, fallback))
         return f"{decl}(assert (=> g{v} (and {' '.join(parts)})))"
 
     def hint(self, q: Query) -> Packet | None:
@@ -416,11 +411,8 @@ class BatchSolver:
                     if any(_in_box(point, b) for b in self.boxes[p]):
                         cut = k + 1
                         break
-            expr = ("true" if fallback else "false") if cut == len(order) else "false"
-            for p, d in zip(reversed(order[:cut]), reversed(differs[:cut]), strict=True):
-                expr = (f"(ite {self._template(p).format(**values)} "
-                        f"{'true' if d else 'false'} {expr})")
-            parts.append(expr)
+            parts.append(_ite_chain([self._template(p).format(**values) for p in order[:cut]],
+                                    differs[:cut], fallback and cut == len(order)))
         return f"(and {' '.join(parts)})"
 
     def _solve_chunk(self, chunk: Sequence[Query]) -> list[Answer]:
@@ -474,6 +466,14 @@ class BatchSolver:
     def _packet(self, values: dict[str, int], k: int) -> Packet:
         get = lambda name: values.get(f"{name}_{k}", 0)  # noqa: E731
         return Packet(self.family, get("l"), get("r"), get("pr"), get("lp"), get("rp"), "out")
+
+
+def _ite_chain(conditions: Sequence[str], values: Sequence[bool], last: bool) -> str:
+    """``(ite c1 v1 (ite c2 v2 ... last))`` written in one pass (building it inside out
+    copied the growing text once per condition: quadratic in a broad rule's long lists)."""
+    word = {True: "true", False: "false"}
+    head = "".join(f"(ite {c} {word[v]} " for c, v in zip(conditions, values, strict=True))
+    return f"{head}{word[last]}{')' * len(conditions)}"
 
 
 def _size(query: Query) -> int:

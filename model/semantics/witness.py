@@ -29,6 +29,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
+from qmcheck.model.semantics.stabbing import PolicyStab
 from qmcheck.model.values.addresses import AddressFilter, max_address
 from qmcheck.model.values.packet import Packet
 from qmcheck.model.values.policy import Policy
@@ -95,7 +96,7 @@ def _sparse(values: list[int]) -> list[list[int]]:
     width = 1
     while 2 * width <= len(values):
         prev = levels[-1]
-        levels.append([max(prev[k], prev[k + width]) for k in range(len(prev) - width)])
+        levels.append(list(map(max, prev[:len(prev) - width], prev[width:])))
         width *= 2
     return levels
 
@@ -135,13 +136,16 @@ class RegionIndex:
 
     policies: Sequence[Policy]
     peer_policies: Sequence[Policy] = ()
-    by_protocol: dict[int, list[Policy]] = field(default_factory=dict)
     _sides: dict[int, list[_Cuts]] = field(default_factory=dict)
+    _stabs: dict[tuple[int, bool], PolicyStab] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        for p in [*self.policies, *self.peer_policies]:
-            if p.protocol is not None:
-                self.by_protocol.setdefault(p.protocol, []).append(p)
+    def _stab(self, protocol: int, flip: bool) -> PolicyStab:
+        """The policies naming ``protocol`` (the peer's if ``flip``), indexed."""
+        key = (protocol, flip)
+        if key not in self._stabs:
+            mine = self.peer_policies if flip else self.policies
+            self._stabs[key] = PolicyStab([p for p in mine if p.protocol == protocol])
+        return self._stabs[key]
 
     def sides(self, protocol: int) -> list[_Cuts]:
         """The fields of the policies that can match a packet of ``protocol``."""
@@ -173,7 +177,25 @@ class RegionIndex:
 
     def same_protocol_region(self, old: Packet, new: Packet) -> bool:
         """``new`` differs from ``old`` in the protocol only: does any policy tell them apart
-        (the peer's policies on the packet as the peer sees it)?"""
+        (the peer's policies on the packet as the peer sees it)? Only a policy naming one
+        of the two protocols can, and it does exactly when it matches the packet of its
+        protocol: the stabbing index finds such a policy without scanning them all."""
+        if replace(old, protocol=new.protocol) != new:
+            return self.same_region_scan(old, new)  # not a change of the protocol only
+        if old.protocol == new.protocol:
+            return True
+        for flip in (False, True):
+            if flip and not self.peer_policies:
+                continue
+            a, b = (old.as_seen_by_peer(), new.as_seen_by_peer()) if flip else (old, new)
+            if (self._stab(old.protocol, flip).any_matches(a)
+                    or self._stab(new.protocol, flip).any_matches(b)):
+                return False
+        return True
+
+    def same_region_scan(self, old: Packet, new: Packet) -> bool:
+        """``same_protocol_region`` by a scan of every policy naming either protocol (the
+        reference the index is tested against)."""
         for policies, flip in ((self.policies, False), (self.peer_policies, True)):
             a, b = (old.as_seen_by_peer(), new.as_seen_by_peer()) if flip else (old, new)
             judges = [p for p in policies if p.protocol in (old.protocol, new.protocol)]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -352,16 +353,25 @@ class _Analyser:
                 if self.effective[gi] is None:
                     continue
                 earlier = idx.earlier(i)
+                mine: frozenset[int] | None = None
                 for j in idx.later(i):
                     gj = fam.gid[j]
                     if self.effective[gj] is None or idx.policies[j].action == p.action:
                         continue
                     if (gi, gj) in overlap:
                         continue
-                    # a packet of both can only match policies that overlap both
-                    near = idx.neighbour_set(j)
-                    items.append(((gi, gj), Query((i, j), tuple(k for k in earlier
-                                                                  if k in near))))
+                    # a packet of both can only match policies that overlap both: the
+                    # common earlier neighbours, ascending, from the shorter of the lists
+                    theirs = idx.earlier(j)
+                    if len(earlier) <= len(theirs):
+                        near = idx.neighbour_set(j)
+                        common = tuple(k for k in earlier if k in near)
+                    else:
+                        if mine is None:
+                            mine = frozenset(earlier)
+                        common = tuple(k for k in theirs[:bisect_left(theirs, i)]
+                                       if k in mine)
+                    items.append(((gi, gj), Query((i, j), common)))
             answers = self.solve(fam, [q for _, q in items], "pairs")
             for (pair, _), a in zip(items, answers, strict=True):
                 if a.verdict == "sat" and pair not in overlap:
