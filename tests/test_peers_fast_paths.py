@@ -208,34 +208,3 @@ def test_wildcard_selector_finds_the_policy_with_the_whole_field(profile: str) -
         assert chosen is not None and chosen.name == "p1"
         assert not chosen.matches(packet.as_seen_by_peer())
     assert fast(packet) == whole
-
-
-def test_thin_constructors_build_z3_s_own_terms() -> None:
-    """The thin term constructors of z3_negotiation (raw C calls, own reference counting)
-    give the very terms z3's API builds, which survive their makers' garbage; a constructor
-    that returns no term is refused."""
-    import gc
-
-    import z3
-
-    from qmcheck.model.encodings import z3_negotiation as zn
-
-    ctx = z3.Context()
-    x, y = z3.BitVec("x", 8, ctx), z3.BitVec("y", 8, ctx)
-    a, b = x == 3, z3.ULE(x, y)
-    pairs = [(zn._mk_bool(z3.Z3_mk_and, [a, b]), z3.And(a, b)),
-             (zn._mk_bool(z3.Z3_mk_or, [a, b]), z3.Or(a, b)),
-             (zn._not(a), z3.Not(a)), (zn.eq_const(x, 7), x == 7), (zn.eq_bv(x, y), x == y),
-             (zn._ule(x, y), z3.ULE(x, y)),
-             (zn.ite_bv(a, x, y), z3.If(a, x, y))]
-    for ours, theirs in pairs:
-        assert ours.eq(theirs), (ours, theirs)
-    terms = [zn._mk_bool(z3.Z3_mk_and, [zn.eq_const(x, k), zn._not(zn.eq_bv(x, y))])
-             for k in range(50)]
-    del pairs
-    gc.collect()
-    solver = z3.Solver(ctx=ctx)
-    solver.add(z3.Or(*terms))
-    assert solver.check() == z3.sat and str(terms[7]) == "And(x == 7, Not(x == y))"
-    with pytest.raises(z3.Z3Exception):
-        zn._Bool(z3.Ast(0), ctx)

@@ -262,52 +262,10 @@ def _cache(ctx: z3.Context) -> dict[tuple[object, ...], Any]:
     return cache
 
 
-def _raw(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """The C entry point behind a ``z3core`` wrapper (its last default argument holds it):
-    called without the wrapper's error-code check after every call."""
-    return fn.__defaults__[-1].f  # type: ignore[attr-defined, no-any-return]
-
-
-_INC, _DEC = _raw(z3.Z3_inc_ref), _raw(z3.Z3_dec_ref)
-_MK_EQ, _MK_ITE, _MK_ULE, _MK_NOT = (_raw(z3.Z3_mk_eq), _raw(z3.Z3_mk_ite),
-                                     _raw(z3.Z3_mk_bvule), _raw(z3.Z3_mk_not))
-_RAW = {z3.Z3_mk_and: _raw(z3.Z3_mk_and), z3.Z3_mk_or: _raw(z3.Z3_mk_or)}
-_SORT, _BV_SIZE = _raw(z3.Z3_get_sort), _raw(z3.Z3_get_bv_sort_size)
-
-
-class _Bool(z3.BoolRef):
-    """A z3 Boolean term made by the thin constructors below: the same term as
-    ``z3.BoolRef(ast, ctx)``, its reference count kept over the raw C calls (tens of
-    thousands of terms per encoding: the wrappers' checks were a large share of the time).
-    A constructor that fails returns no term, and that is refused here."""
-
-    def __init__(self, ast: Any, ctx: z3.Context) -> None:
-        self.ctx = ctx
-        self.ast = None
-        if not ast:
-            raise z3.Z3Exception("z3 could not build a term")
-        _INC(ctx.ref(), ast)
-        self.ast = ast
-
-    def __del__(self) -> None:
-        if self.ast is not None and _DEC is not None:
-            ref = self.ctx.ref()
-            if ref is not None:
-                _DEC(ref, self.ast)
-            self.ast = None
-
-
-class _BitVec(z3.BitVecRef):
-    """A bit-vector term made by ``ite_bv`` (reference counted as ``_Bool``)."""
-
-    __init__ = _Bool.__init__
-    __del__ = _Bool.__del__
-
-
 def _mk_bool(fn: Callable[..., object], args: Sequence[z3.BoolRef]) -> z3.BoolRef:
     ctx = args[0].ctx
     arr = (z3.Ast * len(args))(*[a.ast for a in args])
-    return _Bool(_RAW.get(fn, fn)(ctx.ref(), len(args), arr), ctx)
+    return z3.BoolRef(fn(ctx.ref(), len(args), arr), ctx)
 
 
 def const(value: int, bits: int, ctx: z3.Context) -> z3.BitVecRef:
@@ -321,21 +279,20 @@ def const(value: int, bits: int, ctx: z3.Context) -> z3.BitVecRef:
 
 def eq_const(var: z3.BitVecRef, value: int) -> z3.BoolRef:
     ctx = var.ctx
-    ref = ctx.ref()
-    c = const(value, _BV_SIZE(ref, _SORT(ref, var.ast)), ctx)
-    return _Bool(_MK_EQ(ref, var.ast, c.ast), ctx)
+    c = const(value, var.size(), ctx)
+    return z3.BoolRef(z3.Z3_mk_eq(ctx.ref(), var.ast, c.ast), ctx)
 
 
 def eq_bv(a: z3.BitVecRef, b: z3.BitVecRef) -> z3.BoolRef:
-    return _Bool(_MK_EQ(a.ctx.ref(), a.ast, b.ast), a.ctx)
+    return z3.BoolRef(z3.Z3_mk_eq(a.ctx.ref(), a.ast, b.ast), a.ctx)
 
 
 def ite_bv(c: z3.BoolRef, a: z3.BitVecRef, b: z3.BitVecRef) -> z3.BitVecRef:
-    return _BitVec(_MK_ITE(c.ctx.ref(), c.ast, a.ast, b.ast), c.ctx)
+    return z3.BitVecRef(z3.Z3_mk_ite(c.ctx.ref(), c.ast, a.ast, b.ast), c.ctx)
 
 
 def _ule(a: z3.BitVecRef, b: z3.BitVecRef) -> z3.BoolRef:
-    return _Bool(_MK_ULE(a.ctx.ref(), a.ast, b.ast), a.ctx)
+    return z3.BoolRef(z3.Z3_mk_bvule(a.ctx.ref(), a.ast, b.ast), a.ctx)
 
 
 def in_range(var: z3.BitVecRef, lo: int, hi: int) -> z3.BoolRef | bool:
@@ -416,7 +373,7 @@ def _or(*parts: z3.BoolRef | bool) -> z3.BoolRef | bool:
 def _not(x: z3.BoolRef | bool) -> z3.BoolRef | bool:
     if isinstance(x, bool):
         return not x
-    return _Bool(_MK_NOT(x.ctx.ref(), x.ast), x.ctx)
+    return z3.BoolRef(z3.Z3_mk_not(x.ctx.ref(), x.ast), x.ctx)
 
 
 def _ite(c: z3.BoolRef | bool, a: z3.BoolRef | bool, b: z3.BoolRef | bool
