@@ -17,7 +17,7 @@ MAX_REKEYS = 3
 #: The lifecycle's switches (QMOptions fields) and their short names in labels.
 LIFECYCLE_SWITCHES: tuple[tuple[str, str], ...] = (
     ("delete_notify", "delete"), ("dpd", "dpd"), ("initial_contact", "ic"),
-    ("restart", "restart"))
+    ("restart", "restart"), ("collide", "collide"))
 TIMERS: tuple[str, ...] = ("eager", "patient")
 OUTCOMES: tuple[str, ...] = ("installed", "no-proposal-chosen", "invalid-id-information")
 
@@ -42,7 +42,10 @@ class QMOptions:
     ``rekeys`` bounds the rekeys explored per pair (0: the lifecycle is off unless a mechanism
     is on); ``delete_notify``, ``dpd`` and ``initial_contact`` switch the mechanisms on (each
     used only where the profile's ``lifecycle:`` section says the daemon has it); ``restart``
-    adds the fault: one host loses its SA database and daemon state, once per pair.
+    adds the fault: one host loses its SA database and daemon state, once per pair;
+    ``collide`` lets the pair's responder also reach its soft expiry and start its own rekey of
+    the same pair (a rekey collision, model/quickmode/collision.py; only where the profile's
+    ``rekey-by`` is ``both``; needs ``rekeys`` >= 1).
     """
 
     profile: str = "hpux"
@@ -64,6 +67,7 @@ class QMOptions:
     dpd: bool = False
     initial_contact: bool = False
     restart: bool = False
+    collide: bool = False
 
     def __post_init__(self) -> None:
         src = "<command line>"
@@ -89,6 +93,9 @@ class QMOptions:
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise InputError(f"{name} must be an integer from {lo} to {hi}, got {value!r}",
                                  source=src, field=name)
+        if self.collide and self.rekeys < 1:
+            raise InputError("collide needs rekeys >= 1 (a collision is two rekeys of one "
+                             "pair)", source=src, field="collide")
 
     @property
     def eager(self) -> bool:

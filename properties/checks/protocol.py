@@ -81,6 +81,11 @@ def outcome_text(model: QMModel, state: State) -> str:
         if "rekeys" in comp:  # the SA lifecycle is on
             text += (f"; rekeys {comp['rekeys']}, I old pair {comp['I.old pair']}, R old pair "
                      f"{comp['R.old pair']}, restart: {comp['restart']}")
+        if "R-rekey" in comp and comp["R-rekey"] != "-":  # a rekey collision
+            text += (f"; R's colliding rekey: R {comp['R-rekey.R.phase']} (in "
+                     f"{comp['R-rekey.R.inbound']}, out {comp['R-rekey.R.outbound']}), I "
+                     f"{comp['R-rekey.I.phase']} (in {comp['R-rekey.I.inbound']}, out "
+                     f"{comp['R-rekey.I.outbound']})")
         parts.append(text)
     return "; ".join(parts)
 

@@ -107,6 +107,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                            "profile says so)")
     life.add_argument("--restart", action="store_true",
                       help="fault: one host loses its SA database and daemon state")
+    life.add_argument("--collide", action="store_true",
+                      help="rekey collision: the pair's responder may start its own rekey of "
+                           "the same pair (where the profile's rekey-by is both; needs "
+                           "--rekeys N >= 1)")
     p.add_argument("--timers", default="eager", metavar="|".join(TIMERS),
                    help="eager (default): a timer may fire while messages are in flight; "
                         "patient: only when what it waits for can no longer arrive")
@@ -183,7 +187,7 @@ def run(args: argparse.Namespace) -> Report:
         esp=_int_in("esp", 0, 3)(args.esp),
         rekeys=_int_in("rekeys", 0, MAX_REKEYS)(args.rekeys),
         delete_notify=args.delete_notify, dpd=args.dpd,
-        initial_contact=args.initial_contact, restart=args.restart)
+        initial_contact=args.initial_contact, restart=args.restart, collide=args.collide)
     asked = [p for p in (args.property or ()) if p in LIFECYCLE_IDS]
     if asked and not base.lifecycle:
         raise InputError(f"{asked[0]} needs the SA lifecycle: give --rekeys N (N >= 1), "
