@@ -160,6 +160,8 @@ def lifecycle_actions(options: QMOptions, prof: Profile, layout: Layout,
             out = [install_when_done(a, layout) if not a.name.startswith("y_") else a
                    for a in out]
         out = [track_newest(a, layout) for a in out]
+    if options.no_expiry:  # lifetimes of 0: no soft expiry (rekey) and no hard expiry
+        out = [a for a in out if a.event not in ("rekey", "expire")]
     return tuple(out)
 
 

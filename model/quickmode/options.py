@@ -45,7 +45,10 @@ class QMOptions:
     adds the fault: one host loses its SA database and daemon state, once per pair;
     ``collide`` lets the pair's responder also reach its soft expiry and start its own rekey of
     the same pair (a rekey collision, model/quickmode/collision.py; only where the profile's
-    ``rekey-by`` is ``both``; needs ``rekeys`` >= 1).
+    ``rekey-by`` is ``both``; needs ``rekeys`` >= 1). ``no_expiry``: the negotiated transform
+    has lifetimes of 0 (seconds and kilobytes: RFC 2407 4.5 leaves a lifetime out = no limit
+    here), so no SA ever reaches a soft or hard expiry: no rekey, no collision, no expiry of
+    old or orphan pairs (set from a scenario's transforms, or its ``no-expiry`` key).
     """
 
     profile: str = "hpux"
@@ -68,6 +71,7 @@ class QMOptions:
     initial_contact: bool = False
     restart: bool = False
     collide: bool = False
+    no_expiry: bool = False
 
     def __post_init__(self) -> None:
         src = "<command line>"
@@ -125,6 +129,8 @@ class QMOptions:
         head = "+".join(faults) if faults else "reliable"
         r = "profile" if self.retransmits is None else str(self.retransmits)
         tail = f",K={self.rekeys}" if self.lifecycle else ""
+        if self.no_expiry:
+            tail += ",lifetime=0"
         return f"{head},timers={self.timers},R={r},N={self.negotiations}{tail}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,6 +140,9 @@ class QMOptions:
         if not self.lifecycle:
             for name in ("rekeys", *(f for f, _ in LIFECYCLE_SWITCHES)):
                 del out[name]
+        for name in ("collide", "no_expiry"):  # new fields: only when on (outputs unchanged)
+            if not out.get(name, True):
+                del out[name]
         return out
 
     def with_(self, **changes: Any) -> QMOptions:
@@ -142,7 +151,7 @@ class QMOptions:
 
 ALIASES: dict[str, str] = {"commit-bit": "commit_bit", "max-duplicates": "max_duplicates",
                            "max-losses": "max_losses", "delete-notify": "delete_notify",
-                           "initial-contact": "initial_contact"}
+                           "initial-contact": "initial_contact", "no-expiry": "no_expiry"}
 
 
 def options_from_mapping(data: dict[str, Any], *, source: str = "<scenario>") -> QMOptions:

@@ -53,8 +53,16 @@ def validate_ids(ids: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(p for p in QM_IDS if p in set(ids))
 
 
+#: Not decided with ``--restart``: the fault destroys a host's daemon state by design and the
+#: model has no later acquire by the survivor, so the restart alone would refute them (noise).
+NOT_WITH_RESTART: tuple[str, ...] = ("qm.eventually-installed", "qm.recovery")
+
+
 def applicable(ids: Sequence[str], options: QMOptions) -> tuple[str, ...]:
-    """The ids a run of ``options`` decides: the lifecycle's only with the lifecycle on."""
+    """The ids a run of ``options`` decides: the lifecycle's only with the lifecycle on, and
+    neither liveness id with the restart fault (``NOT_WITH_RESTART``)."""
+    if options.restart:
+        ids = [p for p in ids if p not in NOT_WITH_RESTART]
     if options.lifecycle:
         return tuple(ids)
     return tuple(p for p in ids if p not in LIFECYCLE_IDS)
