@@ -217,7 +217,8 @@ def collision_markdown(profiles: Sequence[str]) -> str:
                 run = check_protocol(QMOptions(profile=p, **BASE, **changes), LIFE_IDS,
                                      out_dir=Path(tmp) / f"{p}-{len(name)}")
                 row = []
-                for r in run.results:
+                for pid in LIFE_IDS:  # results come in catalogue order
+                    r = next(x for x in run.results if x.property == pid)
                     if r.counterexample is not None:
                         replay(load_trace(r.counterexample))
                     row.append(f"**refuted** ({r.extra['trace_length']})"
