@@ -131,6 +131,12 @@ def test_spi_uniqueness_covers_the_colliding_exchange(monkeypatch: pytest.Monkey
     monkeypatch.setattr(collision, "ymap", unswapped)
     result = check_protocol(opts, ["qm.spi-unique"]).results[0]
     assert result.verdict == "refuted", result.message
+    # the z3 encoding's own spi_collision (colliding entries included) agrees: same length
+    length = result.extra["trace_length"]
+    smt = smt_check(opts, ["qm.spi-unique"], max_bound=length, max_k=0, use_invariants=False)
+    assert smt.results[0].verdict == "refuted"
+    assert smt.results[0].extra["trace_length"] == length
+    assert QMModel(opts).spi_collisions(smt.traces["qm.spi-unique"][-1][2])
 
 
 def test_larval_leak_of_the_colliding_exchange_is_caught(tmp_path: Path) -> None:
