@@ -100,6 +100,11 @@ CATALOGUE: tuple[PropertyInfo, ...] = (
                  "an SA pair installed on one side only is removed by a delete notification, "
                  "DPD or INITIAL-CONTACT before its hard expiry (SA lifecycle: --rekeys N)",
                  "protocol", engines=("explicit", "smt"), witness="trace"),
+    PropertyInfo("qm.rekey-keeps-outbound",
+                 "after a rekey (a collision included), once the exchanges have ended and a "
+                 "host's old pair is gone, a host with an installed inbound SA of a new pair "
+                 "also has an installed outbound SA (SA lifecycle: --rekeys N)",
+                 "protocol", engines=("explicit", "smt"), witness="trace"),
 )
 
 # Ids beyond docs/SPEC.md section 4 (issue 14: one-way policies and tunnels), reported only when
@@ -119,7 +124,8 @@ EXTENSIONS: tuple[PropertyInfo, ...] = (
 
 BY_ID: dict[str, PropertyInfo] = {p.id: p for p in CATALOGUE + EXTENSIONS}
 #: Ids decided only when the SA lifecycle is part of the model (QMOptions.lifecycle).
-LIFECYCLE_IDS: tuple[str, ...] = ("qm.rekey-no-black-hole", "qm.orphan-heals")
+LIFECYCLE_IDS: tuple[str, ...] = ("qm.rekey-no-black-hole", "qm.orphan-heals",
+                                  "qm.rekey-keeps-outbound")
 
 
 def info(property_id: str) -> PropertyInfo | None:

@@ -244,6 +244,11 @@ def test_lifecycle_matrix_is_byte_identical_and_names_only_files_it_keeps(
     # one diagram per distinct trace, plus the #1896 paragraph's
     assert text.count("```mermaid") == text.count("<details>") + 1 >= 4
     assert "#1896" in text and "mutant-strongswan-deferred-out" in text
+    # the collision table, column by column (results come in catalogue order, the table in
+    # LIFE_IDS order): Libreswan rekeys without a black hole (inbound SA at message 1), a lost
+    # message makes one (and an orphan); nothing loses its outbound SA
+    assert "| libreswan | collision | holds | holds | holds | holds | holds |" in text
+    assert "| libreswan | collision+1 loss | **refuted** (" in text
 
 
 @pytest.mark.parametrize("profile", ["mutant-i-give-up-leaks", "mutant-r-give-up-leaks"])

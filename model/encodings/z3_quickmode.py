@@ -49,7 +49,8 @@ SAFETY_IDS: tuple[str, ...] = (
     "qm.no-larval-leak",
 )
 #: The SA lifecycle's safety properties (local predicates; only when the lifecycle is on).
-LIFE_SAFETY_IDS: tuple[str, ...] = ("qm.rekey-no-black-hole", "qm.orphan-heals")
+LIFE_SAFETY_IDS: tuple[str, ...] = ("qm.rekey-no-black-hole", "qm.orphan-heals",
+                                    "qm.rekey-keeps-outbound")
 #: Safety properties that are a local predicate of one negotiation component.
 LOCAL_IDS: tuple[str, ...] = tuple(
     p for p in SAFETY_IDS if p not in ("qm.spi-unique", "qm.no-deadlock"))
@@ -401,6 +402,12 @@ class QMEncoding:
                     host = z3.If(comp["role"] == 0, num(side, self.ctx),
                                  num(1 - side, self.ctx))
                     entries.append((-1 - pos, live, host, comp[spi]))
+            if self.layout.collide:  # the colliding rekey's entries (y-initiator on R's host)
+                for side, name, spi in ((1, "yiin", "yiis"), (0, "yrin", "yris")):
+                    live = z3.And(z3.Or(comp[name] == 1, comp[name] == 2), comp[spi] != 0)
+                    host = z3.If(comp["role"] == 0, num(side, self.ctx),
+                                 num(1 - side, self.ctx))
+                    entries.append((f"y{name}{pos}", live, host, comp[spi]))
         # two entries of one component sit on different hosts unless one is an old pair's
         # (negative position): compare every pair of distinct positions
         clash = [z3.And(l1, l2, h1 == h2, p1 == p2)

@@ -119,10 +119,13 @@ def layout_for(options: QMOptions, profile: Profile | None = None) -> Layout:
     longest = max(len(v) for v in (*prof.ops.values(), *prof.commit_ops.values(), ()))
     # the lifecycle (model/quickmode/lifecycle.py): one more SPI per host for each rekey and
     # for the negotiation after a restart
-    allocations = 1 + options.rekeys + int(options.restart) if options.lifecycle else 1
+    # and, in a rekey collision (model/quickmode/collision.py), one for the colliding rekey
+    collide = options.collide and prof.lifecycle["rekey-by"] == "both"
+    allocations = (1 + options.rekeys + int(options.restart) + int(collide)
+                   if options.lifecycle else 1)
     return Layout(slots, max(rmax.values()), options.max_duplicates, options.components,
                   options.max_losses, options.esp, max(longest, 1), rekeys=options.rekeys,
-                  lifecycle=options.lifecycle, allocations=allocations)
+                  lifecycle=options.lifecycle, allocations=allocations, collide=collide)
 
 
 def retransmits(options: QMOptions, prof: Profile) -> dict[str, int]:

@@ -19,15 +19,18 @@ from collections.abc import Callable, Sequence
 from functools import cached_property
 
 from qmcheck.model.quickmode.actions import Action, build_actions, layout_for
+from qmcheck.model.quickmode.collision import y_quiet, ymap
 from qmcheck.model.quickmode.expressions import (
     Expr,
     and_,
     eq,
     evaluate,
     in_,
+    lt,
     ne,
     not_,
     or_,
+    substitute,
     to_python,
     var,
 )
@@ -73,14 +76,32 @@ def ended() -> Expr:
                 in_(var("rp"), (R_IDLE, R_DONE, R_DEAD, R_REFUSED)))
 
 
+def half_pair(layout: Layout) -> Expr:
+    """qm.rekey-keeps-outbound's bad states: after a rekey, with every exchange ended, nothing
+    in flight and a host's old pair gone, the host holds an installed inbound SA of a new pair
+    but no installed outbound SA of any (the strongSwan #1896 outcome)."""
+    empty = [eq(var(f"{c}{j}"), 0) for c in "ab" for j in range(layout.slots)]
+    settled = [lt(0, var("rk")), ended(), *empty,
+               *(ne(var(n), 1) for n in ("dni", "dnr", "icm"))]  # 1: in flight
+    hosts = {"I": (("iin",), ("iout",), "oi"), "R": (("rin",), ("rout",), "or")}
+    if layout.collide:
+        settled.append(y_quiet(layout))
+        hosts = {"I": (("iin", "yrin"), ("iout", "yrout"), "oi"),
+                 "R": (("rin", "yiin"), ("rout", "yiout"), "or")}
+    return and_(*settled, or_(*(
+        and_(ne(var(old), 1), or_(*(eq(var(e), INSTALLED) for e in ins)),
+             *(ne(var(e), INSTALLED) for e in outs))
+        for ins, outs, old in hosts.values())))
+
+
 def local_properties(layout: Layout) -> dict[str, Expr]:
     """The component predicates of the qm.* properties: bad states, or goal states."""
     both = and_(installed("I"), installed("R"))
     larval = or_(*(eq(var(e), LARVAL) for e in ("iin", "iout", "rin", "rout")))
     life = {"qm.rekey-no-black-hole": eq(var("rbh"), 1),
-            "qm.orphan-heals": eq(var("ox"), 1)} if layout.lifecycle else {}
-    return {
-        **life,
+            "qm.orphan-heals": eq(var("ox"), 1),
+            "qm.rekey-keeps-outbound": half_pair(layout)} if layout.lifecycle else {}
+    out = {
         "qm.responder-installs-after-msg3": and_(installed("R"), eq(var("g3"), 0)),
         "qm.responder-nothing-before-msg3": and_(
             or_(eq(var("rin"), INSTALLED), eq(var("rout"), INSTALLED)), eq(var("g3"), 0)),
@@ -93,23 +114,34 @@ def local_properties(layout: Layout) -> dict[str, Expr]:
         "qm.no-larval-leak": and_(ended(), larval),
         "goal": both,
     }
+    if layout.collide:  # the same predicates over the colliding rekey's exchange, or-ed
+        mapping = ymap(layout)
+        out = {pid: or_(e, substitute(e, mapping)) if pid != "qm.no-black-hole" else e
+               for pid, e in out.items()}
+    return {**life, **out}
 
 
 #: The variables of a component that ``live_entries`` reads (its SPI-uniqueness footprint).
 LIVE_READS: tuple[str, ...] = ("role", "iin", "iis", "rin", "ris")
 #: With the SA lifecycle on, also the old pairs' inbound entries (model/quickmode/lifecycle.py).
 OLD_PAIR_READS: tuple[str, ...] = ("oi", "oii", "or", "ori")
+#: In a rekey collision, also the colliding rekey's inbound entries (model/quickmode/collision.py).
+COLLIDE_READS: tuple[str, ...] = ("yiin", "yiis", "yrin", "yris")
 
 
-def live_reads(lifecycle: bool) -> tuple[str, ...]:
-    """The variables ``live_entries`` reads, with or without the SA lifecycle."""
-    return LIVE_READS + OLD_PAIR_READS if lifecycle else LIVE_READS
+def live_reads(lifecycle: bool, collide: bool = False) -> tuple[str, ...]:
+    """The variables ``live_entries`` reads, with or without the SA lifecycle (and a
+    collision)."""
+    out = LIVE_READS + OLD_PAIR_READS if lifecycle else LIVE_READS
+    return out + COLLIDE_READS if collide else out
 
 
-def live_entries(get: Callable[[str], int], lifecycle: bool = False) -> list[tuple[int, int]]:
-    """``(host, SPI)`` of a component's live (larval or installed) inbound entries, and with
-    the SA lifecycle on its old pairs' installed inbound SAs; ``get`` reads a variable of the
-    component (only those of ``live_reads``)."""
+def live_entries(get: Callable[[str], int], lifecycle: bool = False,
+                 collide: bool = False) -> list[tuple[int, int]]:
+    """``(host, SPI)`` of a component's live (larval or installed) inbound entries, with
+    the SA lifecycle on its old pairs' installed inbound SAs, and in a collision the colliding
+    rekey's live inbound entries; ``get`` reads a variable of the component (only those of
+    ``live_reads``)."""
     role = get("role")
     out = []
     for host, entry, spi in ((role, "iin", "iis"), (1 - role, "rin", "ris")):
@@ -118,6 +150,10 @@ def live_entries(get: Callable[[str], int], lifecycle: bool = False) -> list[tup
     if lifecycle:  # the old pairs' inbound SAs (1: installed)
         for host, old, spi in ((role, "oi", "oii"), (1 - role, "or", "ori")):
             if get(old) == 1 and get(spi):
+                out.append((host, get(spi)))
+    if collide:  # the y-initiator runs on the pair's responder host
+        for host, entry, spi in ((1 - role, "yiin", "yiis"), (role, "yrin", "yris")):
+            if get(entry) in (LARVAL, INSTALLED) and get(spi):
                 out.append((host, get(spi)))
     return out
 
@@ -272,7 +308,8 @@ class QMModel:
     def live_inbound(self, local: Local) -> list[tuple[int, int]]:
         """``(host, SPI)`` of the component's live (larval or installed) inbound entries."""
         idx = self.layout.index
-        return live_entries(lambda name: local[idx[name]], self.layout.lifecycle)
+        return live_entries(lambda name: local[idx[name]], self.layout.lifecycle,
+                            self.layout.collide)
 
     def spi_collisions(self, state: State) -> list[str]:
         """Hosts with two live inbound entries of the same SPI (qm.spi-unique)."""
@@ -298,6 +335,15 @@ class QMModel:
                 tuple(range(start, start + k)), tuple(range(start + k, start + 2 * k)),
                 idx["ei"], idx["er"])
 
+    @cached_property
+    def _y_rank_index(self) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...],
+                                     tuple[int, ...]]:
+        """``_rank_index`` of the colliding exchange (no ESP or network counters: shared)."""
+        idx, k = self.layout.index, self.layout.slots
+        return ((idx["yip"], idx["yrp"]),
+                tuple(idx[f"y{n}"] for n in ("ipc", "rpc", "ic", "rc", "g2", "g3")),
+                tuple(idx[f"ya{j}"] for j in range(k)), tuple(idx[f"yb{j}"] for j in range(k)))
+
     def rank(self, local: Local) -> int:
         """A value every action of the component strictly increases (so no cycles)."""
         tens, ones, ir, ri, ei, er = self._rank_index
@@ -306,6 +352,11 @@ class QMModel:
         base = 5 * mono - msgs - int(local[ei] != 0) - int(local[er] != 0)
         if not self.layout.lifecycle:
             return base
+        if self.layout.collide:  # the colliding exchange's own progress, the same way
+            ytens, yones, yir, yri = self._y_rank_index
+            ymono = 10 * sum(local[i] for i in ytens) + sum(local[i] for i in yones)
+            base += 5 * ymono - (sum(_A_WEIGHT[local[i]] for i in yir)
+                                 + sum(_B_WEIGHT[local[i]] for i in yri))
         return base + life_rank(dict(zip(self.layout.names, local, strict=True)))
 
     def describe(self, state: State) -> list[dict[str, object]]:

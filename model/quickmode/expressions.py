@@ -117,6 +117,16 @@ def variables(expr: Expr) -> set[str]:
     return out
 
 
+def substitute(expr: Expr, mapping: Mapping[str, Expr]) -> Expr:
+    """``expr`` with each variable named in ``mapping`` replaced by its expression."""
+    if expr.op == "var":
+        return mapping.get(expr.name, expr)
+    if not expr.args:
+        return expr
+    return Expr(expr.op, tuple(substitute(a, mapping) for a in expr.args), expr.name,
+                expr.value)
+
+
 class Ops(Protocol[T]):
     """The operations a back-end provides to interpret expressions (``fold``)."""
 

@@ -41,7 +41,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from qmcheck.model.quickmode.actions import Action, _Build
+from qmcheck.model.quickmode.collision import (
+    collision_actions,
+    install_when_done,
+    orphan_expiry,
+    track_newest,
+    y_quiet,
+    y_rank_progress,
+)
 from qmcheck.model.quickmode.expressions import (
+    FALSE,
     TRUE,
     Expr,
     add,
@@ -121,6 +130,7 @@ class Mechanisms:
         self.early_delete = life["delete-old"] == "after-rekey"
         self.reuse_spi = life["rekey-spi"] == "reuse"
         self.deferred_out = life["responder-outbound"] == "on-delete"
+        self.collide = options.collide and life["rekey-by"] == "both"
 
 
 def lifecycle_actions(options: QMOptions, prof: Profile, layout: Layout,
@@ -135,12 +145,23 @@ def lifecycle_actions(options: QMOptions, prof: Profile, layout: Layout,
         if action.name.endswith("_send_esp"):
             action = _send_esp(action, layout, mech, options)
         elif action.name.endswith("_recv_esp"):
-            action = _recv_esp(action, layout)
+            action = _recv_esp(action, layout, mech)
         elif mech.deferred_out and action.name.startswith("r_m3_") \
                 and action.name.endswith("install-out"):
             action = _deferred_install(action, layout)
         out.append(action)
     out.extend(_new_actions(options, prof, layout, mech))
+    if mech.collide:
+        out.extend(collision_actions(options, prof, layout, base))
+        out.extend(orphan_expiry(layout, and_(_ended(), _channels_empty(layout), y_quiet(layout),
+                                              eq(var("ei"), 0), eq(var("er"), 0),
+                                              _quiet_notes())))
+        if prof.lifecycle["collision"] == "defer-out":
+            out = [install_when_done(a, layout) if not a.name.startswith("y_") else a
+                   for a in out]
+        out = [track_newest(a, layout) for a in out]
+    if options.no_expiry:  # lifetimes of 0: no soft expiry (rekey) and no hard expiry
+        out = [a for a in out if a.event not in ("rekey", "expire")]
     return tuple(out)
 
 
@@ -154,23 +175,38 @@ def _send_esp(action: Action, layout: Layout, mech: Mechanisms, options: QMOptio
     new_ok, old_ok = eq(var(entry), INSTALLED), eq(var(old), LIVE)
     chosen = (ite(new_ok, var(spi), var(old_spi)) if mech.newest
               else ite(old_ok, var(old_spi), var(spi)))
+    any_ok = or_(new_ok, old_ok)
+    if mech.collide:  # the colliding rekey's pair: which of the two new ones came last
+        y_entry, y_spi, pointer = ("yrout", "yros", "nwi") if side == "I" \
+            else ("yiout", "yios", "nwr")
+        y_ok = eq(var(y_entry), INSTALLED)
+        y_first = and_(y_ok, or_(eq(var(pointer), 1), not_(new_ok)))
+        newest = ite(y_first, var(y_spi), ite(new_ok, var(spi), var(old_spi)))
+        oldest = ite(old_ok, var(old_spi), ite(and_(y_first, new_ok), var(spi),
+                                               ite(y_ok, var(y_spi), var(spi))))
+        chosen = newest if mech.newest else oldest
+        any_ok = or_(new_ok, old_ok, y_ok)
     b = _Build(layout)
     b.set(flight, add(chosen, 1))
     b.set(count, add(var(count), 1))
     rule = "the newest" if mech.newest else "the oldest"
-    return replace(action, guard=and_(or_(new_ok, old_ok), eq(var(flight), 0),
+    return replace(action, guard=and_(any_ok, eq(var(flight), 0),
                                       lt(var(count), options.esp)),
                    updates=b.updates(),
                    text=f"{side}'s kernel sends an ESP packet on {rule} installed outbound SA "
                         "(current or old pair)")
 
 
-def _recv_esp(action: Action, layout: Layout) -> Action:
-    """Accepted when the current or the old inbound SA of that SPI is installed."""
+def _recv_esp(action: Action, layout: Layout, mech: Mechanisms) -> Action:
+    """Accepted when the current or the old inbound SA of that SPI is installed (or, in a
+    collision, the inbound SA of the colliding rekey's pair)."""
     flight, entry, spi, old, old_spi = (("ei", "rin", "ris", "or", "ori") if action.actor == "R"
                                         else ("er", "iin", "iis", "oi", "oii"))
     ok = or_(and_(eq(var(entry), INSTALLED), eq(var(flight), add(var(spi), 1))),
              and_(eq(var(old), LIVE), eq(var(flight), add(var(old_spi), 1))))
+    if mech.collide:
+        y_entry, y_spi = ("yiin", "yiis") if action.actor == "R" else ("yrin", "yris")
+        ok = or_(ok, and_(eq(var(y_entry), INSTALLED), eq(var(flight), add(var(y_spi), 1))))
     b = _Build(layout)
     b.set(flight, 0)
     b.set("bh", or_(var("bh"), not_(ok)))
@@ -219,6 +255,8 @@ def _new_actions(options: QMOptions, prof: Profile, layout: Layout,
     ended = _ended()
     empty = _channels_empty(layout)
     no_esp = and_(eq(var("ei"), 0), eq(var("er"), 0))
+    if mech.collide:  # the colliding rekey has ended too; after it, no further rekey
+        ended = and_(ended, y_quiet(layout))
 
     # Soft expiry of the initiator's pair: a rekey.
     b = _Build(layout)
@@ -239,7 +277,8 @@ def _new_actions(options: QMOptions, prof: Profile, layout: Layout,
     emit("i_rekey", "I", "rekey", "",
          and_(lt(var("rk"), options.rekeys), eq(var("ip"), I_DONE), installed("I"), ended,
               empty, no_esp, in_(var("rs"), (RS_NONE, RS_I_AGAIN)), ne(var("oi"), LIVE),
-              ne(var("or"), LIVE), _quiet_notes()), b,
+              ne(var("or"), LIVE), _quiet_notes(),
+              eq(var("yk"), 0) if mech.collide else TRUE), b,
          "soft expiry of I's pair: I starts a rekey (a new Quick Mode; the old pair still "
          "carries traffic)")
 
@@ -280,7 +319,8 @@ def _new_actions(options: QMOptions, prof: Profile, layout: Layout,
              + (" and the daemon sends a delete notification" if mech.delete else ""))
 
     # Hard expiry of a current pair that is an orphan and can no longer be rekeyed.
-    i_stuck = or_(eq(var("rk"), options.rekeys), eq(var("rs"), RS_R))
+    i_stuck = or_(eq(var("rk"), options.rekeys), eq(var("rs"), RS_R),
+                  eq(var("yk"), 1) if mech.collide else FALSE)
     r_stuck = ne(var("rs"), RS_I)  # a restarted initiator negotiates again first
     for side, peer, stuck, pending in (("I", "R", i_stuck, dpd_pending_i),
                                        ("R", "I", r_stuck, dpd_pending_r)):
@@ -407,5 +447,6 @@ def life_rank(v: dict[str, int]) -> int:
     lifecycle step increases ``progress`` by more than an exchange step can lower the rest."""
     epoch = v["rk"] + int(v["rs"] == RS_I_AGAIN)
     progress = (v["oi"] + v["or"] + v["dni"] + v["dnr"] + v["icm"] + v["rs"] + v["dp"]
-                + v["ox"] + sum(int(v[e] == DELETED) for e in ("iin", "iout", "rin", "rout")))
+                + v["ox"] + sum(int(v[e] == DELETED) for e in ("iin", "iout", "rin", "rout"))
+                + (y_rank_progress(v) if "yk" in v else 0))
     return EPOCH * epoch + PROGRESS * progress

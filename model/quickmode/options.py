@@ -17,7 +17,7 @@ MAX_REKEYS = 3
 #: The lifecycle's switches (QMOptions fields) and their short names in labels.
 LIFECYCLE_SWITCHES: tuple[tuple[str, str], ...] = (
     ("delete_notify", "delete"), ("dpd", "dpd"), ("initial_contact", "ic"),
-    ("restart", "restart"))
+    ("restart", "restart"), ("collide", "collide"))
 TIMERS: tuple[str, ...] = ("eager", "patient")
 OUTCOMES: tuple[str, ...] = ("installed", "no-proposal-chosen", "invalid-id-information")
 
@@ -42,7 +42,13 @@ class QMOptions:
     ``rekeys`` bounds the rekeys explored per pair (0: the lifecycle is off unless a mechanism
     is on); ``delete_notify``, ``dpd`` and ``initial_contact`` switch the mechanisms on (each
     used only where the profile's ``lifecycle:`` section says the daemon has it); ``restart``
-    adds the fault: one host loses its SA database and daemon state, once per pair.
+    adds the fault: one host loses its SA database and daemon state, once per pair;
+    ``collide`` lets the pair's responder also reach its soft expiry and start its own rekey of
+    the same pair (a rekey collision, model/quickmode/collision.py; only where the profile's
+    ``rekey-by`` is ``both``; needs ``rekeys`` >= 1). ``no_expiry``: the negotiated transform
+    has lifetimes of 0 (seconds and kilobytes: RFC 2407 4.5 leaves a lifetime out = no limit
+    here), so no SA ever reaches a soft or hard expiry: no rekey, no collision, no expiry of
+    old or orphan pairs (set from a scenario's transforms, or its ``no-expiry`` key).
     """
 
     profile: str = "hpux"
@@ -64,6 +70,8 @@ class QMOptions:
     dpd: bool = False
     initial_contact: bool = False
     restart: bool = False
+    collide: bool = False
+    no_expiry: bool = False
 
     def __post_init__(self) -> None:
         src = "<command line>"
@@ -89,6 +97,9 @@ class QMOptions:
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise InputError(f"{name} must be an integer from {lo} to {hi}, got {value!r}",
                                  source=src, field=name)
+        if self.collide and self.rekeys < 1:
+            raise InputError("collide needs rekeys >= 1 (a collision is two rekeys of one "
+                             "pair)", source=src, field="collide")
 
     @property
     def eager(self) -> bool:
@@ -118,6 +129,8 @@ class QMOptions:
         head = "+".join(faults) if faults else "reliable"
         r = "profile" if self.retransmits is None else str(self.retransmits)
         tail = f",K={self.rekeys}" if self.lifecycle else ""
+        if self.no_expiry:
+            tail += ",lifetime=0"
         return f"{head},timers={self.timers},R={r},N={self.negotiations}{tail}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,6 +140,9 @@ class QMOptions:
         if not self.lifecycle:
             for name in ("rekeys", *(f for f, _ in LIFECYCLE_SWITCHES)):
                 del out[name]
+        for name in ("collide", "no_expiry"):  # new fields: only when on (outputs unchanged)
+            if not out.get(name, True):
+                del out[name]
         return out
 
     def with_(self, **changes: Any) -> QMOptions:
@@ -135,7 +151,7 @@ class QMOptions:
 
 ALIASES: dict[str, str] = {"commit-bit": "commit_bit", "max-duplicates": "max_duplicates",
                            "max-losses": "max_losses", "delete-notify": "delete_notify",
-                           "initial-contact": "initial_contact"}
+                           "initial-contact": "initial_contact", "no-expiry": "no_expiry"}
 
 
 def options_from_mapping(data: dict[str, Any], *, source: str = "<scenario>") -> QMOptions:

@@ -51,13 +51,17 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "lifecycle.initial-contact": ("honoured", "ignored"),
     "lifecycle.rekey-spi": ("fresh", "reuse"),
     "lifecycle.responder-outbound": ("on-m3", "on-delete"),
+    "lifecycle.rekey-by": ("initiator", "both"),
+    "lifecycle.rekey-until": ("peer-m1", "newer-sa"),
+    "lifecycle.collision": ("keep-both", "defer-out"),
 }
 #: The SA lifecycle's keys (docs/SPEC.md 3 "After Quick Mode") and their values when a profile
 #: file leaves them out; the built-in profiles give every one and cite ``sources.lifecycle``.
 LIFECYCLE_DEFAULTS: dict[str, str] = {
     "outbound": "newest", "delete-old": "at-expiry", "delete-notify": "sent",
     "dpd": "supported", "initial-contact": "honoured", "rekey-spi": "fresh",
-    "responder-outbound": "on-m3"}
+    "responder-outbound": "on-m3", "rekey-by": "initiator", "rekey-until": "peer-m1",
+    "collision": "keep-both"}
 TOP_KEYS = ("profile", "based-on", "description", "selectors", "commit-bit", "commit",
             "initiator", "responder", "kernel", "lifecycle", "sources")
 SECTION_KEYS: dict[str, tuple[str, ...]] = {

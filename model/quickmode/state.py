@@ -90,6 +90,20 @@ LIFE: tuple[tuple[str, str], ...] = (
             "rekeyed"),
     ("ox", "ghost: an orphan pair lasted until its hard expiry"),
 )
+#: A rekey collision (model/quickmode/collision.py, ``--collide``): the pair's responder starts
+#: its own rekey of the same pair, a second exchange "y" in which it is the initiator. Its
+#: variables are those of ``EXCHANGE`` prefixed with ``y`` (``yiin`` is the y-initiator's
+#: inbound SA, on the pair's responder host), its IKE slots ``ya*`` (R's host -> I's host) and
+#: ``yb*``, and these.
+EXCHANGE: tuple[str, ...] = ("ip", "ipc", "ic", "rp", "rpc", "rc", "iin", "iout", "rin", "rout",
+                             "iis", "ios", "ris", "ros", "iks", "rks", "m1s", "m2s", "g2", "g3")
+COLLIDE: tuple[tuple[str, str], ...] = (
+    ("yk", "the pair's responder has started its own rekey of the pair (a collision)"),
+    ("nwi", "the initiator host's newest outbound SA: 0 the pair's rekey, 1 the colliding one"),
+    ("nwr", "the responder host's newest outbound SA: 0 the pair's rekey, 1 the colliding one"),
+    ("ydf", "the initiator host's outbound SA of the colliding rekey: 0 not deferred, 1 "
+            "deferred (collision: defer-out), 2 installed late"),
+)
 OLD_STATES = ("none", "installed", "removed")
 RESTARTS = ("none", "I restarted", "R restarted", "I restarted, negotiated again")
 #: The kernel part shared by all negotiations: one SPI allocator per host.
@@ -113,11 +127,15 @@ class Layout:
     rekeys: int = 0
     lifecycle: bool = False
     allocations: int = 1
+    collide: bool = False
 
     @cached_property
     def names(self) -> tuple[str, ...]:
         scalars = tuple(n for n, _ in SCALARS)
         life = tuple(n for n, _ in LIFE) if self.lifecycle else ()
+        if self.collide:
+            life += (tuple(f"y{n}" for n in EXCHANGE) + tuple(f"ya{j}" for j in range(self.slots))
+                     + tuple(f"yb{j}" for j in range(self.slots)) + tuple(n for n, _ in COLLIDE))
         return (scalars + tuple(f"a{j}" for j in range(self.slots))
                 + tuple(f"b{j}" for j in range(self.slots)) + life)
 
@@ -150,6 +168,12 @@ class Layout:
             sizes.update({"rk": self.rekeys + 1, "oi": 3, "oii": spi, "oio": spi, "or": 3,
                           "ori": spi, "oro": spi, "ooi": 2, "oor": 2, "rs": 4, "dp": 2, "dni": 3,
                           "dnr": 3, "icm": 3, "rg": 2, "rbh": 2, "ox": 2})
+        if self.collide:
+            sizes.update({f"y{n}": sizes[n] for n in EXCHANGE})
+            for j in range(self.slots):
+                sizes[f"ya{j}"] = 4
+                sizes[f"yb{j}"] = 4
+            sizes.update({"yk": 2, "nwi": 2, "nwr": 2, "ydf": 3})
         return sizes
 
     def initial(self, role: int) -> tuple[int, ...]:
@@ -200,13 +224,37 @@ class Layout:
             "R.inbound": entry("rin", "ris"),
             "R.outbound": entry("rout", "ros"),
             "R.retransmits": v["rc"],
-            "I->R": [IR_MESSAGES[x] for x in self.ir(local) if x],
-            "R->I": [RI_MESSAGES[x] for x in self.ri(local) if x],
+            "I->R": [IR_MESSAGES[x] for x in self.ir(local) if x]
+            + [f"R-rekey {RI_MESSAGES[v[f'yb{j}']]}" for j in range(self.slots)
+               if self.collide and v[f"yb{j}"]],
+            "R->I": [RI_MESSAGES[x] for x in self.ri(local) if x]
+            + [f"R-rekey {IR_MESSAGES[v[f'ya{j}']]}" for j in range(self.slots)
+               if self.collide and v[f"ya{j}"]],
             "ESP I->R": f"spi {v['ei'] - 1}" if v["ei"] else "-",
             "ESP R->I": f"spi {v['er'] - 1}" if v["er"] else "-",
             "ESP sent": {"I": v["di"], "R": v["dr"]},
             "black hole": v["bh"],
             **(self._describe_life(v) if self.lifecycle else {}),
+            **(self._describe_collision(v) if self.collide else {}),
+        }
+
+    def _describe_collision(self, v: dict[str, int]) -> dict[str, Any]:
+        """The colliding rekey (y exchange, started by the pair's responder): its messages are
+        listed in the host directions of the pair (``R->I``: the y-initiator's)."""
+        def entry(state: str, spi: str) -> str:
+            return SA_STATES[v[state]] + (f" spi {v[spi]}" if v[spi] else " (no SPI)")
+
+        return {
+            "R-rekey": "started" if v["yk"] else "-",
+            "R-rekey.R.phase": I_PHASES[v["yip"]],
+            "R-rekey.I.phase": R_PHASES[v["yrp"]],
+            "R-rekey.R.inbound": entry("yiin", "yiis"),
+            "R-rekey.R.outbound": entry("yiout", "yios"),
+            "R-rekey.I.inbound": entry("yrin", "yris"),
+            "R-rekey.I.outbound": entry("yrout", "yros")
+            + (", deferred" if v["ydf"] == 1 else ""),
+            "newest outbound": {"I": ("pair", "R-rekey")[v["nwi"]],
+                                "R": ("pair", "R-rekey")[v["nwr"]]},
         }
 
     @staticmethod

@@ -154,10 +154,10 @@ class QuickModeSystem:
         props = [Property(pid, "always", self._parts(check))
                  for pid, check in m.local_checks.items() if pid != "goal"]
         groups = list(combinations(range(self.ncomp), 2)) if self.ncomp > 1 else [(0,)]
-        life = m.layout.lifecycle
+        life, collide = m.layout.lifecycle, m.layout.collide
         props.append(Property("qm.spi-unique", "always", tuple(
-            Part(frozenset(var_name(c, n) for c in g for n in live_reads(life)),
-                 self._clash(g, life))
+            Part(frozenset(var_name(c, n) for c in g for n in live_reads(life, collide)),
+                 self._clash(g, life, collide))
             for g in groups)))
         props.append(Property("qm.no-deadlock", "no-deadlock", self._parts(m.quiescent_check)))
         # prefer a terminal state where one side alone installed (the more telling witness)
@@ -167,12 +167,13 @@ class QuickModeSystem:
         return tuple(props)
 
     @staticmethod
-    def _clash(group: tuple[int, ...], lifecycle: bool) -> Callable[[Env], bool]:
+    def _clash(group: tuple[int, ...], lifecycle: bool,
+               collide: bool = False) -> Callable[[Env], bool]:
         def test(env: Env) -> bool:
             seen: set[tuple[int, int]] = set()
             for c in group:
                 for key in live_entries(lambda n, c=c: env[var_name(c, n)],  # type: ignore[misc]
-                                        lifecycle):
+                                        lifecycle, collide):
                     if key in seen:
                         return True
                     seen.add(key)

@@ -26,7 +26,13 @@ from qmcheck.properties.traces.render import render_mermaid
 
 #: The properties of the issue, in report order.
 LIFE_IDS: tuple[str, ...] = ("qm.rekey-no-black-hole", "qm.orphan-heals", "qm.spi-unique",
-                             "qm.no-larval-leak")
+                             "qm.no-larval-leak", "qm.rekey-keeps-outbound")
+#: Rekey collisions (``--collide``, model/quickmode/collision.py), for the profiles whose
+#: daemons let both sides rekey: on a reliable network, and with one lost message that fails
+#: an exchange (no retransmission), the #1896 setting.
+COLLISIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("collision", {"collide": True}),
+    ("collision+1 loss", {"collide": True, "loss": True, "max_losses": 1, "retransmits": 0}))
 MECHANISMS: tuple[tuple[str, dict[str, bool]], ...] = (
     ("none", {}), ("delete", {"delete_notify": True}), ("DPD", {"dpd": True}),
     ("delete+DPD", {"delete_notify": True, "dpd": True}))
@@ -34,7 +40,7 @@ FAULTS: tuple[tuple[str, dict[str, bool]], ...] = (
     ("reliable", {}), ("loss", {"loss": True}), ("restart", {"restart": True}))
 BASE: dict[str, Any] = {"rekeys": 1, "timers": "patient"}
 #: Actions that a reader needs to see in a one-line summary of a trace.
-KEY_ACTIONS = ("lose_", "i_rekey", "i_delete_old", "_old_expire", "_orphan_expire",
+KEY_ACTIONS = ("lose_", "i_rekey", "r_rekey", "i_delete_old", "_old_expire", "_orphan_expire",
                "_recv_delete", "_restart", "i_reinit", "_dpd", "_recv_initial_contact",
                "_recv_esp")
 
@@ -131,7 +137,9 @@ def lifecycle_markdown(cells: Sequence[Cell]) -> str:
                      if _verdict(by[(p, m, f)], pid) == "holds"]
             lines.append(f"  `{pid}` holds in: {', '.join(heals) or 'no cell'}.")
         lines.append(f"  Source: {prof.sources.get('lifecycle', '')}")
-    lines += ["", bug_1896_markdown(), "### Shortest counterexamples", ""]
+    lines += ["", collision_markdown(profiles), bug_1896_markdown(),
+              *([collision_1896_markdown()] if "strongswan" in profiles else []),
+              "### Shortest counterexamples", ""]
     for p in profiles:
         seen: dict[tuple[str, tuple[str, ...]], list[str]] = {}
         first: dict[tuple[str, tuple[str, ...]], dict[str, Any]] = {}
@@ -179,8 +187,82 @@ def bug_1896_markdown() -> str:
              "whose responder installs both SAs on message 3 (quick_mode.c process_r -> "
              "install, `responder-outbound: on-m3`). The DELETE that never comes (lost, or "
              "the responder's own old pair expired first) leaves the responder with its new "
-             "inbound SA and no outbound SA. Rekey collisions (both sides rekeying the same "
-             "pair) are not modelled yet: the model lets the pair's initiator rekey.", ""]
+             "inbound SA and no outbound SA (no collision needed; with one, see below).", ""]
+    if trace is not None:
+        lines += ["```mermaid", render_mermaid(trace).rstrip("\n"), "```", ""]
+    return "\n".join(lines)
+
+
+def collision_markdown(profiles: Sequence[str]) -> str:
+    """The rekey collision table: every profile whose ``rekey-by`` is ``both``, mechanism
+    none, under ``COLLISIONS``; each counterexample replayed."""
+    both = [p for p in profiles if load_profile(p).lifecycle["rekey-by"] == "both"]
+    lines = ["### Rekey collisions", "",
+             "Both sides reach the soft expiry of the pair and rekey it (`--collide`; "
+             "model/quickmode/collision.py): the pair's responder starts its own rekey Quick "
+             "Mode while the initiator's has not reached it (`rekey-until`), as a second "
+             "exchange with its own SPIs. Only profiles whose daemon lets both sides rekey "
+             "(`rekey-by: both`): "
+             + (", ".join(both) or "none") + "; racoon and hpux rekey on the initiator only. "
+             "Mechanism none; `collision+1 loss`: at most one message lost and no "
+             "retransmission, so one loss fails an exchange. The keep-both rule leaves two new "
+             "pairs on each host after a collision (the #1945 \"pile-up\", one redundant pair, "
+             "removed only at its own expiry, after this model's horizon); each host sends on "
+             "the pair it installed last.", "",
+             "| profile | setting | " + " | ".join(f"`{p}`" for p in LIFE_IDS) + " | states |",
+             "|---|---|" + "---|" * (len(LIFE_IDS) + 1)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for p in both:
+            for name, changes in COLLISIONS:
+                run = check_protocol(QMOptions(profile=p, **BASE, **changes), LIFE_IDS,
+                                     out_dir=Path(tmp) / f"{p}-{len(name)}")
+                row = []
+                for pid in LIFE_IDS:  # results come in catalogue order
+                    r = next(x for x in run.results if x.property == pid)
+                    if r.counterexample is not None:
+                        replay(load_trace(r.counterexample))
+                    row.append(f"**refuted** ({r.extra['trace_length']})"
+                               if r.verdict == "refuted" else r.verdict)
+                lines.append(f"| {p} | {name} | " + " | ".join(row)
+                             + f" | {run.exploration.states} |")
+    return "\n".join(lines) + "\n"
+
+
+#: #1896 with a collision: the answering host defers the new outbound SA to the end of its
+#: own rekey; one lost message fails that rekey.
+BUG_1896_COLLISION = ("mutant-strongswan-collision-defer-out", "strongswan",
+                      "qm.rekey-keeps-outbound",
+                      {"rekeys": 1, "timers": "patient", "esp": 0,
+                       **dict(COLLISIONS)["collision+1 loss"]})
+
+
+def collision_1896_markdown() -> str:
+    """#1896 with a collision: the mutant's shortest counterexample (replayed) and the
+    built-in strongswan profile's verdict in the same setting, with the reason."""
+    mutant, base, pid, changes = BUG_1896_COLLISION
+    opts = QMOptions(profile=mutant, **changes)
+    with tempfile.TemporaryDirectory() as tmp:
+        bad = check_protocol(opts, [pid], out_dir=Path(tmp)).results[0]
+        trace = load_trace(bad.counterexample) if bad.counterexample else None
+        if trace is not None:
+            replay(trace)
+    good = check_protocol(opts.with_(profile=base), [pid]).results[0]
+    lines = ["### #1896 with a rekey collision", "",
+             f"`{mutant}` (`lifecycle: collision: defer-out`): the host that answers the "
+             "peer's rekey while its own rekey of the same pair runs only registers the new "
+             "outbound SA and installs it when its own rekey completes (as charon's IKEv2 "
+             "child_rekey.c defers the outbound SA in a collision; in #1896 a retransmission "
+             "and a TEMPORARY_FAILURE left it never installed). Setting "
+             f"{opts.label()}, no data packets (`--esp 0`: the SAs alone decide `{pid}`): "
+             f"`{pid}` is **{bad.verdict}** for the mutant "
+             f"({bad.extra.get('trace_length', '-')} steps: its own rekey loses message 1 and "
+             "gives up, the peer's rekey completes, and once its old pair is gone the host has "
+             "the new inbound SA and no outbound SA) and **"
+             f"{good.verdict}** for the built-in strongswan profile: IKEv1 charon answers a "
+             "colliding rekey like any other (quick_mode.c check_for_rekeyed_child accepts an "
+             "old CHILD_SA in CHILD_REKEYING) and installs both SAs on message 3 (process_r -> "
+             "install), so one failed exchange leaves the other's pair complete on both "
+             "hosts.", ""]
     if trace is not None:
         lines += ["```mermaid", render_mermaid(trace).rstrip("\n"), "```", ""]
     return "\n".join(lines)

@@ -82,6 +82,12 @@ KILLS: dict[str, tuple[str, dict[str, Any], str]] = {
                                        "lifecycle, strongSwan #1896 class: the rekey responder "
                                        "installs its outbound SA only when the delete of the "
                                        "old pair arrives"),
+    "mutant-strongswan-collision-defer-out": (
+        "qm.rekey-keeps-outbound",
+        {"rekeys": 1, "timers": "patient", "collide": True, "loss": True, "max_losses": 1,
+         "retransmits": 0, "esp": 0},
+        "lifecycle, strongSwan #1896 class with a collision: a host answering the peer's rekey "
+        "while its own runs installs the new outbound SA only when its own rekey completes"),
 }
 
 

@@ -52,7 +52,8 @@ COVERED: tuple[str, ...] = (
 #: Covered properties that compare SPI values: "holds" on one component needs A5.
 NEEDS_A5: tuple[str, ...] = ("qm.agreement", "qm.no-black-hole")
 NOT_COVERED: tuple[str, ...] = ("qm.eventually-installed", "qm.recovery",
-                                "qm.rekey-no-black-hole", "qm.orphan-heals")
+                                "qm.rekey-no-black-hole", "qm.orphan-heals",
+                                "qm.rekey-keeps-outbound")
 
 
 class OneComponent(QMModel):

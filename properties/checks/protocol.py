@@ -53,8 +53,16 @@ def validate_ids(ids: Sequence[str] | None) -> tuple[str, ...]:
     return tuple(p for p in QM_IDS if p in set(ids))
 
 
+#: Not decided with ``--restart``: the fault destroys a host's daemon state by design and the
+#: model has no later acquire by the survivor, so the restart alone would refute them (noise).
+NOT_WITH_RESTART: tuple[str, ...] = ("qm.eventually-installed", "qm.recovery")
+
+
 def applicable(ids: Sequence[str], options: QMOptions) -> tuple[str, ...]:
-    """The ids a run of ``options`` decides: the lifecycle's only with the lifecycle on."""
+    """The ids a run of ``options`` decides: the lifecycle's only with the lifecycle on, and
+    neither liveness id with the restart fault (``NOT_WITH_RESTART``)."""
+    if options.restart:
+        ids = [p for p in ids if p not in NOT_WITH_RESTART]
     if options.lifecycle:
         return tuple(ids)
     return tuple(p for p in ids if p not in LIFECYCLE_IDS)
@@ -81,6 +89,11 @@ def outcome_text(model: QMModel, state: State) -> str:
         if "rekeys" in comp:  # the SA lifecycle is on
             text += (f"; rekeys {comp['rekeys']}, I old pair {comp['I.old pair']}, R old pair "
                      f"{comp['R.old pair']}, restart: {comp['restart']}")
+        if "R-rekey" in comp and comp["R-rekey"] != "-":  # a rekey collision
+            text += (f"; R's colliding rekey: R {comp['R-rekey.R.phase']} (in "
+                     f"{comp['R-rekey.R.inbound']}, out {comp['R-rekey.R.outbound']}), I "
+                     f"{comp['R-rekey.I.phase']} (in {comp['R-rekey.I.inbound']}, out "
+                     f"{comp['R-rekey.I.outbound']})")
         parts.append(text)
     return "; ".join(parts)
 

@@ -39,6 +39,7 @@ class TrafficClass:
     policy: str
     packet: Packet
     status: str  # the negotiation's status (accepted, NO_PROPOSAL_CHOSEN, ...)
+    never_expires: bool = False  # the accepted transform's lifetimes are 0 (no limit)
 
     @property
     def outcome(self) -> str:
@@ -77,14 +78,23 @@ def scenario_classes(scenario: Scenario, profiles: list[str]) -> list[TrafficCla
                 result = negotiate(initiator, responder, packet, options)
                 if result.message1 is None or result.status not in QM_OUTCOME:
                     continue
+                t = result.accepted
+                never = t is not None and t.lifetime_seconds == 0 and t.lifetime_kbytes == 0
                 out.append(TrafficClass(profile, i_name, r_name, policy.name, result.packet,
-                                        result.status))
+                                        result.status, never))
     return out
 
 
 def runs_needed(classes: list[TrafficClass]) -> list[tuple[str, str]]:
     """The distinct (profile, outcome) runs the classes ask for, in order of appearance."""
     return list(dict.fromkeys((c.profile, c.outcome) for c in classes))
+
+
+def never_expires(classes: list[TrafficClass], profile: str, outcome: str) -> bool:
+    """Every class of the (profile, outcome) run negotiated a transform with lifetimes of 0:
+    its SAs never expire (``QMOptions.no_expiry``: no rekey, no hard expiry)."""
+    mine = [c for c in classes if (c.profile, c.outcome) == (profile, outcome)]
+    return bool(mine) and all(c.never_expires for c in mine)
 
 
 def annotate(results: list[Result], classes: list[TrafficClass],

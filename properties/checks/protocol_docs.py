@@ -114,8 +114,9 @@ def protocol_markdown(runs: Sequence[tuple[str, ProtocolRun]], lifecycle: str = 
         "every result names the one it used. Retransmissions: the profile's (2).", "",
         "## Verdicts", "",
         "`qm.recovery` is decided with at most one loss per negotiation and patient timers, "
-        "whatever the setting. `qm.rekey-no-black-hole` and `qm.orphan-heals` need the SA "
-        "lifecycle (`--rekeys N` or a mechanism): see \"SA lifecycle\" below.", ""]
+        "whatever the setting. `qm.rekey-no-black-hole`, `qm.orphan-heals` and "
+        "`qm.rekey-keeps-outbound` need the SA lifecycle (`--rekeys N` or a mechanism): see "
+        "\"SA lifecycle\" below.", ""]
     ids = [r.property for r in runs[0][1].results]
     header = "| property | " + " | ".join(f"{p} {s}" for s in HEADLINE for p in PROFILES) + " |"
     lines += [header, "|---|" + "---|" * (len(HEADLINE) * len(PROFILES))]

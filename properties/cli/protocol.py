@@ -26,8 +26,18 @@ from qmcheck.model.values.errors import InputError
 from qmcheck.model.values.numbers import parse_int
 from qmcheck.model.values.policy import Scenario
 from qmcheck.properties.catalogue import LIFECYCLE_IDS
-from qmcheck.properties.checks.protocol import QM_IDS, check_protocol, validate_ids
-from qmcheck.properties.checks.protocol_classes import annotate, runs_needed, scenario_classes
+from qmcheck.properties.checks.protocol import (
+    NOT_WITH_RESTART,
+    QM_IDS,
+    check_protocol,
+    validate_ids,
+)
+from qmcheck.properties.checks.protocol_classes import (
+    annotate,
+    never_expires,
+    runs_needed,
+    scenario_classes,
+)
 from qmcheck.properties.checks.protocol_matrix import run_matrix, write_matrix
 from qmcheck.properties.cli.options import (
     add_budget_options,
@@ -96,7 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     life.add_argument("--rekeys", type=str, default="0", metavar="N",
                       help=f"rekeys explored per pair, 0..{MAX_REKEYS} (default 0: the "
                            "lifecycle is off unless a switch below is given); decides "
-                           "qm.rekey-no-black-hole and qm.orphan-heals")
+                           "qm.rekey-no-black-hole, qm.orphan-heals and qm.rekey-keeps-outbound")
     life.add_argument("--delete-notify", action="store_true",
                       help="a side that removes a pair sends a delete notification (where "
                            "the profile's daemon does)")
@@ -107,6 +117,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                            "profile says so)")
     life.add_argument("--restart", action="store_true",
                       help="fault: one host loses its SA database and daemon state")
+    life.add_argument("--collide", action="store_true",
+                      help="rekey collision: the pair's responder may start its own rekey of "
+                           "the same pair (where the profile's rekey-by is both; needs "
+                           "--rekeys N >= 1)")
     p.add_argument("--timers", default="eager", metavar="|".join(TIMERS),
                    help="eager (default): a timer may fire while messages are in flight; "
                         "patient: only when what it waits for can no longer arrive")
@@ -183,11 +197,16 @@ def run(args: argparse.Namespace) -> Report:
         esp=_int_in("esp", 0, 3)(args.esp),
         rekeys=_int_in("rekeys", 0, MAX_REKEYS)(args.rekeys),
         delete_notify=args.delete_notify, dpd=args.dpd,
-        initial_contact=args.initial_contact, restart=args.restart)
+        initial_contact=args.initial_contact, restart=args.restart, collide=args.collide)
     asked = [p for p in (args.property or ()) if p in LIFECYCLE_IDS]
     if asked and not base.lifecycle:
         raise InputError(f"{asked[0]} needs the SA lifecycle: give --rekeys N (N >= 1), "
                          "--delete-notify, --dpd, --initial-contact or --restart",
+                         source="<command line>", field="--property")
+    refused = [p for p in (args.property or ()) if p in NOT_WITH_RESTART]
+    if refused and base.restart:
+        raise InputError(f"{refused[0]} is not decided with --restart: the restart fault "
+                         "destroys a host's daemon state and alone would refute it",
                          source="<command line>", field="--property")
     max_states = _int_in("max-states", 1, 10**9)(args.max_states)
     set_budget(None, args.max_memory)
@@ -236,7 +255,12 @@ def scenario_runs(args: argparse.Namespace, scenario: Scenario, profiles: list[s
     """One run per (profile, outcome) the scenario's traffic classes ask for; each result
     lists its classes, and the text ends with one line per class, verdict first."""
     classes = scenario_classes(scenario, profiles)
-    configs = [base.with_(profile=p, outcome=o) for p, o in runs_needed(classes)]
+    # a transform with lifetimes of 0 never expires: with the lifecycle on, that run has no
+    # rekey and no hard expiry (``no_expiry``; the label says ",lifetime=0")
+    configs = [base.with_(profile=p, outcome=o,
+                          no_expiry=base.no_expiry or (base.lifecycle
+                                                       and never_expires(classes, p, o)))
+               for p, o in runs_needed(classes)]
     results = []
     for opts in configs:
         if args.engine == "explicit":

@@ -95,6 +95,8 @@ def load_options(trace: dict[str, Any], source: str) -> QMOptions:
     for name, value in raw.items():
         default = fields[name].default
         kind = type(default)
+        if default is None and type(value) is int:  # ``retransmits``: None or a number
+            continue
         if type(value) is not kind:
             raise InputError(f"must be {kind.__name__}, not {shown(value)}", source=source,
                              field=f"options.{name}")
