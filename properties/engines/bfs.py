@@ -91,6 +91,7 @@ class _Class:
     tests: list[tuple[int, int]]  # (test bit, part) pairs: bit index, (property, part) index
     cache: dict[int, Entry]
     twin: tuple[int, int, int] | None = None  # (shift, previous member's shift, block mask)
+    fields: tuple[tuple[str, int, int], ...] | None = None  # set by Engine._fill
 
 
 class RankBroken(Exception):
@@ -224,7 +225,11 @@ class Engine:
 
     def _fill(self, c: _Class, key: int) -> Entry:
         pk = self.packing
-        env = pk.unpack(key, c.names)
+        fields = c.fields
+        if fields is None:  # (name, offset, value mask) of each variable the class reads
+            fields = c.fields = tuple((n, pk.offset[n], (1 << pk.width[n]) - 1)
+                                      for n in c.names)
+        env = {n: key >> off & m for n, off, m in fields}
         system = self.system
         effects: list[Effect] = []
         deltas: list[int] | None = []
