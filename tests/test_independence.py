@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from qmcheck.model.quickmode.compiled import QMModel
+from qmcheck.model.quickmode.options import QMOptions
+from qmcheck.model.quickmode.system import QuickModeSystem
 from qmcheck.model.transitions.system import Action, Part, Property, TransitionSystem, Variable
+from qmcheck.properties.engines import independence
 from qmcheck.properties.engines.bfs import Engine
 from qmcheck.properties.engines.independence import refine
 from qmcheck.properties.engines.stubborn import StubbornSets
@@ -99,3 +105,20 @@ def test_enablers_come_from_behaviour() -> None:
     wrong.stubborn = StubbornSets(system, [], replace(refined, enablers={0: 0, 1: 0, 2: 0},
                                                       live=[]))
     assert wrong.run().findings["z-one"].verdict == "holds"
+
+
+def test_one_configuration_per_quiet_local_value_gives_the_same_tables(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shortcut (shared values skipped where no enabled action reads or writes them)
+    changes the cost, not the tables, on the Quick Mode system with its shared allocators."""
+    qs = QuickModeSystem(QMModel(QMOptions(profile="hpux", loss=True, max_losses=1,
+                                           negotiations=2, timers="patient")))
+    tables = []
+    for shortcut in (True, False):
+        monkeypatch.setattr(independence, "SHORTCUT", shortcut)
+        r = independence.refine(Engine(qs.system, reduction="symmetry"))
+        tables.append(((r.block_of, r.dependent, r.enablers, r.visible, r.live),
+                       r.configurations))
+    assert tables[0][0] == tables[1][0]
+    assert tables[0][1] < tables[1][1]
+    assert len(tables[0][0][0]) == len(qs.system.actions)  # both negotiations are refined

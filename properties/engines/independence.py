@@ -36,6 +36,9 @@ Engine = Any  # properties.engines.bfs.Engine (not imported: bfs imports this mo
 LOCAL_LIMIT = 200_000  # configurations (local value x shared value) per block
 ENV_LIMIT = 4096  # values of the shared variables a block's actions read
 MEMO_LIMIT = 300_000  # configurations whose enabled actions and successors are kept
+#: one configuration per local value where the shared values cannot matter (a test checks
+#: that the tables are the same without it)
+SHORTCUT = True
 
 
 @dataclass
@@ -145,6 +148,14 @@ def _refine_block(engine: Engine, bmask: int, env: int, mine: list[int]
                  if engine.packing.mask(t.reads) & bmask
                  and not engine.packing.mask(t.reads) & ~local]
     tmask = sum(1 << b for b in test_bits)
+    # where every action reading a shared variable is disabled by a guard that reads none,
+    # the configurations of one local value differ only in the shared values, which no
+    # enabled action reads or writes: one of them shows all (the others are skipped)
+    pk, acts = engine.packing, engine.system.actions
+    readers = sum(1 << i for i in mine if pk.mask(acts[i].reads) & env)
+    quiet = [acts[i].enabled_by if readers >> i & 1 else acts[i].writes for i in mine]
+    quiet += [engine.tests[b].reads for b in test_bits]
+    shortcut = SHORTCUT and not any(pk.mask(names) & env for names in quiet)
 
     memo: dict[int, tuple[int, int, dict[int, int]]] = {}
 
@@ -209,6 +220,8 @@ def _refine_block(engine: Engine, bmask: int, env: int, mine: list[int]
                 for a, w in eff.items():
                     if first[1].get(a, w) != w:
                         opq |= 1 << a
+            if shortcut and not en & readers:
+                break
         opaque[v] = opq
     return dep, ena, vis, count, _reach_or(edges, enabled), _reach_or(edges, opaque)
 
