@@ -22,7 +22,7 @@ a property not refuted by then is ``unknown``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +91,7 @@ class _Class:
     tests: list[tuple[int, int]]  # (test bit, part) pairs: bit index, (property, part) index
     cache: dict[int, Entry]
     twin: tuple[int, int, int] | None = None  # (shift, previous member's shift, block mask)
+    fields: tuple[tuple[str, int, int], ...] | None = None  # set by Engine._fill
 
 
 class RankBroken(Exception):
@@ -105,7 +106,8 @@ class Engine:
                  build_graph: bool = False, liveness: bool = True,
                  shortest_paths: bool = True,
                  progress: Callable[[str], None] | None = None,
-                 progress_every: float = 2.0) -> None:
+                 progress_every: float = 2.0,
+                 properties: Sequence[str] | None = None) -> None:
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {REDUCTIONS}")
         self.system = system
@@ -122,16 +124,24 @@ class Engine:
         self.canon: Callable[[int], int] = canonicalizer(system, self.packing) \
             if reduction != "none" else (lambda s: s)
         self.identity = reduction == "none" or not system.symmetries
-        self.props = system.properties
+        #: ``properties``: the ids to decide (default all); the others are not watched, so
+        #: they neither cost tests nor constrain the stubborn sets (visibility)
+        self.property_ids = properties
+        self.props = system.properties if properties is None else tuple(
+            p for p in system.properties if p.id in set(properties))
         self._setup_classes()
         self.rank_terms = self._rank_terms()
-        visible = [p.reads for prop in self.props if prop.kind in ("always", "sometimes")
-                   for p in prop.parts]
+        visible = [(self.tests[b].reads, b) for pi, prop in enumerate(self.props)
+                   if prop.kind in ("always", "sometimes")
+                   for b in range(len(self.tests)) if self.prop_bits[pi] >> b & 1]
         #: stubborn sets cost a closure over the actions per enabled seed and state: past
         #: ``POR_MAX_ACTIONS`` actions level full keeps symmetry and dead blocks only
-        self.stubborn = StubbornSets(system, visible) \
-            if reduction == "full" and len(system.actions) <= POR_MAX_ACTIONS else None
+        self.stubborn = None
         self.initials = [self.packing.pack(i) for i in system.initial]
+        if reduction == "full" and len(system.actions) <= POR_MAX_ACTIONS:
+            from qmcheck.properties.engines.independence import refine
+
+            self.stubborn = StubbornSets(system, visible, refine(self))
         if reduction == "full":
             from qmcheck.properties.engines.deadblocks import dead_block_map
 
@@ -215,7 +225,11 @@ class Engine:
 
     def _fill(self, c: _Class, key: int) -> Entry:
         pk = self.packing
-        env = pk.unpack(key, c.names)
+        fields = c.fields
+        if fields is None:  # (name, offset, value mask) of each variable the class reads
+            fields = c.fields = tuple((n, pk.offset[n], (1 << pk.width[n]) - 1)
+                                      for n in c.names)
+        env = {n: key >> off & m for n, off, m in fields}
         system = self.system
         effects: list[Effect] = []
         deltas: list[int] | None = []
@@ -348,6 +362,7 @@ class Engine:
             proviso = not out.acyclic
         fast = stub is None and graph is None
         init0 = self.initials[0]
+        local_of = stub.local_state if stub is not None and stub.live else None
         read_masks = [(c.mask, sum(1 << a for a in c.actions)) for c in self.classes if c.actions]
         ident = self.reduction == "none" or not self.system.symmetries
         # the plainest case: no canonical form, every effect an xor (writes within reads)
@@ -444,7 +459,8 @@ class Engine:
                         for rm, a_bits in read_masks:
                             if moved & rm:
                                 started |= a_bits
-                        chosen = stub.choose(en, started)
+                        chosen = stub.choose(en, started, *local_of(s)) if local_of else \
+                            stub.choose(en, started)
                         if chosen != en:
                             succ = [(a, canon((s & keep) | setb)) for effs in ents
                                     for keep, setb, a in effs if chosen >> a & 1]
@@ -628,7 +644,7 @@ class Engine:
             return
         full = Engine(self.system, reduction="none", max_states=self.max_states,
                       max_memory=self.max_memory, build_graph=True, liveness=False,
-                      shortest_paths=False)
+                      shortest_paths=False, properties=self.property_ids)
         sub = full.run()
         if not sub.complete:
             for pi in pending:

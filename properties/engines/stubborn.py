@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from qmcheck.model.transitions.system import Action, TransitionSystem
+from qmcheck.properties.engines.independence import Refinement
 
 
 def _members(mask: int) -> list[int]:
@@ -36,7 +37,9 @@ def _members(mask: int) -> list[int]:
 class StubbornSets:
     """Precomputed dependency tables and the stubborn set of each enabled set (cached)."""
 
-    def __init__(self, system: TransitionSystem, visible: Sequence[frozenset[str]]) -> None:
+    def __init__(self, system: TransitionSystem,
+                 visible: Sequence[frozenset[str] | tuple[frozenset[str], int]],
+                 refined: Refinement | None = None) -> None:
         acts: tuple[Action, ...] = system.actions
         writers: dict[str, int] = {}
         accessors: dict[str, int] = {}
@@ -50,62 +53,104 @@ class StubbornSets:
                 readers[v] = readers.get(v, 0) | 1 << i
         self.conflicts: list[int] = []
         self.enablers: list[int] = []
+        self.outer: list[int] = []
+        self.outer_enablers: list[int] = []
         for i, a in enumerate(acts):
             dep = 0
             for v in a.writes:
                 dep |= accessors.get(v, 0)
             for v in a.reads:
                 dep |= writers.get(v, 0)
-            self.conflicts.append(dep & ~(1 << i))
             nes = 0
             for v in a.enabled_by:
                 nes |= writers.get(v, 0)
+            own = 0
+            if refined is not None and i in refined.block_of:
+                own = refined.block_of[i]
+                dep = (dep & ~own) | refined.dependent[i]
+                nes = (nes & ~own) | refined.enablers[i]
+            self.conflicts.append(dep & ~(1 << i))
             self.enablers.append(nes & ~(1 << i))
+            # through the shared variables (outside the action's refined block)
+            self.outer.append(dep & ~own if own else 0)
+            self.outer_enablers.append(nes & ~own if own else 0)
         vis = []
-        for reads in visible:
-            m = 0
-            for v in reads:
-                m |= writers.get(v, 0)
+        for part in visible:
+            reads, bit = part if isinstance(part, tuple) else (part, -1)
+            if refined is not None and bit in refined.visible:
+                m = refined.visible[bit]
+            else:
+                m = 0
+                for v in reads:
+                    m |= writers.get(v, 0)
             if m:
                 vis.append(m)
         self.visible: list[int] = sorted(set(vis))
-        self.cache: dict[tuple[int, int], int] = {}
+        self.cache: dict[tuple[int, int, int, int], int] = {}
+        #: per refined block (mask, its actions, local value -> actions that may still fire)
+        self.live = refined.live if refined is not None else []
+        rest = (1 << len(acts)) - 1
+        for _, amask, _, _ in self.live:
+            rest &= ~amask
+        self.live_rest = rest
+        for i in range(len(acts)):  # an action of no refined block: its conflicts as they are
+            if rest >> i & 1:
+                self.outer[i] = self.outer_enablers[i] = 0
 
-    def closure(self, seed: int, en: int) -> int:
-        """The least set containing ``seed`` closed under D1, D2 and V."""
+    def local_state(self, s: int) -> tuple[int, int]:
+        """``(live, opaque)`` at the state ``s``: the actions that may still be enabled on some
+        path from ``s``, and those of them that may still touch a shared variable."""
+        live, opaque = self.live_rest, self.live_rest
+        for bmask, amask, table, shared in self.live:
+            v = s & bmask
+            live |= table.get(v, amask)
+            opaque |= shared.get(v, amask)
+        return live, opaque
+
+    def closure(self, seed: int, en: int, live: int = -1, opaque: int = -1) -> int:
+        """The least set containing ``seed`` closed under D1, D2 and V, leaving out actions
+        outside ``live`` (they never fire again, so no path can hold them) and the shared
+        variables' dependencies of actions outside ``opaque``."""
         t = 1 << seed
         work = [seed]
         conflicts, enablers, visible = self.conflicts, self.enablers, self.visible
+        outer, outer_en = self.outer, self.outer_enablers
         while True:
             while work:
                 a = work.pop()
-                add = (conflicts[a] if en >> a & 1 else enablers[a]) & ~t
+                if en >> a & 1:
+                    add, out = conflicts[a], outer[a]
+                else:
+                    add, out = enablers[a], outer_en[a]
+                if out:  # through the shared variables: only between opaque actions
+                    add &= ~(out & ~opaque) if opaque >> a & 1 else ~out
+                add &= live & ~t
                 if add:
                     t |= add
                     work.extend(_members(add))
             for vm in visible:
-                if t & en & vm and vm & ~t:
-                    add = vm & ~t
+                if t & en & vm and vm & live & ~t:
+                    add = vm & live & ~t
                     t |= add
                     work.extend(_members(add))
             if not work:
                 return t
 
-    def choose(self, en: int, started: int = 0) -> int:
+    def choose(self, en: int, started: int = 0, live: int = -1, opaque: int = -1) -> int:
         """The enabled actions to expand: ``closure & en`` of the best enabled seed.
 
         Seeds whose action is in ``started`` (its variables left their initial values) come
         first, then smaller sets: a negotiation under way is finished before another starts,
         which keeps interleavings out (any choice is sound; this one reduces most).
         """
-        key = (en, started & en)
+        key = (en, started & en, live, opaque)
         got = self.cache.get(key)
         if got is not None:
             return got
         best = en
         best_key = (2, en.bit_count())
         for a in _members(en):
-            t = self.closure(a, en) & en
+            t = self.closure(a, en, live, opaque) & en
             k = (0 if started >> a & 1 else 1, t.bit_count())
             if k < best_key:
                 best, best_key = t, k
