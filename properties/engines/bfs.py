@@ -73,6 +73,7 @@ class Search:
     compressed: bool = False
     spilled: bool = False
     acyclic: bool | None = None
+    engine: str = "bfs"  # "sweep" when sweep.py explored (level none with a declared rank)
     findings: dict[str, Finding] = field(default_factory=dict)
     graph: Any = None
 
@@ -105,7 +106,7 @@ class Engine:
                  build_graph: bool = False, liveness: bool = True,
                  shortest_paths: bool = True,
                  progress: Callable[[str], None] | None = None,
-                 progress_every: float = 2.0) -> None:
+                 progress_every: float = 2.0, sweep: bool = True) -> None:
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {REDUCTIONS}")
         self.system = system
@@ -118,6 +119,8 @@ class Engine:
         self.shortest_paths = shortest_paths
         self.progress = progress
         self.progress_every = progress_every
+        #: explore with the vectorized sweep-line (sweep.py) whenever it applies
+        self.sweep = sweep
         self.packing = Packing(system)
         self.canon: Callable[[int], int] = canonicalizer(system, self.packing) \
             if reduction != "none" else (lambda s: s)
@@ -282,7 +285,15 @@ class Engine:
     # -- the search --------------------------------------------------------------------------
     def run(self) -> Search:
         """Explore and decide every property of the system."""
+        from qmcheck.properties.engines import sweep
+        from qmcheck.properties.engines.tables import Collision
+
         try:
+            if self.sweep and sweep.usable(self):
+                try:
+                    return self._run_sweep()
+                except Collision:  # two keys with one hash: the plain BFS answers the same
+                    pass
             return self._run()
         except RankBroken:
             # the declared rank is wrong: forget it and decide acyclicity by blocks
@@ -303,6 +314,22 @@ class Engine:
             out.compressed, out.spilled = visited.compressed, visited.spilled
             out.bytes_per_state = visited.bytes_per_state()
             visited.close()
+        out.seconds = time.perf_counter() - start
+        return out
+
+    def _run_sweep(self) -> Search:
+        """The same run by the sweep-line explorer (sweep.py)."""
+        from qmcheck.properties.engines.sweep import Sweep
+
+        start = time.perf_counter()
+        out = Search(self.reduction, packed_bytes=self.packing.bytes_per_state, engine="sweep")
+        sw = Sweep(self)
+        try:
+            first = sw.explore(out, start)
+        finally:
+            sw.close()
+        out.explore_seconds = time.perf_counter() - start
+        self._verdicts(out, None, first)
         out.seconds = time.perf_counter() - start
         return out
 
@@ -528,7 +555,7 @@ class Engine:
         return limit
 
     # -- verdicts ----------------------------------------------------------------------------
-    def _verdicts(self, out: Search, visited: Visited,
+    def _verdicts(self, out: Search, visited: Visited | None,
                   first: dict[int, tuple[int, int]]) -> None:
         budget = f"stopped at the {out.stopped} budget after {out.states} states"
         pending_live: list[int] = []
@@ -567,7 +594,7 @@ class Engine:
         if pending_live and self.liveness:
             self._liveness(out, pending_live)
 
-    def _with_path(self, f: Finding, out: Search, visited: Visited, hit: tuple[int, int],
+    def _with_path(self, f: Finding, out: Search, visited: Visited | None, hit: tuple[int, int],
                    budget: str) -> Finding:
         """``f`` with its replayable path; after a budget stop whose path cannot be rebuilt,
         an unknown finding instead (a verdict is never reported without its trace)."""
@@ -584,8 +611,11 @@ class Engine:
                            budget + " (the trace found before the stop could not be rebuilt)")
         return f
 
-    def _attach_path(self, f: Finding, visited: Visited, target: int, depth: int) -> None:
+    def _attach_path(self, f: Finding, visited: Visited | None, target: int, depth: int
+                     ) -> None:
         """Shortest canonical path to ``target``, replayed as concrete actions."""
+        if visited is None:  # the sweep keeps no layers
+            raise RuntimeError("no BFS layers to rebuild the path from")
         canon_path = [target]
         cur = target
         for d in range(depth - 1, -1, -1):
