@@ -148,7 +148,7 @@ class Sweep:
             count += len(layer)
             for lo in range(0, len(layer), self.chunk):
                 F = layer[lo:lo + self.chunk]
-                bits, nsucc, succ, delta = self.tables.expand(F)
+                bits, nsucc, succ, lo, counts = self.tables.expand(F)
                 transitions += len(succ)
                 work = F.nbytes + 3 * succ.nbytes + layer.nbytes
                 self.peak = max(self.peak, self.held + work)
@@ -156,8 +156,11 @@ class Sweep:
                     out.complete, out.stopped = False, "max-memory"
                     break
                 self._check(F, bits, nsucc, watch, terminal, kinds, first)
-                for d in np.unique(delta).tolist():
-                    self._put(rank + d, succ[delta == d])
+                pos = 0
+                for d, k in enumerate(counts.tolist()):
+                    if k:
+                        self._put(rank + lo + d, succ[pos:pos + k])
+                        pos += k
                 if budget is not None and not self.spilled and self.held + work > budget // 2:
                     self._spill()
             if not out.complete:

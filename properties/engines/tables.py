@@ -1,14 +1,15 @@
 """The effect caches of ``bfs.Engine`` as numpy arrays, for the vectorized sweep (sweep.py).
 
 A state is a row of ``W`` uint64 words (word ``i`` holds bits ``64 i .. 64 i + 63`` of the packed
-integer). Per class of actions (same read set) the table holds, for every cache entry seen so far:
+integer). Per class of actions (same read set) a table holds, for every cache entry seen so far,
 the key words (the state masked by the class's reads), the number of effects and where they
-start, the test bits; per effect the keep and set masks (``W`` words each) and the rank delta.
-``lookup`` finds the entry of every row of a chunk by a 64-bit hash of the key words in an
-open-addressing table (linear probing, load at most 1/4, probed for all rows at once); keys not seen yet are filled by the
-engine in Python (``bfs.Engine._fill``, which checks the rank). Every match is then checked word
-for word; a hash collision between two keys raises ``Collision`` (the engine then falls back to
-the plain BFS, which gives the same answers).
+start, and the test bits; the effects of all classes (keep and set masks, or the xor delta when
+every written variable is read, and the rank delta) are shared arrays. ``lookup`` finds the
+entry of every row of a chunk by a 64-bit hash of its key words in an open-addressing table
+(linear probing, load at most 1/8, probed for all rows at once); keys not seen yet are filled
+by the engine in Python (``bfs.Engine._fill``, which checks the rank). Every match is then
+checked word for word; a hash collision between two keys raises ``Collision`` (the engine then
+falls back to the plain BFS, which gives the same answers).
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ def to_words(states: list[int], words: int) -> np.ndarray:
 
 
 def row_hash(cols: list[np.ndarray], n: int) -> np.ndarray:
-    """A 64-bit mix of the given uint64 columns of ``n`` rows (splitmix64 steps)."""
+    """A 64-bit mix of the given uint64 columns of ``n`` rows (multiply-xor, then a
+    splitmix64 finalizer)."""
     h = np.full(n, np.uint64(_MIX[0]), dtype=np.uint64)
     for j, c in enumerate(cols):
         h ^= c
         h *= np.uint64(_MIX[1 + j % 3])
-        h ^= h >> np.uint64(31)
+    h ^= h >> np.uint64(31)
     h *= np.uint64(_MIX[1])
     h ^= h >> np.uint64(29)
     return h
@@ -50,79 +52,70 @@ def dedupe(a: np.ndarray) -> np.ndarray:
     if len(a) < 2:
         return a
     h = row_hash([a[:, i] for i in range(a.shape[1])], len(a))
-    order = np.argsort(h, kind="stable")
+    order = np.argsort(h)
     hs = h[order]
-    s = a[order]
-    same = hs[1:] == hs[:-1]
-    eq = (s[1:] == s[:-1]).all(axis=1)
-    if (same & ~eq).any():  # a collision: sort exactly
-        v = np.ascontiguousarray(a).view(np.dtype((np.void, 8 * a.shape[1]))).ravel()
-        return np.unique(v).view(np.uint64).reshape(-1, a.shape[1])
-    keep = np.ones(len(s), dtype=bool)
-    keep[1:] = ~same
-    return s[keep]
+    same = np.flatnonzero(hs[1:] == hs[:-1]) + 1  # sorted positions equal to the previous
+    if len(same):
+        if not (a[order[same]] == a[order[same - 1]]).all():  # a collision: sort exactly
+            v = np.ascontiguousarray(a).view(np.dtype((np.void, 8 * a.shape[1]))).ravel()
+            return np.unique(v).view(np.uint64).reshape(-1, a.shape[1])
+        keep = np.ones(len(a), dtype=bool)
+        keep[same] = False
+        order = order[keep]
+    return a[order]
 
 
 class _Table:
-    """One class of actions: its key words and entries as arrays."""
+    """One class of actions: its key words, its entries and a hash index over them."""
 
-    def __init__(self, engine: Engine, c: Any, words: int) -> None:
-        self.engine = engine
+    def __init__(self, owner: Tables, c: Any) -> None:
+        self.owner = owner
         self.c = c
-        self.words = words
+        words = owner.words
         self.key_words = [(i, np.uint64((c.mask >> (64 * i)) & M64)) for i in range(words)
                           if (c.mask >> (64 * i)) & M64]
-        self.slot_h = np.zeros(16, dtype=np.uint64)  # hash per slot, 0: empty
-        self.slot_e = np.zeros(16, dtype=np.int64)  # entry index per slot
-        self.shift = np.uint64(60)  # slot = hash >> shift (the top bits)
+        self.slot_h = np.zeros(64, dtype=np.uint64)  # hash per slot, 0: empty
+        self.slot_e = np.zeros(64, dtype=np.int64)  # entry index per slot
+        self.shift = np.uint64(58)  # slot = hash >> shift (the top bits)
         self.keys = np.empty((0, len(self.key_words)), dtype=np.uint64)
         self.cnt = np.empty(0, dtype=np.int64)
-        self.start = np.empty(0, dtype=np.int64)
+        self.start = np.empty(0, dtype=np.int64)  # into the owner's effect arrays
         self.tbits = np.empty(0, dtype=np.uint64)
-        self.keep = np.empty((0, words), dtype=np.uint64)
-        self.set = np.empty((0, words), dtype=np.uint64)
-        self.delta = np.empty(0, dtype=np.int64)
         self.hashes = np.empty(0, dtype=np.uint64)  # per entry
 
-    def _add(self, hashes: np.ndarray, keys: np.ndarray, rank_delta: Any) -> None:
+    def _add(self, hashes: np.ndarray, keys: np.ndarray) -> None:
         """Fill the entries of new keys (rows of ``keys``) and append them."""
-        eng, c, w = self.engine, self.c, self.words
-        cnt, tb, keep, setb, delta = [], [], [], [], []
+        c, owner = self.c, self.owner
+        cnt, tb = [], []
+        effects: list[tuple[int, int, int, int, int | None]] = []
         for row in keys.tolist():
             key = 0
             for (i, _), v in zip(self.key_words, row, strict=True):
                 key |= int(v) << (64 * i)
             entry = c.cache.get(key)
             if entry is None:
-                entry = eng._fill(c, key)
+                entry = owner.engine._fill(c, key)
             cnt.append(len(entry[0]))
             tb.append(entry[1])
-            for k, b, ai in entry[0]:
-                keep.append([(k >> (64 * i)) & M64 for i in range(w)])
-                setb.append([(b >> (64 * i)) & M64 for i in range(w)])
-                delta.append(rank_delta(ai, key, (key & k) | b))
-        base = len(self.cnt)
-        n_eff = len(self.delta)
+            xors = entry[3]
+            for j, (k, b, ai) in enumerate(entry[0]):
+                effects.append((k, b, ai, key, None if xors is None else xors[j]))
         new_cnt = np.array(cnt, dtype=np.int64)
-        self.start = np.concatenate([self.start, n_eff + np.cumsum(new_cnt) - new_cnt])
+        first = owner.add_effects(effects)
+        base = len(self.cnt)
+        self.start = np.concatenate([self.start, first + np.cumsum(new_cnt) - new_cnt])
         self.cnt = np.concatenate([self.cnt, new_cnt])
         self.tbits = np.concatenate([self.tbits, np.array(tb, dtype=np.uint64)])
         self.keys = np.concatenate([self.keys, keys])
-        if keep:
-            self.keep = np.concatenate([self.keep, np.array(keep, dtype=np.uint64)])
-            self.set = np.concatenate([self.set, np.array(setb, dtype=np.uint64)])
-            self.delta = np.concatenate([self.delta, np.array(delta, dtype=np.int64)])
         size = len(self.slot_h)
-        if 4 * len(self.cnt) > size:
-            while 4 * len(self.cnt) > size:
+        if 8 * len(self.cnt) > size:  # load at most 1/8
+            while 8 * len(self.cnt) > size:
                 size *= 2
             self.slot_h = np.zeros(size, dtype=np.uint64)
             self.slot_e = np.zeros(size, dtype=np.int64)
             self.shift = np.uint64(64 - (size.bit_length() - 1))
             self._insert(self.hashes, 0)
-            self._insert(hashes, len(self.hashes))
-        else:
-            self._insert(hashes, base)
+        self._insert(hashes, base)
         self.hashes = np.concatenate([self.hashes, hashes])
 
     def _insert(self, hashes: np.ndarray, base: int) -> None:
@@ -136,38 +129,36 @@ class _Table:
             se[slot] = base + j
 
     def _find(self, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Entry index per hash (where found) and the mask of hashes not in the table."""
-        eid = np.empty(len(h), dtype=np.int64)
-        miss = np.zeros(len(h), dtype=bool)
-        todo = np.arange(len(h))
-        slot = (h >> self.shift).astype(np.int64)
-        hh = h
+        """Entry index per hash (where found) and the positions of hashes not in the table."""
+        slot = (h >> self.shift).astype(np.intp)
+        eid = self.slot_e[slot]
+        off = np.flatnonzero(self.slot_h[slot] != h)  # displaced by probing, or absent
+        miss: list[np.ndarray] = []
         mask = len(self.slot_h) - 1
-        while len(todo):
-            cand = self.slot_h[slot]
-            hit = cand == hh
-            eid[todo[hit]] = self.slot_e[slot[hit]]
-            empty = cand == 0
-            miss[todo[empty]] = True
-            more = ~(hit | empty)
-            if not more.any():
-                break
-            todo, hh = todo[more], hh[more]
-            slot = (slot[more] + 1) & mask
-        return eid, miss
+        while len(off):
+            slot_o = slot[off]
+            cand = self.slot_h[slot_o]
+            miss.append(off[cand == 0])
+            probe = off[cand != 0]
+            slot[probe] = (slot[probe] + 1) & mask
+            cand = self.slot_h[slot[probe]]
+            hit = cand == h[probe]
+            eid[probe[hit]] = self.slot_e[slot[probe[hit]]]
+            off = probe[~hit]
+        return eid, np.concatenate(miss) if miss else np.empty(0, dtype=np.intp)
 
-    def lookup(self, F: np.ndarray, rank_delta: Any) -> np.ndarray:
+    def lookup(self, F: np.ndarray) -> np.ndarray:
         """The entry index of every row of ``F``."""
         cols = [F[:, i] & m for i, m in self.key_words]
         h = row_hash(cols, len(F))
         h |= np.uint64(1)  # 0 marks an empty slot
         eid, miss = self._find(h)
-        if miss.any():
+        if len(miss):
             uh, pos = np.unique(h[miss], return_index=True)
-            rows = np.flatnonzero(miss)[pos]
+            rows = miss[pos]
             keys = np.stack([c[rows] for c in cols], axis=1) if cols else \
                 np.zeros((len(rows), 0), dtype=np.uint64)
-            self._add(uh, keys, rank_delta)
+            self._add(uh, keys)
             eid[miss] = self._find(h[miss])[0]
         k = self.keys[eid]
         for j, c in enumerate(cols):
@@ -177,14 +168,41 @@ class _Table:
 
 
 class Tables:
-    """The tables of every class of an engine, and the expansion of a chunk of states."""
+    """The tables of every class of an engine, the effects of all entries, and the expansion
+    of a chunk of states."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.words = max(1, (engine.packing.bits + 63) // 64)
-        self.tables = [_Table(engine, c, self.words) for c in engine.classes]
         self.ranks = engine.system.ranks
         self.unpack = engine.packing.unpack
+        w = self.words
+        self.keep = np.empty((0, w), dtype=np.uint64)
+        self.set = np.empty((0, w), dtype=np.uint64)
+        self.xor = np.empty((0, w), dtype=np.uint64)
+        self.all_xor = True  # every effect so far is an xor (its writes are all read)
+        self.delta = np.empty(0, dtype=np.int64)
+        self.tables = [_Table(self, c) for c in engine.classes]
+
+    def _words(self, x: int) -> list[int]:
+        return [(x >> (64 * i)) & M64 for i in range(self.words)]
+
+    def add_effects(self, effects: list[tuple[int, int, int, int, int | None]]) -> int:
+        """Append ``(keep, set, action, key, xor or None)`` effects; their first index."""
+        first = len(self.delta)
+        if not effects:
+            return first
+        self.keep = np.concatenate([self.keep, np.array([self._words(e[0]) for e in effects],
+                                                        dtype=np.uint64)])
+        self.set = np.concatenate([self.set, np.array([self._words(e[1]) for e in effects],
+                                                      dtype=np.uint64)])
+        self.xor = np.concatenate([self.xor, np.array([self._words(e[4] or 0) for e in effects],
+                                                      dtype=np.uint64)])
+        self.all_xor = self.all_xor and all(e[4] is not None for e in effects)
+        self.delta = np.concatenate([self.delta, np.array(
+            [self.rank_delta(ai, key, (key & k) | b) for k, b, ai, key, _ in effects],
+            dtype=np.int64)])
+        return first
 
     def rank(self, s: int) -> int:
         """The declared rank of the packed state ``s``."""
@@ -206,28 +224,42 @@ class Tables:
             s |= int(v) << (64 * i)
         return s
 
-    def expand(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Test bits and successor counts of every row of ``F``, and all successors with
-        their rank deltas (grouped by class, then by row, then by effect)."""
+    def expand(self, F: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int,
+                                             np.ndarray]:
+        """Test bits and successor counts of every row of ``F``; all successors ordered by
+        their rank delta, the smallest delta and the number of successors per delta."""
         n = len(F)
         bits = np.zeros(n, dtype=np.uint64)
         nsucc = np.zeros(n, dtype=np.int64)
-        succ: list[np.ndarray] = []
-        deltas: list[np.ndarray] = []
+        rows: list[np.ndarray] = []
+        eff: list[np.ndarray] = []
+        idx = np.arange(n)
         for t in self.tables:
-            eid = t.lookup(F, self.rank_delta)
+            eid = t.lookup(F)
             bits |= t.tbits[eid]
             cnt = t.cnt[eid]
             nsucc += cnt
             total = int(cnt.sum())
             if not total:
                 continue
-            rows = np.repeat(np.arange(n), cnt)
             ends = np.cumsum(cnt)
-            e = np.arange(total) + np.repeat(t.start[eid] - (ends - cnt), cnt)
-            succ.append((F[rows] & t.keep[e]) | t.set[e])
-            deltas.append(t.delta[e])
-        if not succ:
-            return bits, nsucc, np.empty((0, self.words), dtype=np.uint64), \
+            rows.append(np.repeat(idx, cnt))
+            eff.append(np.arange(total) + np.repeat(t.start[eid] - (ends - cnt), cnt))
+        if not rows:
+            return bits, nsucc, np.empty((0, self.words), dtype=np.uint64), 0, \
                 np.empty(0, dtype=np.int64)
-        return bits, nsucc, np.concatenate(succ), np.concatenate(deltas)
+        r = np.concatenate(rows)
+        e = np.concatenate(eff)
+        d = self.delta[e]
+        lo, hi = int(d.min()), int(d.max())
+        if lo != hi:
+            small = d - lo
+            if hi - lo < 1 << 16:
+                small = small.astype(np.uint16)
+            order = np.argsort(small, kind="stable")  # a radix sort on 16 bits
+            counts = np.bincount(small)
+            r, e = r[order], e[order]
+        else:
+            counts = np.array([len(e)])
+        succ = F[r] ^ self.xor[e] if self.all_xor else (F[r] & self.keep[e]) | self.set[e]
+        return bits, nsucc, succ, lo, counts
