@@ -38,8 +38,9 @@ PROVISO_LOCAL_LIMIT = 200_000  # local states explored to prove the graph acycli
 POR_MAX_ACTIONS = 512
 WITNESS_BYTES = 400  # memory per state of the witness search's parent map (rounded up)
 Effect = tuple[int, int, int]  # (keep mask, set bits, action index)
-# (effects, test bits, enabled actions, xor deltas of the effects or None)
-Entry = tuple[tuple[Effect, ...], int, int, tuple[int, ...] | None]
+# (effects, test bits, enabled actions, xor deltas of the effects or None, rank deltas of the
+# effects or None without a declared rank)
+Entry = tuple[tuple[Effect, ...], int, int, tuple[int, ...] | None, tuple[int, ...] | None]
 
 
 @dataclass
@@ -205,8 +206,8 @@ class Engine:
             out.append(terms)
         return out
 
-    def _check_rank(self, ai: int, env: dict[str, int], new: dict[str, int]) -> None:
-        """Raise RankBroken unless the step raises the declared rank."""
+    def _check_rank(self, ai: int, env: dict[str, int], new: dict[str, int]) -> int:
+        """The rise of the declared rank by the step; RankBroken unless it is positive."""
         ranks = self.system.ranks
         after = {**env, **new}
         delta = 0
@@ -215,6 +216,7 @@ class Engine:
             delta += m.value({n: after[n] for n in m.reads}) - m.value({n: env[n] for n in m.reads})
         if delta <= 0:
             raise RankBroken(self.system.actions[ai].name)
+        return delta
 
     def _fill(self, c: _Class, key: int) -> Entry:
         pk = self.packing
@@ -222,6 +224,7 @@ class Engine:
         system = self.system
         effects: list[Effect] = []
         deltas: list[int] | None = []
+        rises: list[int] = []
         en = 0
         readable = c.mask
         for ai in c.actions:
@@ -234,7 +237,7 @@ class Engine:
             if not ok:
                 continue
             if self.rank_terms is not None:
-                self._check_rank(ai, env, new)
+                rises.append(self._check_rank(ai, env, new))
             keep = ~0
             bits = 0
             for name, value in new.items():
@@ -259,7 +262,8 @@ class Engine:
             except KeyError as e:
                 raise ValueError(f"property {self.props[pi].id} reads undeclared variable {e}"
                                  ) from None
-        entry = (tuple(effects), tbits, en, None if deltas is None else tuple(deltas))
+        entry = (tuple(effects), tbits, en, None if deltas is None else tuple(deltas),
+                 tuple(rises) if self.rank_terms is not None else None)
         c.cache[key] = entry
         return entry
 
@@ -560,7 +564,7 @@ class Engine:
         budget = f"stopped at the {out.stopped} budget after {out.states} states"
         pending_live: list[int] = []
         self._short: dict[int, tuple[int, tuple[str, ...], int]] = {}
-        if self.shortest_paths and first:
+        if (self.shortest_paths or visited is None) and first:  # the sweep keeps no layers
             from qmcheck.properties.engines.witness import shortest_witnesses
 
             cap = self.max_states

@@ -139,7 +139,7 @@ class Sweep:
         count = transitions = 0
         last = start
         while self.buckets:
-            rank = min(self.buckets)
+            rank = self._next_rank()
             layer = self._take(rank)
             if eng.max_states is not None and count + len(layer) > eng.max_states:
                 out.complete, out.stopped = False, "max-states"
@@ -179,6 +179,10 @@ class Sweep:
         out.acyclic = True
         out.bytes_per_state = self.peak / max(1, count)
         return first
+
+    def _next_rank(self) -> int:
+        """The lowest waiting rank: every predecessor of its states has been expanded."""
+        return min(self.buckets)
 
     def _check(self, F: np.ndarray, bits: np.ndarray, nsucc: np.ndarray,
                watch: dict[int, int], terminal: dict[int, int], kinds: list[str],

@@ -87,7 +87,7 @@ class _Table:
         """Fill the entries of new keys (rows of ``keys``) and append them."""
         c, owner = self.c, self.owner
         cnt, tb = [], []
-        effects: list[tuple[int, int, int, int, int | None]] = []
+        effects: list[tuple[int, int, int, int | None]] = []
         for row in keys.tolist():
             key = 0
             for (i, _), v in zip(self.key_words, row, strict=True):
@@ -97,9 +97,11 @@ class _Table:
                 entry = owner.engine._fill(c, key)
             cnt.append(len(entry[0]))
             tb.append(entry[1])
-            xors = entry[3]
-            for j, (k, b, ai) in enumerate(entry[0]):
-                effects.append((k, b, ai, key, None if xors is None else xors[j]))
+            xors, rises = entry[3], entry[4]
+            if rises is None:  # pragma: no cover - the sweep runs only with a rank
+                raise ValueError("the sweep needs the rank deltas of the effects")
+            for j, (k, b, _) in enumerate(entry[0]):
+                effects.append((k, b, rises[j], None if xors is None else xors[j]))
         new_cnt = np.array(cnt, dtype=np.int64)
         first = owner.add_effects(effects)
         base = len(self.cnt)
@@ -187,8 +189,8 @@ class Tables:
     def _words(self, x: int) -> list[int]:
         return [(x >> (64 * i)) & M64 for i in range(self.words)]
 
-    def add_effects(self, effects: list[tuple[int, int, int, int, int | None]]) -> int:
-        """Append ``(keep, set, action, key, xor or None)`` effects; their first index."""
+    def add_effects(self, effects: list[tuple[int, int, int, int | None]]) -> int:
+        """Append ``(keep, set, rank delta, xor or None)`` effects; their first index."""
         first = len(self.delta)
         if not effects:
             return first
@@ -196,26 +198,16 @@ class Tables:
                                                         dtype=np.uint64)])
         self.set = np.concatenate([self.set, np.array([self._words(e[1]) for e in effects],
                                                       dtype=np.uint64)])
-        self.xor = np.concatenate([self.xor, np.array([self._words(e[4] or 0) for e in effects],
+        self.xor = np.concatenate([self.xor, np.array([self._words(e[3] or 0) for e in effects],
                                                       dtype=np.uint64)])
-        self.all_xor = self.all_xor and all(e[4] is not None for e in effects)
-        self.delta = np.concatenate([self.delta, np.array(
-            [self.rank_delta(ai, key, (key & k) | b) for k, b, ai, key, _ in effects],
-            dtype=np.int64)])
+        self.all_xor = self.all_xor and all(e[3] is not None for e in effects)
+        self.delta = np.concatenate([self.delta, np.array([e[2] for e in effects],
+                                                          dtype=np.int64)])
         return first
 
     def rank(self, s: int) -> int:
         """The declared rank of the packed state ``s``."""
         return sum(m.value(self.unpack(s, tuple(m.reads))) for m in self.ranks)
-
-    def rank_delta(self, ai: int, before: int, after: int) -> int:
-        """Rank after minus rank before an effect of action ``ai`` (its measures only)."""
-        d = 0
-        for i in self.engine.rank_terms[ai]:
-            m = self.ranks[i]
-            names = tuple(m.reads)
-            d += m.value(self.unpack(after, names)) - m.value(self.unpack(before, names))
-        return d
 
     def to_int(self, row: np.ndarray) -> int:
         """One row back to a packed integer."""
