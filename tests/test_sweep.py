@@ -156,6 +156,17 @@ def test_spilled_buckets_give_the_same_run() -> None:
     assert summary(tight) == summary(slow)
 
 
+def test_waiting_buckets_deduplicated_often_give_the_same_run(monkeypatch: Any) -> None:
+    init = sweep.Sweep.__init__
+
+    def tight(self: sweep.Sweep, engine: Any) -> None:
+        init(self, engine)
+        self.slack = 1  # deduplicate a bucket at every second arrival
+    monkeypatch.setattr(sweep.Sweep, "__init__", tight)
+    fast, slow = both(qm(SYSTEM))
+    assert fast.engine == "sweep" and summary(fast) == summary(slow)
+
+
 def test_hash_collisions_fall_back_and_agree(monkeypatch: Any) -> None:
     """With a hash that sends every key to one value the sweep cannot tell keys apart: it
     detects it and the BFS answers."""

@@ -68,6 +68,9 @@ class Sweep:
         self._files = 0
         self.peak = 0
         self.chunk = max(1024, CHUNK_WORDS // self.words)
+        #: rows a waiting bucket may hold beyond twice its distinct rows before it is
+        #: deduplicated again (hundreds of ranks wait at once: keep this small)
+        self.slack = max(256, self.chunk // 8)
 
     # -- buckets ------------------------------------------------------------------------------
     def _put(self, rank: int, arr: np.ndarray) -> None:
@@ -80,7 +83,7 @@ class Sweep:
             b.parts.append(arr)
             self.held += arr.nbytes
         b.rows += len(arr)
-        if not self.spilled and b.rows > max(2 * b.unique, 4 * self.chunk) and len(b.parts) > 1:
+        if not self.spilled and b.rows > max(2 * b.unique, self.slack) and len(b.parts) > 1:
             before = b.held_bytes()
             merged = dedupe(np.concatenate([self._load(p) for p in b.parts]))
             b.parts = [merged]
