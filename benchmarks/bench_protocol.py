@@ -178,6 +178,8 @@ def main() -> None:
                   "states already at N = 3); the other properties all are")
         if n <= args.unreduced_max_n:
             rows.append(qmcheck_row(config, n, "none", args.budget, baseline, props))
+            print_rows(rows[-1:])
+            sys.stdout.flush()
         if n < 4 or args.n4_full:
             rows.append(qmcheck_row(config, n, "full", args.budget, baseline, props))
         rows.append(spin_row(config, n, args.budget, args.memlim))

@@ -162,7 +162,8 @@ class Sweep:
                 pos = 0
                 for d, k in enumerate(counts.tolist()):
                     if k:
-                        self._put(rank + lo + d, succ[pos:pos + k])
+                        # a copy: a view would keep the whole chunk's array alive
+                        self._put(rank + lo + d, succ[pos:pos + k].copy())
                         pos += k
                 if budget is not None and not self.spilled and self.held + work > budget // 2:
                     self._spill()
