@@ -24,6 +24,15 @@ CHUNK_WORDS = 1 << 19  # words of one chunk of states expanded at once (4 MiB)
 _MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB, 0xD6E8FEB86659FD93)
 
 
+def _room(arr: np.ndarray, need: int) -> np.ndarray:
+    """``arr`` with room for ``need`` rows (capacity doubles: appends cost amortized O(1))."""
+    if len(arr) >= need:
+        return arr
+    out = np.zeros((max(need, 2 * len(arr)), *arr.shape[1:]), dtype=arr.dtype)
+    out[:len(arr)] = arr
+    return out
+
+
 class Collision(Exception):
     """Two distinct keys with the same 64-bit hash (the sweep then gives way to the BFS)."""
 
@@ -82,6 +91,7 @@ class _Table:
         self.start = np.empty(0, dtype=np.int64)  # into the owner's effect arrays
         self.tbits = np.empty(0, dtype=np.uint64)
         self.hashes = np.empty(0, dtype=np.uint64)  # per entry
+        self.n = 0  # entries (the arrays above have room for more)
 
     def _add(self, hashes: np.ndarray, keys: np.ndarray) -> None:
         """Fill the entries of new keys (rows of ``keys``) and append them."""
@@ -104,21 +114,28 @@ class _Table:
                 effects.append((k, b, rises[j], None if xors is None else xors[j]))
         new_cnt = np.array(cnt, dtype=np.int64)
         first = owner.add_effects(effects)
-        base = len(self.cnt)
-        self.start = np.concatenate([self.start, first + np.cumsum(new_cnt) - new_cnt])
-        self.cnt = np.concatenate([self.cnt, new_cnt])
-        self.tbits = np.concatenate([self.tbits, np.array(tb, dtype=np.uint64)])
-        self.keys = np.concatenate([self.keys, keys])
+        base, k = self.n, len(new_cnt)
+        end = base + k
+        self.start = _room(self.start, end)
+        self.start[base:end] = first + np.cumsum(new_cnt) - new_cnt
+        self.cnt = _room(self.cnt, end)
+        self.cnt[base:end] = new_cnt
+        self.tbits = _room(self.tbits, end)
+        self.tbits[base:end] = np.array(tb, dtype=np.uint64)
+        self.keys = _room(self.keys, end)
+        self.keys[base:end] = keys
+        self.hashes = _room(self.hashes, end)
+        self.hashes[base:end] = hashes
+        self.n = end
         size = len(self.slot_h)
-        if 8 * len(self.cnt) > size:  # load at most 1/8
-            while 8 * len(self.cnt) > size:
+        if 8 * end > size:  # load at most 1/8
+            while 8 * end > size:
                 size *= 2
             self.slot_h = np.zeros(size, dtype=np.uint64)
             self.slot_e = np.zeros(size, dtype=np.int64)
             self.shift = np.uint64(64 - (size.bit_length() - 1))
-            self._insert(self.hashes, 0)
+            self._insert(self.hashes[:base], 0)
         self._insert(hashes, base)
-        self.hashes = np.concatenate([self.hashes, hashes])
 
     def _insert(self, hashes: np.ndarray, base: int) -> None:
         mask = len(self.slot_h) - 1
@@ -184,6 +201,7 @@ class Tables:
         self.xor = np.empty((0, w), dtype=np.uint64)
         self.all_xor = True  # every effect so far is an xor (its writes are all read)
         self.delta = np.empty(0, dtype=np.int64)
+        self.n_eff = 0  # effects (the arrays above have room for more)
         self.tables = [_Table(self, c) for c in engine.classes]
 
     def _words(self, x: int) -> list[int]:
@@ -191,18 +209,21 @@ class Tables:
 
     def add_effects(self, effects: list[tuple[int, int, int, int | None]]) -> int:
         """Append ``(keep, set, rank delta, xor or None)`` effects; their first index."""
-        first = len(self.delta)
+        first = self.n_eff
         if not effects:
             return first
-        self.keep = np.concatenate([self.keep, np.array([self._words(e[0]) for e in effects],
-                                                        dtype=np.uint64)])
-        self.set = np.concatenate([self.set, np.array([self._words(e[1]) for e in effects],
-                                                      dtype=np.uint64)])
-        self.xor = np.concatenate([self.xor, np.array([self._words(e[3] or 0) for e in effects],
-                                                      dtype=np.uint64)])
+        end = first + len(effects)
+        self.keep = _room(self.keep, end)
+        self.keep[first:end] = np.array([self._words(e[0]) for e in effects], dtype=np.uint64)
+        self.set = _room(self.set, end)
+        self.set[first:end] = np.array([self._words(e[1]) for e in effects], dtype=np.uint64)
+        self.xor = _room(self.xor, end)
+        self.xor[first:end] = np.array([self._words(e[3] or 0) for e in effects],
+                                       dtype=np.uint64)
         self.all_xor = self.all_xor and all(e[3] is not None for e in effects)
-        self.delta = np.concatenate([self.delta, np.array([e[2] for e in effects],
-                                                          dtype=np.int64)])
+        self.delta = _room(self.delta, end)
+        self.delta[first:end] = np.array([e[2] for e in effects], dtype=np.int64)
+        self.n_eff = end
         return first
 
     def rank(self, s: int) -> int:
