@@ -185,8 +185,8 @@ def test_a_wrong_rank_is_caught_and_the_verdicts_stay() -> None:
 
 def test_spilled_visited_set_gives_the_same_run() -> None:
     options = QMOptions(profile="hpux", loss=True, negotiations=2, timers="patient")
-    _, plain = run(options, "none")
-    _, tight = run(options, "none", max_memory=3_000_000)
+    _, plain = run(options, "none", sweep=False)  # the BFS's visited set (sweep: test_sweep)
+    _, tight = run(options, "none", max_memory=3_000_000, sweep=False)
     assert tight.compressed and tight.spilled and tight.complete
     assert (tight.states, tight.transitions) == (plain.states, plain.transitions)
     assert {k: (f.verdict, f.path) for k, f in tight.findings.items()} == {

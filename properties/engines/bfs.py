@@ -38,8 +38,9 @@ PROVISO_LOCAL_LIMIT = 200_000  # local states explored to prove the graph acycli
 POR_MAX_ACTIONS = 512
 WITNESS_BYTES = 400  # memory per state of the witness search's parent map (rounded up)
 Effect = tuple[int, int, int]  # (keep mask, set bits, action index)
-# (effects, test bits, enabled actions, xor deltas of the effects or None)
-Entry = tuple[tuple[Effect, ...], int, int, tuple[int, ...] | None]
+# (effects, test bits, enabled actions, xor deltas of the effects or None, rank deltas of the
+# effects or None without a declared rank)
+Entry = tuple[tuple[Effect, ...], int, int, tuple[int, ...] | None, tuple[int, ...] | None]
 
 
 @dataclass
@@ -73,6 +74,7 @@ class Search:
     compressed: bool = False
     spilled: bool = False
     acyclic: bool | None = None
+    engine: str = "bfs"  # "sweep" when sweep.py explored (level none with a declared rank)
     findings: dict[str, Finding] = field(default_factory=dict)
     graph: Any = None
 
@@ -107,7 +109,7 @@ class Engine:
                  shortest_paths: bool = True,
                  progress: Callable[[str], None] | None = None,
                  progress_every: float = 2.0,
-                 properties: Sequence[str] | None = None) -> None:
+                 properties: Sequence[str] | None = None, sweep: bool = True) -> None:
         if reduction not in REDUCTIONS:
             raise ValueError(f"reduction must be one of {REDUCTIONS}")
         self.system = system
@@ -120,6 +122,8 @@ class Engine:
         self.shortest_paths = shortest_paths
         self.progress = progress
         self.progress_every = progress_every
+        #: explore with the vectorized sweep-line (sweep.py) whenever it applies
+        self.sweep = sweep
         self.packing = Packing(system)
         self.canon: Callable[[int], int] = canonicalizer(system, self.packing) \
             if reduction != "none" else (lambda s: s)
@@ -212,8 +216,8 @@ class Engine:
             out.append(terms)
         return out
 
-    def _check_rank(self, ai: int, env: dict[str, int], new: dict[str, int]) -> None:
-        """Raise RankBroken unless the step raises the declared rank."""
+    def _check_rank(self, ai: int, env: dict[str, int], new: dict[str, int]) -> int:
+        """The rise of the declared rank by the step; RankBroken unless it is positive."""
         ranks = self.system.ranks
         after = {**env, **new}
         delta = 0
@@ -222,6 +226,7 @@ class Engine:
             delta += m.value({n: after[n] for n in m.reads}) - m.value({n: env[n] for n in m.reads})
         if delta <= 0:
             raise RankBroken(self.system.actions[ai].name)
+        return delta
 
     def _fill(self, c: _Class, key: int) -> Entry:
         pk = self.packing
@@ -233,6 +238,7 @@ class Engine:
         system = self.system
         effects: list[Effect] = []
         deltas: list[int] | None = []
+        rises: list[int] = []
         en = 0
         readable = c.mask
         for ai in c.actions:
@@ -245,7 +251,7 @@ class Engine:
             if not ok:
                 continue
             if self.rank_terms is not None:
-                self._check_rank(ai, env, new)
+                rises.append(self._check_rank(ai, env, new))
             keep = ~0
             bits = 0
             for name, value in new.items():
@@ -270,7 +276,8 @@ class Engine:
             except KeyError as e:
                 raise ValueError(f"property {self.props[pi].id} reads undeclared variable {e}"
                                  ) from None
-        entry = (tuple(effects), tbits, en, None if deltas is None else tuple(deltas))
+        entry = (tuple(effects), tbits, en, None if deltas is None else tuple(deltas),
+                 tuple(rises) if self.rank_terms is not None else None)
         c.cache[key] = entry
         return entry
 
@@ -296,7 +303,15 @@ class Engine:
     # -- the search --------------------------------------------------------------------------
     def run(self) -> Search:
         """Explore and decide every property of the system."""
+        from qmcheck.properties.engines import sweep
+        from qmcheck.properties.engines.tables import Collision
+
         try:
+            if self.sweep and sweep.usable(self):
+                try:
+                    return self._run_sweep()
+                except Collision:  # two keys with one hash: the plain BFS answers the same
+                    pass
             return self._run()
         except RankBroken:
             # the declared rank is wrong: forget it and decide acyclicity by blocks
@@ -317,6 +332,22 @@ class Engine:
             out.compressed, out.spilled = visited.compressed, visited.spilled
             out.bytes_per_state = visited.bytes_per_state()
             visited.close()
+        out.seconds = time.perf_counter() - start
+        return out
+
+    def _run_sweep(self) -> Search:
+        """The same run by the sweep-line explorer (sweep.py)."""
+        from qmcheck.properties.engines.sweep import Sweep
+
+        start = time.perf_counter()
+        out = Search(self.reduction, packed_bytes=self.packing.bytes_per_state, engine="sweep")
+        sw = Sweep(self)
+        try:
+            first = sw.explore(out, start)
+        finally:
+            sw.close()
+        out.explore_seconds = time.perf_counter() - start
+        self._verdicts(out, None, first)
         out.seconds = time.perf_counter() - start
         return out
 
@@ -544,12 +575,12 @@ class Engine:
         return limit
 
     # -- verdicts ----------------------------------------------------------------------------
-    def _verdicts(self, out: Search, visited: Visited,
+    def _verdicts(self, out: Search, visited: Visited | None,
                   first: dict[int, tuple[int, int]]) -> None:
         budget = f"stopped at the {out.stopped} budget after {out.states} states"
         pending_live: list[int] = []
         self._short: dict[int, tuple[int, tuple[str, ...], int]] = {}
-        if self.shortest_paths and first:
+        if (self.shortest_paths or visited is None) and first:  # the sweep keeps no layers
             from qmcheck.properties.engines.witness import shortest_witnesses
 
             cap = self.max_states
@@ -583,7 +614,7 @@ class Engine:
         if pending_live and self.liveness:
             self._liveness(out, pending_live)
 
-    def _with_path(self, f: Finding, out: Search, visited: Visited, hit: tuple[int, int],
+    def _with_path(self, f: Finding, out: Search, visited: Visited | None, hit: tuple[int, int],
                    budget: str) -> Finding:
         """``f`` with its replayable path; after a budget stop whose path cannot be rebuilt,
         an unknown finding instead (a verdict is never reported without its trace)."""
@@ -600,8 +631,11 @@ class Engine:
                            budget + " (the trace found before the stop could not be rebuilt)")
         return f
 
-    def _attach_path(self, f: Finding, visited: Visited, target: int, depth: int) -> None:
+    def _attach_path(self, f: Finding, visited: Visited | None, target: int, depth: int
+                     ) -> None:
         """Shortest canonical path to ``target``, replayed as concrete actions."""
+        if visited is None:  # the sweep keeps no layers
+            raise RuntimeError("no BFS layers to rebuild the path from")
         canon_path = [target]
         cur = target
         for d in range(depth - 1, -1, -1):
