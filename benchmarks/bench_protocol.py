@@ -24,6 +24,7 @@ only ``full`` runs, every property included, unless ``--n4-none`` (the sweep did
     python -m benchmarks.bench_protocol                 # N = 1, 2 (a few minutes at most)
     python -m benchmarks.bench_protocol --max-n 3 --budget 900
     python -m benchmarks.bench_protocol --n4 --budget 600   # N = 4, smaller configuration
+    python -m benchmarks.bench_protocol --reliable --max-n 3  # N = 1..3, that configuration
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ def main() -> None:
                     help="at N = 4 run qmcheck without reductions too (slow)")
     ap.add_argument("--n4", action="store_true",
                     help="N = 4 only, on the N4 configuration (hpux, reliable, patient)")
+    ap.add_argument("--reliable", action="store_true",
+                    help="N = 1..--max-n on the N4 configuration (no faults) instead")
     ap.add_argument("--budget", type=float, default=300.0,
                     help="wall seconds per run and side (default 300)")
     ap.add_argument("--memlim", type=int, default=8192, help="pan's memory limit in MB")
@@ -158,7 +161,7 @@ def main() -> None:
     if not available():
         print("spin or gcc not on the PATH: nothing to compare")
         return
-    config = N4 if args.n4 else BENCH
+    config = N4 if args.n4 or args.reliable else BENCH
     ns = range(4, 5) if args.n4 else range(1, args.max_n + 1)
     label = QMOptions(**config).label().rsplit(",N=", 1)[0]  # type: ignore[arg-type]
     print(f"Quick Mode v2, {label} (profile {config['profile']}), "
