@@ -18,8 +18,10 @@ shared: the load average is printed before and after.
 
 qmcheck runs twice per N: ``full`` (every reduction) and ``none`` (no reduction: the sweep-line
 explorer properties/engines/sweep.py, vectorized, no visited set; the same states as SPIN). At N4
-only ``full`` runs, every property included, unless ``--n4-none`` (the sweep did not finish the
-97.7 million states there in 600 s; qm.recovery is then left out of the ``none`` run).
+only ``full`` runs unless ``--n4-none`` (the sweep did not finish the 97.7 million states there
+in 600 s). ``none`` decides the properties SPIN checks (the same question on the same states);
+``full`` decides every property, qm.recovery included (a second search in its own loss
+configuration).
 
     python -m benchmarks.bench_protocol                 # N = 1, 2 (a few minutes at most)
     python -m benchmarks.bench_protocol --max-n 3 --budget 900
@@ -37,6 +39,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.promela import CHECKED_IDS
 from benchmarks.spin_run import available, measured, run_spin
 from qmcheck.model.quickmode.options import QMOptions
 from qmcheck.properties.checks.protocol import DECIDED_IDS, applicable
@@ -77,8 +80,8 @@ def cli_args(config: dict[str, object], n: int, reduction: str,
             args.append(f"--{flag}")
     if config.get("retransmits") is not None:
         args += ["--retransmits", str(config["retransmits"])]
-    for pid in properties:
-        args += ["--property", pid]
+    if properties:
+        args += ["--property", *properties]
     return args
 
 
@@ -175,11 +178,11 @@ def main() -> None:
         # qm.recovery is decided on its own configuration (loss, one loss per negotiation):
         # at N = 3 it has more than 30 million states (1.1 million without loss), so at N = 4
         # it is left out and every other property is decided
+        # without reductions qmcheck decides what SPIN checks (the same question, the same
+        # states: the raw comparison); level full decides every property, qm.recovery too
+        # (its own loss configuration, bigger than the run SPIN makes)
         props = tuple(p for p in applicable(DECIDED_IDS, QMOptions(negotiations=n, **config))
-                      if p != "qm.recovery") if n >= 4 else ()  # type: ignore[arg-type]
-        if n >= 4 and args.n4_none:
-            print("N=4 none: qm.recovery not run (its loss configuration has more than 30 "
-                  "million states already at N = 3); the other properties all are")
+                      if p in CHECKED_IDS)  # type: ignore[arg-type]
         if n <= args.unreduced_max_n and (n < 4 or args.n4_none):
             rows.append(qmcheck_row(config, n, "none", args.budget, baseline, props))
             print_rows(rows[-1:])

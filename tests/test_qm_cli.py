@@ -190,3 +190,12 @@ def test_reduction_option_changes_counts_not_verdicts(
         for r in reports[reduction]:
             if r["counterexample"]:
                 assert run(["show", r["counterexample"]], capsys)[0] == 0
+
+
+def test_repeated_property_options_add_up(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--property A --property B`` decides both (a repeated option used to keep the last)."""
+    code = main(["protocol", "--profile", "hpux", "--property", "qm.spi-unique",
+                 "--property", "qm.agreement", "--format", "json"])
+    assert code == 0
+    results = json.loads(capsys.readouterr().out)["results"]
+    assert sorted(r["property"] for r in results) == ["qm.agreement", "qm.spi-unique"]

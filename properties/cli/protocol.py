@@ -126,7 +126,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "patient: only when what it waits for can no longer arrive")
     p.add_argument("--eager-timers", action="store_const", const="eager", dest="timers",
                    help=argparse.SUPPRESS)
-    p.add_argument("--property", nargs="+", metavar="ID", default=None,
+    p.add_argument("--property", nargs="+", action="extend", metavar="ID", default=None,
                    help="properties to check (default: all qm.* ids)")
     p.add_argument("--engine", default="explicit", choices=["explicit", "smt", "all"],
                    help="explicit (state graph, default); smt (BMC + k-induction on z3: "
