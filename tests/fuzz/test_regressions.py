@@ -309,8 +309,10 @@ def test_write_errors_are_input_errors(tmp_path: Path) -> None:
 
 # -- resources: budgets give unknown (exit 3), never an out-of-memory kill -----------------
 def test_state_budget_gives_unknown() -> None:
+    # level symmetry: full first learns each negotiation's dependencies (tens of seconds here)
     outcome = run_cli("protocol", "--profile", "hpux", "--negotiations", "3", "--loss",
-                      "--property", "qm.no-deadlock", "--max-states", "100")
+                      "--property", "qm.no-deadlock", "--max-states", "100",
+                      "--reduction", "symmetry")
     assert outcome.code == 3 and "state budget of 100 exhausted" in outcome.out
 
 
