@@ -262,13 +262,13 @@ def _configuration(look: Any, s: int, bmask: int, seen: set[int], todo: list[int
         changed = (en ^ en_t) & ~(1 << a)
         if changed:
             dep[a] |= changed
-            for b in _members(changed):
+            for b in set_bits(changed):
                 dep[b] |= 1 << a
-            for b in _members(en_t & ~en):
+            for b in set_bits(en_t & ~en):
                 ena[b] |= 1 << a
         flip = bits ^ bits_t
         if flip:
-            for b in _members(flip):
+            for b in set_bits(flip):
                 vis[b] |= 1 << a
         for b, tb in succ_t.items():  # both enabled: do the two orders meet?
             if b <= a or not en >> b & 1:
@@ -280,7 +280,8 @@ def _configuration(look: Any, s: int, bmask: int, seen: set[int], todo: list[int
     return en
 
 
-def _members(mask: int) -> list[int]:
+def set_bits(mask: int) -> list[int]:
+    """The indices of the bits set in ``mask``, lowest first."""
     out = []
     while mask:
         low = mask & -mask
@@ -289,4 +290,4 @@ def _members(mask: int) -> list[int]:
     return out
 
 
-__all__ = ["Refinement", "refine"]
+__all__ = ["Refinement", "refine", "set_bits"]

@@ -22,16 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from qmcheck.model.transitions.system import Action, TransitionSystem
-from qmcheck.properties.engines.independence import Refinement
-
-
-def _members(mask: int) -> list[int]:
-    out = []
-    while mask:
-        low = mask & -mask
-        out.append(low.bit_length() - 1)
-        mask ^= low
-    return out
+from qmcheck.properties.engines.independence import Refinement, set_bits
 
 
 class StubbornSets:
@@ -127,12 +118,12 @@ class StubbornSets:
                 add &= live & ~t
                 if add:
                     t |= add
-                    work.extend(_members(add))
+                    work.extend(set_bits(add))
             for vm in visible:
                 if t & en & vm and vm & live & ~t:
                     add = vm & live & ~t
                     t |= add
-                    work.extend(_members(add))
+                    work.extend(set_bits(add))
             if not work:
                 return t
 
@@ -149,7 +140,7 @@ class StubbornSets:
             return got
         best = en
         best_key = (2, en.bit_count())
-        for a in _members(en):
+        for a in set_bits(en):
             t = self.closure(a, en, live, opaque) & en
             k = (0 if started >> a & 1 else 1, t.bit_count())
             if k < best_key:
